@@ -1,0 +1,103 @@
+"""Bundled example datasets, generated deterministically from a seed.
+
+Each generator returns a pandas DataFrame with plain feature columns, a
+``value`` column and a ``status`` column (categorical over the seven labels),
+so the whole pipeline can be run without outside data.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from zpml_data.status import STATUS_LABELS, Status
+
+SITES = ("site-A", "site-B", "site-C", "site-D")
+
+
+def _status_column(codes: np.ndarray) -> pd.Categorical:
+    return pd.Categorical.from_codes(codes, categories=list(STATUS_LABELS))
+
+
+def assay_dose_response(n_rows: int = 20_000, seed: int = 0) -> pd.DataFrame:
+    """An assay-style dose–response table with detection limits, faults and gaps.
+
+    The response follows a Hill curve of log-dose with per-site shifts. Rows
+    whose response falls below the lower limit of detection are
+    ``censored_below`` and carry the limit as their value; rows above the
+    upper limit of quantification are ``censored_above`` and carry that limit.
+    Negative doses (mis-keyed entries) are ``domain_invalid``, about 1% of
+    rows are instrument ``fault`` readings and 2% are ``missing``.
+
+    Args:
+        n_rows: Number of rows.
+        seed: Seed of the random generator; the same seed gives the same table.
+
+    Returns:
+        Columns ``site``, ``dose``, ``temperature``, ``incubation_h``,
+        ``value``, ``status``.
+    """
+    rng = np.random.default_rng(seed)
+    site_index = rng.integers(0, len(SITES), n_rows)
+    dose = 10.0 ** rng.uniform(-2.5, 1.5, n_rows)
+    dose[rng.random(n_rows) < 0.01] *= -1.0  # mis-keyed entries
+    temperature = rng.normal(37.0, 0.5, n_rows)
+    incubation_h = rng.choice(np.array([24.0, 48.0, 72.0]), n_rows)
+    ec50 = 1.0 * 2.0 ** (site_index - 1.5)
+    hill = 1.2
+    with np.errstate(invalid="ignore", divide="ignore"):
+        response = 100.0 / (1.0 + (ec50 / dose) ** hill)
+    response = response * (1.0 + 0.002 * (incubation_h - 48.0)) + rng.normal(0.0, 1.5, n_rows)
+
+    lower_limit, upper_limit = 2.0, 97.0
+    codes = np.full(n_rows, Status.FINITE, dtype=np.int8)
+    value = response.copy()
+    below = response < lower_limit
+    above = response > upper_limit
+    codes[below], value[below] = Status.CENSORED_BELOW, lower_limit
+    codes[above], value[above] = Status.CENSORED_ABOVE, upper_limit
+    invalid = dose < 0.0
+    codes[invalid], value[invalid] = Status.DOMAIN_INVALID, np.nan
+    draw = rng.random(n_rows)
+    fault = ~invalid & (draw < 0.01)
+    missing = ~invalid & (draw >= 0.01) & (draw < 0.03)
+    codes[fault], value[fault] = Status.FAULT, np.nan
+    codes[missing], value[missing] = Status.MISSING, np.nan
+
+    return pd.DataFrame(
+        {
+            "site": pd.Categorical.from_codes(site_index, categories=list(SITES)),
+            "dose": dose,
+            "temperature": temperature,
+            "incubation_h": incubation_h,
+            "value": value,
+            "status": _status_column(codes),
+        }
+    )
+
+
+def rational_poles(n_rows: int = 20_000, seed: int = 0, pole_width: float = 0.01) -> pd.DataFrame:
+    """Samples of ``y = (x² + 1) / (x² − 0.25)``, with poles at ``x = ±0.5``.
+
+    Targets within ``pole_width`` of a pole are ``bottom`` (value NaN): the
+    function is undefined there, and a projective model should learn it.
+
+    Args:
+        n_rows: Number of rows.
+        seed: Seed of the random generator.
+        pole_width: Half-width of the bottom band around each pole.
+
+    Returns:
+        Columns ``x``, ``value``, ``status``.
+    """
+    rng = np.random.default_rng(seed)
+    x = rng.uniform(-2.0, 2.0, n_rows)
+    near_pole = np.abs(np.abs(x) - 0.5) < pole_width
+    with np.errstate(divide="ignore"):
+        value = (x**2 + 1.0) / (x**2 - 0.25)
+    value[near_pole] = np.nan
+    codes = np.where(near_pole, Status.BOTTOM, Status.FINITE).astype(np.int8)
+    return pd.DataFrame({"x": x, "value": value, "status": _status_column(codes)})
+
+
+DATASETS = {"assay": assay_dose_response, "rational": rational_poles}
