@@ -1,0 +1,33 @@
+"""Shared test helpers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+FIELDS = ("Y_n", "Y_d", "mask_finite", "mask_bottom", "orientation_label", "bottom_kind")
+
+
+def as_numpy(x: Any) -> np.ndarray:
+    """A numpy view of a numpy array or a torch tensor (moved to the CPU)."""
+    if hasattr(x, "detach"):
+        return x.detach().cpu().numpy()
+    return np.asarray(x)
+
+
+def assert_bitwise_equal(actual: Any, expected: Any) -> None:
+    """Same dtype, same shape, same bytes (so -0.0 differs from 0.0 and NaN payloads count)."""
+    a, e = as_numpy(actual), as_numpy(expected)
+    assert a.dtype == e.dtype, (a.dtype, e.dtype)
+    assert a.shape == e.shape, (a.shape, e.shape)
+    assert np.ascontiguousarray(a).tobytes() == np.ascontiguousarray(e).tobytes(), (a, e)
+
+
+def assert_targets_equal(actual: Any, expected: Any) -> None:
+    """Every field of two SemanticTargets bitwise equal."""
+    for field in FIELDS:
+        try:
+            assert_bitwise_equal(getattr(actual, field), getattr(expected, field))
+        except AssertionError as error:
+            raise AssertionError(f"field {field} differs: {error}") from None
