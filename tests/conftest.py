@@ -31,3 +31,17 @@ def assert_targets_equal(actual: Any, expected: Any) -> None:
             assert_bitwise_equal(getattr(actual, field), getattr(expected, field))
         except AssertionError as error:
             raise AssertionError(f"field {field} differs: {error}") from None
+
+
+def run_zpml(*args: str, cwd: Any = None) -> Any:
+    """Run the real ``zpml`` command in a subprocess; returns the CompletedProcess."""
+    import subprocess
+    import sys
+
+    return subprocess.run(
+        [sys.executable, "-m", "zpml_data.cli", *map(str, args)],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        check=False,
+    )

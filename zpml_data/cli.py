@@ -5,10 +5,57 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 from zpml_data import __version__
-from zpml_data.errors import ZpmlError
+from zpml_data._io import atomic_write_text
+from zpml_data.errors import UsageError, ZpmlError
+from zpml_data.schema import DatasetSpec, Target
+from zpml_data.sources import DEFAULT_BATCH_SIZE
+
+
+def _spec(args: argparse.Namespace) -> DatasetSpec:
+    """The DatasetSpec from --spec, overridden by --value/--status/--inputs/--schema."""
+    spec = DatasetSpec.from_file(args.spec) if args.spec else DatasetSpec()
+    if args.value or args.status:
+        if len(spec.targets) > 1:
+            raise UsageError("--value/--status name one target; the spec file has several")
+        default = spec.targets[0]
+        spec = replace(
+            spec, targets=(Target(args.value or default.value, args.status or default.status),)
+        )
+    if args.inputs is not None:
+        spec = replace(spec, inputs=tuple(c for c in args.inputs.split(",") if c))
+    if args.schema:
+        spec = replace(spec, schema=args.schema)
+    return spec
+
+
+def _audit(args: argparse.Namespace) -> int:
+    from zpml_data.audit import audit
+    from zpml_data.render import render_html, render_text
+
+    groups = [g for option in args.group_by for g in option.split(",") if g]
+    report = audit(
+        args.sources,
+        _spec(args),
+        group_by=groups,
+        compare=args.compare,
+        skew_threshold_pp=args.skew_threshold,
+        batch_size=args.batch_size,
+        progress=True,
+    )
+    summary = render_text(report)
+    print(summary, file=sys.stderr if args.json == "-" else sys.stdout)
+    if args.json == "-":
+        print(report.to_json())
+    elif args.json:
+        atomic_write_text(args.json, report.to_json() + "\n")
+    if args.html:
+        atomic_write_text(args.html, render_html(report))
+    failed = report.verdict == "fail" or (args.strict and report.verdict == "warn")
+    return 1 if failed else 0
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -16,6 +63,32 @@ def _demo(args: argparse.Namespace) -> int:
 
     run_demo(Path(args.out))
     return 0
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive whole number, got {text!r}")
+    return value
+
+
+def _target_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--spec", metavar="FILE", help="DatasetSpec file (YAML or TOML)")
+    parser.add_argument(
+        "--schema",
+        metavar="FILE",
+        help="your pandera YAML schema, checked beside the built-in rules",
+    )
+    parser.add_argument("--value", metavar="COL", help="target value column (default: value)")
+    parser.add_argument("--status", metavar="COL", help="status label column (default: status)")
+    parser.add_argument(
+        "--inputs",
+        metavar="COLS",
+        help="comma-separated input columns (default: the other numeric columns)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -26,6 +99,54 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"zpml {__version__}")
     parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
     verbs = parser.add_subparsers(dest="verb", required=True, metavar="VERB")
+
+    audit = verbs.add_parser(
+        "audit",
+        help="check labelled data and report its status mix",
+        description="Audit status-labelled targets. Exit 0: pass (warnings allowed unless "
+        "--strict); 1: an error-level check failed; 2: usage or I/O error.",
+    )
+    audit.add_argument(
+        "sources",
+        nargs="+",
+        metavar="SOURCE",
+        help="CSV or Parquet files, directories of Parquet files, or globs",
+    )
+    _target_options(audit)
+    audit.add_argument(
+        "--group-by",
+        action="append",
+        default=[],
+        metavar="COL",
+        help="break the counts down by this column (repeatable, or comma-separated)",
+    )
+    audit.add_argument("--json", metavar="OUT", help="write the report as JSON ('-' for stdout)")
+    audit.add_argument(
+        "--html", metavar="OUT", help="write the report as a self-contained HTML page"
+    )
+    audit.add_argument("--strict", action="store_true", help="exit 1 on warnings too")
+    audit.add_argument(
+        "--compare",
+        nargs="+",
+        metavar="SOURCE",
+        help="compare the status mix with these sources (train vs validation)",
+    )
+    audit.add_argument(
+        "--skew-threshold",
+        type=float,
+        default=5.0,
+        metavar="PP",
+        help="flag a label whose share moves by more than PP percentage points (default 5)",
+    )
+    audit.add_argument("--engine", choices=["local"], default="local", help="execution engine")
+    audit.add_argument(
+        "--batch-size",
+        type=_positive_int,
+        default=DEFAULT_BATCH_SIZE,
+        metavar="N",
+        help="rows per record batch (memory grows with it)",
+    )
+    audit.set_defaults(run=_audit)
 
     demo = verbs.add_parser("demo", help="run the whole pipeline on the bundled example data")
     demo.add_argument("out", nargs="?", default="zpml-demo", help="output directory")

@@ -7,8 +7,11 @@ from pathlib import Path
 
 import numpy as np
 
+from zpml_data._io import atomic_write_text
+from zpml_data.audit import audit
 from zpml_data.datasets import DATASETS
 from zpml_data.lift import lift_semantic_targets
+from zpml_data.render import render_html
 from zpml_data.status import STATUS_LABELS, encode_status
 
 
@@ -46,3 +49,9 @@ def run_demo(out_dir: Path, echo: Callable[[str], None] = print) -> None:
             f"{int(targets.mask_bottom.sum()):,} bottom (Y_d = 0), "
             f"{int(targets.mask_untrained.sum()):,} untrained"
         )
+        report = audit(path, group_by=[c for c in ("site",) if c in frame.columns])
+        html = out_dir / f"{name}-audit.html"
+        atomic_write_text(html, render_html(report))
+        atomic_write_text(out_dir / f"{name}-audit.json", report.to_json() + "\n")
+        failed = [f"{c.name} ({c.failed:,})" for t in report.targets for c in t.checks if c.failed]
+        echo(f"  audit: {report.verdict}{': ' if failed else ''}{', '.join(failed)} -> {html}")

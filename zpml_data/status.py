@@ -206,15 +206,17 @@ def _encode_pandas(labels: pd.Series | pd.Index | pd.Categorical) -> np.ndarray:
     return _encode_objects(np.asarray(labels, dtype=object))
 
 
-def _encode_arrow(labels: pa.Array | pa.ChunkedArray) -> np.ndarray:
+def _encode_arrow(labels: pa.Array | pa.ChunkedArray, *, strict: bool = True) -> np.ndarray:
     chunks = labels.chunks if isinstance(labels, pa.ChunkedArray) else [labels]
     if not chunks:
         return np.empty(0, dtype=np.int8)
     if pa.types.is_integer(labels.type):
-        parts = [chunk.to_numpy(zero_copy_only=False) for chunk in chunks]
-        if labels.null_count:
+        codes = np.concatenate([c.fill_null(-1).to_numpy(zero_copy_only=False) for c in chunks])
+        if strict and labels.null_count:
             return _encode_objects(np.asarray(labels.to_pylist(), dtype=object))
-        return check_codes(np.concatenate(parts))
+        if strict:
+            return check_codes(codes)
+        return np.where((codes < 0) | (codes >= len(Status)), -1, codes).astype(np.int8)
     encoded = []
     offset = 0
     for chunk in chunks:
@@ -222,19 +224,30 @@ def _encode_arrow(labels: pa.Array | pa.ChunkedArray) -> np.ndarray:
             chunk = chunk.dictionary_encode()
         # Nulls index -1, which the remap table's trailing sentinel turns into a null.
         indices = chunk.indices.fill_null(-1).to_numpy(zero_copy_only=False)
-        encoded.append(_remap(chunk.dictionary.to_pylist(), indices, offset=offset))
+        encoded.append(_remap(chunk.dictionary.to_pylist(), indices, offset=offset, strict=strict))
         offset += len(chunk)
     return np.concatenate(encoded)
 
 
-def _remap(dictionary: list[Any], indices: np.ndarray, *, offset: int = 0) -> np.ndarray:
+def status_codes_lenient(labels: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    """Codes of an Arrow status column, with -1 for null or unknown labels (no error).
+
+    The audit uses this to count every row, bad ones included; the checks
+    report the bad labels by name.
+    """
+    return _encode_arrow(labels, strict=False)
+
+
+def _remap(
+    dictionary: list[Any], indices: np.ndarray, *, offset: int = 0, strict: bool = True
+) -> np.ndarray:
     """Turn (dictionary, indices) into codes; index -1 means null."""
     remap = np.array(
         [LABEL_TO_CODE.get(v, -1) if isinstance(v, str) else -1 for v in dictionary] + [-1],
         dtype=np.int8,
     )
     codes = remap[indices]
-    if codes.size and codes.min() < 0:
+    if strict and codes.size and codes.min() < 0:
         bad_rows = np.flatnonzero(codes < 0)
         bad_indices, counts = np.unique(indices[bad_rows], return_counts=True)
         problems = []

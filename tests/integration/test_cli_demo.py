@@ -1,19 +1,8 @@
 """The real `zpml` command, run as a subprocess."""
 
-import subprocess
-import sys
-
 import pandas as pd
 
-
-def zpml(*args, cwd=None):
-    return subprocess.run(
-        [sys.executable, "-m", "zpml_data.cli", *args],
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-        check=False,
-    )
+from tests.conftest import run_zpml as zpml
 
 
 def test_demo_writes_the_example_data_and_prints_the_mix(tmp_path):

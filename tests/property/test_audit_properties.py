@@ -1,0 +1,52 @@
+"""Audit totals match an independent count, whatever the data and batch size."""
+
+import numpy as np
+import pandas as pd
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from zpml_data.audit import audit
+from zpml_data.status import STATUS_LABELS
+
+labels = st.sampled_from([*STATUS_LABELS, None, "bogus", "Fault"])
+
+
+@st.composite
+def tables(draw):
+    n = draw(st.integers(0, 120))
+    status = draw(st.lists(labels, min_size=n, max_size=n))
+    groups = draw(st.lists(st.sampled_from(["a", "b", "c", None]), min_size=n, max_size=n))
+    values = draw(st.lists(st.floats(allow_nan=True, allow_infinity=True), min_size=n, max_size=n))
+    return pd.DataFrame(
+        {
+            "g": pd.Series(groups, dtype=object),
+            "value": pd.Series(values, dtype=float),
+            "status": pd.Series(status, dtype=object),
+        }
+    )
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(tables(), st.integers(1, 50))
+def test_counts_equal_value_counts_for_any_batch_size(frame, batch_size):
+    report = audit(frame, group_by=["g"], batch_size=batch_size)
+    [target] = report.targets
+    counts = frame["status"].value_counts(dropna=False)
+    assert target.status_counts == {label: int(counts.get(label, 0)) for label in STATUS_LABELS}
+    valid = frame["status"].isin(STATUS_LABELS)
+    assert target.invalid_status == int((~valid).sum())
+    assert target.rows == len(frame)
+    # Every row is in exactly one group, "null" included.
+    assert sum(sum(c.values()) for c in target.groups["g"].values()) == len(frame)
+    for group, rows in frame.groupby(frame["g"].fillna("null")):
+        got = target.groups["g"][group]
+        expected = rows["status"].value_counts()
+        assert all(got[label] == expected.get(label, 0) for label in STATUS_LABELS)
+    # The same totals in one batch.
+    whole = audit(frame, group_by=["g"], batch_size=10_000).targets[0]
+    assert whole.status_counts == target.status_counts and whole.groups == target.groups
+    failed = {c.name: c.failed for c in target.checks}
+    assert failed == {c.name: c.failed for c in whole.checks}
+    assert failed["status_present"] == int(frame["status"].isna().sum())
+    finite = frame["status"] == "finite"
+    assert failed["finite_value"] == int((finite & ~np.isfinite(frame["value"])).sum())

@@ -1,0 +1,305 @@
+"""The streaming audit: validate a source batch by batch, keep only running totals."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pandera.errors
+import pandera.pandas as pa_schema
+import pyarrow as pa
+
+from zpml_data.checks import CHECK_LEVELS, STATUS, VALUE, Level, builtin_schema
+from zpml_data.errors import SourceError, UsageError
+from zpml_data.progress import progress_bar
+from zpml_data.report import (
+    MAX_EXAMPLES,
+    AuditReport,
+    CheckResult,
+    TargetReport,
+    compare_reports,
+    json_value,
+)
+from zpml_data.schema import DatasetSpec, Target
+from zpml_data.sources import DEFAULT_BATCH_SIZE, Source, SourceBatch, open_source
+from zpml_data.status import STATUS_LABELS, Status, status_codes_lenient, suggest_label
+
+_SLOTS = len(STATUS_LABELS) + 1  # count slot 0 is an invalid status; slot c + 1 is code c
+
+
+class _CheckTally:
+    """Running count and first examples of one check's failures."""
+
+    def __init__(self, name: str, level: str) -> None:
+        self.result = CheckResult(name, level)
+
+    def add(self, failed_rows: np.ndarray, describe: Any) -> None:
+        self.result.failed += len(failed_rows)
+        room = MAX_EXAMPLES - len(self.result.examples)
+        self.result.examples += [describe(row) for row in failed_rows[:room]]
+
+
+class _TargetTally:
+    """Running totals of one target over the batches of a source."""
+
+    def __init__(self, target: Target, groups: Sequence[str]) -> None:
+        self.target = target
+        self.counts = np.zeros(_SLOTS, dtype=np.int64)
+        self.groups: dict[str, dict[str, np.ndarray]] = {column: {} for column in groups}
+        self.files: dict[str, np.ndarray] = {}
+        self.bounds = {
+            Status.CENSORED_BELOW: [np.inf, -np.inf],
+            Status.CENSORED_ABOVE: [np.inf, -np.inf],
+        }
+        self.unknown: Counter[str] = Counter()
+        names = (
+            ["legacy_sentinel"]
+            if target.status is None
+            else [n for n in CHECK_LEVELS if n != "legacy_sentinel"]
+        )
+        self.checks = {name: _CheckTally(name, CHECK_LEVELS[name].value) for name in names}
+
+    def add_counts(self, file: str, batch: pa.RecordBatch, codes: np.ndarray) -> None:
+        slots = codes.astype(np.int64) + 1
+        counts = np.bincount(slots, minlength=_SLOTS)
+        self.counts += counts
+        self.files[file] = self.files.get(file, 0) + counts
+        for column, table in self.groups.items():
+            _add_group_counts(table, batch.column(column), slots)
+        values = batch.column(self.target.value).to_numpy(zero_copy_only=False)
+        for code, bound in self.bounds.items():
+            censored = values[codes == code].astype(np.float64)
+            censored = censored[~np.isnan(censored)]
+            if censored.size:
+                bound[0] = min(bound[0], float(censored.min()))
+                bound[1] = max(bound[1], float(censored.max()))
+
+    def report(self) -> TargetReport:
+        def by_label(counts: np.ndarray) -> dict[str, int]:
+            labelled = {label: int(n) for label, n in zip(STATUS_LABELS, counts[1:], strict=True)}
+            return labelled | {"invalid": int(counts[0])}
+
+        status_counts = by_label(self.counts)
+        del status_counts["invalid"]
+        censored = {
+            side: {
+                "count": status_counts[code.label],
+                "min": json_value(self.bounds[code][0]) if status_counts[code.label] else None,
+                "max": json_value(self.bounds[code][1]) if status_counts[code.label] else None,
+            }
+            for side, code in (("below", Status.CENSORED_BELOW), ("above", Status.CENSORED_ABOVE))
+        }
+        return TargetReport(
+            value=self.target.value,
+            status=self.target.status,
+            rows=int(self.counts.sum()),
+            status_counts=status_counts,
+            invalid_status=int(self.counts[0]) if self.target.status else 0,
+            unknown_labels={
+                label: {"count": n, "did_you_mean": suggest_label(label)}
+                for label, n in self.unknown.most_common()
+            },
+            censored=censored,
+            missing=status_counts["missing"],
+            fault=status_counts["fault"],
+            groups={
+                column: {key: by_label(counts) for key, counts in sorted(table.items())}
+                for column, table in self.groups.items()
+            },
+            files={file: by_label(counts) for file, counts in self.files.items()},
+            checks=[tally.result for tally in self.checks.values()],
+        )
+
+
+def _add_group_counts(table: dict[str, np.ndarray], column: pa.Array, slots: np.ndarray) -> None:
+    """Add per-group label counts: one bincount over (group index, status slot) pairs."""
+    encoded = column if pa.types.is_dictionary(column.type) else column.dictionary_encode()
+    keys = ["null" if v is None else str(v) for v in encoded.dictionary.to_pylist()] + ["null"]
+    indices = encoded.indices.fill_null(len(keys) - 1).to_numpy(zero_copy_only=False)
+    counts = np.bincount(indices.astype(np.int64) * _SLOTS + slots, minlength=len(keys) * _SLOTS)
+    for key, row in zip(keys, counts.reshape(len(keys), _SLOTS), strict=True):
+        if row.any():
+            table[key] = table.get(key, 0) + row
+
+
+def _codes(batch: pa.RecordBatch, target: Target) -> np.ndarray:
+    if target.status is None:
+        # Legacy data: count every row as what the default sentinel policy would make it.
+        from zpml_data.lift import sentinel_codes
+
+        values = batch.column(target.value).to_numpy(zero_copy_only=False).astype(np.float64)
+        return sentinel_codes(values)
+    return status_codes_lenient(batch.column(target.status))
+
+
+def _failed_rows(schema: pa_schema.DataFrameSchema, frame: pd.DataFrame) -> dict[str, np.ndarray]:
+    """Validate lazily with pandera; return the failing row labels of each check, by name."""
+    try:
+        schema.validate(frame, lazy=True, inplace=True)
+    except pandera.errors.SchemaErrors as errors:
+        cases = errors.failure_cases
+        cases = cases[cases["index"].notna()]
+        return {
+            str(name): np.unique(group["index"].to_numpy(dtype=np.int64))
+            for name, group in cases.groupby("check", sort=False)
+        }
+    return {}
+
+
+class _Audit:
+    """One pass over one source."""
+
+    def __init__(
+        self, source: Source, spec: DatasetSpec, user_schema: Any, batch_size: int
+    ) -> None:
+        self.source, self.spec, self.user_schema = source, spec, user_schema
+        self.batch_size = batch_size
+        self.targets = [_TargetTally(t, spec.groups) for t in spec.targets]
+        self.user_checks: dict[str, _CheckTally] = {}
+        self.builtin = {True: builtin_schema(True), False: builtin_schema(False)}
+
+    def run(self, show_progress: bool) -> AuditReport:
+        columns = list(dict.fromkeys(self.spec.columns + _schema_columns(self.user_schema)))
+        with progress_bar(self.source.count_rows(), "audit", show_progress) as bar:
+            for part in self.source.batches(columns, self.batch_size):
+                self._add(part)
+                bar.update(part.batch.num_rows)
+        return AuditReport(
+            sources=self.source.names,
+            spec=self.spec.to_dict(),
+            targets=[t.report() for t in self.targets],
+            schema_checks=[tally.result for tally in self.user_checks.values()],
+        )
+
+    def _add(self, part: SourceBatch) -> None:
+        frame = part.batch.to_pandas()
+        frame.index = pd.RangeIndex(part.first_row, part.first_row + len(frame))
+        inputs = list(self.spec.inputs or ())
+        for tally in self.targets:
+            tally.add_counts(part.file, part.batch, _codes(part.batch, tally.target))
+            target = tally.target
+            if target.status is None:
+                checked = frame[[target.value]].rename(columns={target.value: VALUE})
+            else:
+                checked = frame[[target.value, target.status, *inputs]].rename(
+                    columns={target.value: VALUE, target.status: STATUS}
+                )
+            for name, rows in _failed_rows(
+                self.builtin[target.status is not None], checked
+            ).items():
+                describe = _describer(part.file, frame, target, inputs, name)
+                tally.checks[name].add(rows, describe)
+                if name == "status_known":
+                    tally.unknown.update(frame.loc[rows, target.status].astype(str).tolist())
+        if self.user_schema is not None:
+            for name, rows in _failed_rows(self.user_schema, frame).items():
+                check = self.user_checks.setdefault(name, _CheckTally(name, Level.ERROR.value))
+                check.add(rows, _describer(part.file, frame, None, [], name))
+
+
+def _describer(
+    file: str, frame: pd.DataFrame, target: Target | None, inputs: list[str], check: str
+) -> Any:
+    """A function that turns a failing row label into a JSON-ready example."""
+
+    def describe(row: int) -> dict[str, Any]:
+        example: dict[str, Any] = {"file": file, "row": int(row)}
+        if target is not None:
+            example["value"] = json_value(frame.at[row, target.value])
+            if target.status is not None:
+                status = frame.at[row, target.status]
+                example["status"] = None if pd.isna(status) else json_value(status)
+        if check == "input_finite":
+            cells = frame.loc[row, inputs]
+            example["inputs"] = {c: json_value(v) for c, v in cells.items() if not _finite(v)}
+        return example
+
+    return describe
+
+
+def _finite(value: Any) -> bool:
+    try:
+        return bool(np.isfinite(float(value)))
+    except (TypeError, ValueError):
+        return False
+
+
+def _schema_columns(schema: Any) -> list[str]:
+    return [] if schema is None else [str(name) for name in schema.columns]
+
+
+def load_user_schema(path: str | Path | None) -> pa_schema.DataFrameSchema | None:
+    """Load a user's pandera YAML schema (validated beside the built-in rules).
+
+    Raises:
+        SourceError: The file cannot be read.
+        UsageError: The file is not a pandera schema.
+    """
+    if path is None:
+        return None
+    try:
+        text = Path(path).read_text()
+    except OSError as error:
+        raise SourceError(f"cannot read schema file {str(path)!r}: {error.strerror}") from None
+    try:
+        return pa_schema.DataFrameSchema.from_yaml(text)
+    except Exception as error:  # pandera raises many kinds for a malformed schema
+        raise UsageError(f"{path}: not a pandera YAML schema: {error}") from None
+
+
+def audit(
+    source: Any,
+    spec: DatasetSpec | None = None,
+    *,
+    group_by: Sequence[str] = (),
+    compare: Any = None,
+    skew_threshold_pp: float = 5.0,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    progress: bool = False,
+) -> AuditReport:
+    """Audit a labelled dataset: status mix, breakdowns, and the semantic checks.
+
+    Reads the source as a stream of record batches, validates each with the
+    built-in pandera schema (and the spec's own schema, if any), and keeps only
+    running totals, so memory depends on ``batch_size``, not on the data.
+
+    Args:
+        source: Anything :func:`zpml_data.sources.open_source` opens.
+        spec: Which columns are targets, inputs and groups (defaults: ``value``,
+            ``status``, every other numeric column as an input).
+        group_by: More columns to break the counts down by.
+        compare: A second source to compare the status mix with.
+        skew_threshold_pp: With ``compare``, flag a label whose share moves by
+            more than this many percentage points.
+        batch_size: Rows per record batch.
+        progress: Show a progress bar (only on a terminal).
+
+    Returns:
+        The :class:`AuditReport`.
+
+    Raises:
+        UsageError: A named column does not exist.
+        SourceError: A file cannot be read.
+    """
+    spec = spec or DatasetSpec()
+    if group_by:
+        spec = DatasetSpec(
+            spec.targets,
+            spec.inputs,
+            tuple(dict.fromkeys(spec.groups + tuple(group_by))),
+            spec.schema,
+        )
+    opened = open_source(source)
+    resolved = spec.resolve(opened.schema, ", ".join(opened.names))
+    user_schema = load_user_schema(spec.schema)
+    report = _Audit(opened, resolved, user_schema, batch_size).run(progress)
+    if compare is not None:
+        other_source = open_source(compare)
+        other_spec = spec.resolve(other_source.schema, ", ".join(other_source.names))
+        other = _Audit(other_source, other_spec, user_schema, batch_size).run(progress)
+        report.comparison = compare_reports(report, other, skew_threshold_pp)
+    return report

@@ -1,0 +1,166 @@
+"""Open tabular inputs as a stream of Arrow record batches.
+
+CSV files, Parquet files, directories of Parquet files, globs, pandas
+DataFrames and pyarrow Tables all read the same way: one file after another,
+a bounded batch at a time, each batch tagged with its file and the row number
+of its first row in that file. Memory depends on the batch size, not on the
+size of the data.
+"""
+
+from __future__ import annotations
+
+import glob
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.dataset as ds
+from pyarrow import csv
+
+from zpml_data.errors import SourceError, UsageError
+
+DEFAULT_BATCH_SIZE = 262_144  # rows; a few MB per column, amortises per-batch overhead
+_FORMATS = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
+
+
+class SourceBatch(NamedTuple):
+    """One record batch of a source, with where it came from."""
+
+    file: str
+    first_row: int  # 0-based data row of the batch's first row in ``file``
+    batch: pa.RecordBatch
+
+
+@dataclass(frozen=True)
+class _Part:
+    name: str
+    dataset: ds.Dataset | None = None
+    table: pa.Table | None = None
+
+
+@dataclass(frozen=True)
+class Source:
+    """An opened source: its parts (files or in-memory tables) and common schema."""
+
+    parts: tuple[_Part, ...]
+    schema: pa.Schema
+
+    @property
+    def names(self) -> list[str]:
+        """The files (or in-memory names) the source reads, in order."""
+        return [part.name for part in self.parts]
+
+    def count_rows(self) -> int | None:
+        """Total rows where that is cheap to know (Parquet metadata, tables), else ``None``."""
+        total = 0
+        for part in self.parts:
+            if part.table is not None:
+                total += part.table.num_rows
+            elif isinstance(part.dataset, ds.FileSystemDataset) and isinstance(
+                part.dataset.format, ds.ParquetFileFormat
+            ):
+                total += part.dataset.count_rows()
+            else:
+                return None
+        return total
+
+    def batches(
+        self, columns: Sequence[str] | None = None, batch_size: int = DEFAULT_BATCH_SIZE
+    ) -> Iterator[SourceBatch]:
+        """Stream the source's record batches, reading only ``columns``.
+
+        Raises:
+            SourceError: A file cannot be read or parsed.
+        """
+        cols = list(columns) if columns is not None else None
+        for part in self.parts:
+            first_row = 0
+            try:
+                if part.table is not None:
+                    table = part.table.select(cols) if cols is not None else part.table
+                    stream: Iterator[pa.RecordBatch] = iter(table.to_batches(batch_size))
+                else:
+                    assert part.dataset is not None
+                    stream = part.dataset.to_batches(columns=cols, batch_size=batch_size)
+                for batch in stream:
+                    yield SourceBatch(part.name, first_row, batch)
+                    first_row += batch.num_rows
+            except (pa.ArrowInvalid, OSError) as error:
+                raise SourceError(
+                    f"{part.name}: cannot read past data row {first_row}: {error}"
+                ) from None
+
+
+def open_source(source: Any) -> Source:
+    """Open files, directories, globs, a DataFrame or an Arrow table as a :class:`Source`.
+
+    Args:
+        source: A path (CSV, Parquet file, directory of Parquet files or a
+            glob), a list of those, a pandas DataFrame, a pyarrow Table or
+            RecordBatch, or an already opened :class:`Source`.
+
+    Returns:
+        The opened source. Every part must have the columns of the first.
+
+    Raises:
+        SourceError: A path does not exist or cannot be opened.
+        UsageError: A file of a format zpml does not read.
+    """
+    if isinstance(source, Source):
+        return source
+    if isinstance(source, pd.DataFrame):
+        return _from_table("<DataFrame>", pa.Table.from_pandas(source, preserve_index=False))
+    if isinstance(source, pa.RecordBatch):
+        source = pa.Table.from_batches([source])
+    if isinstance(source, pa.Table):
+        return _from_table("<Table>", source)
+    paths = [source] if isinstance(source, (str, Path)) else list(source)
+    parts = [_open_file(path) for pattern in paths for path in _expand(str(pattern))]
+    schema = parts[0].dataset.schema if parts[0].dataset is not None else pa.schema([])
+    for part in parts[1:]:
+        assert part.dataset is not None
+        missing = [name for name in schema.names if name not in part.dataset.schema.names]
+        if missing:
+            raise UsageError(
+                f"{part.name} lacks column(s) {missing} that {parts[0].name} has; "
+                "every file of one source needs the same columns"
+            )
+    return Source(tuple(parts), schema)
+
+
+def _from_table(name: str, table: pa.Table) -> Source:
+    return Source((_Part(name, table=table),), table.schema)
+
+
+def _expand(pattern: str) -> list[Path]:
+    path = Path(pattern)
+    if path.is_dir():
+        files = sorted(p for p in path.rglob("*") if p.suffix in _FORMATS and p.is_file())
+        if not files:
+            raise SourceError(f"{pattern}: directory holds no .parquet or .csv files")
+        return files
+    if path.exists():
+        return [path]
+    if glob.has_magic(pattern):
+        matches = sorted(Path(p) for p in glob.glob(pattern, recursive=True))
+        if matches:
+            return [p for m in matches for p in _expand(str(m))]
+        raise SourceError(f"{pattern}: the pattern matches no file")
+    raise SourceError(f"{pattern}: no such file or directory")
+
+
+def _open_file(path: Path) -> _Part:
+    fmt = _FORMATS.get(path.suffix.lower())
+    if fmt is None:
+        raise UsageError(f"{path}: unknown file type {path.suffix!r}; zpml reads .csv and .parquet")
+    # Empty CSV cells (and NA, null, ...) are nulls in text columns too, as in pandas.
+    file_format: Any = fmt
+    if fmt == "csv":
+        file_format = ds.CsvFileFormat(convert_options=csv.ConvertOptions(strings_can_be_null=True))
+    try:
+        return _Part(str(path), dataset=ds.dataset(path, format=file_format))
+    except (pa.ArrowInvalid, OSError) as error:
+        raise SourceError(f"{path}: cannot open as {fmt}: {error}") from None
