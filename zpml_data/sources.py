@@ -10,7 +10,7 @@ size of the data.
 from __future__ import annotations
 
 import glob
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -18,6 +18,7 @@ from typing import Any, NamedTuple
 import pandas as pd
 import pyarrow as pa
 import pyarrow.dataset as ds
+import pyarrow.parquet as pq
 from pyarrow import csv
 
 from zpml_data.errors import SourceError, UsageError
@@ -36,9 +37,12 @@ class SourceBatch(NamedTuple):
 
 @dataclass(frozen=True)
 class _Part:
+    """One file or in-memory table: its schema, row count if cheap, and a batch reader."""
+
     name: str
-    dataset: ds.Dataset | None = None
-    table: pa.Table | None = None
+    schema: pa.Schema
+    rows: int | None
+    read: Callable[[list[str] | None, int], Iterator[pa.RecordBatch]]
 
 
 @dataclass(frozen=True)
@@ -55,17 +59,8 @@ class Source:
 
     def count_rows(self) -> int | None:
         """Total rows where that is cheap to know (Parquet metadata, tables), else ``None``."""
-        total = 0
-        for part in self.parts:
-            if part.table is not None:
-                total += part.table.num_rows
-            elif isinstance(part.dataset, ds.FileSystemDataset) and isinstance(
-                part.dataset.format, ds.ParquetFileFormat
-            ):
-                total += part.dataset.count_rows()
-            else:
-                return None
-        return total
+        counts = [part.rows for part in self.parts]
+        return None if None in counts else sum(c for c in counts if c is not None)
 
     def batches(
         self, columns: Sequence[str] | None = None, batch_size: int = DEFAULT_BATCH_SIZE
@@ -79,13 +74,7 @@ class Source:
         for part in self.parts:
             first_row = 0
             try:
-                if part.table is not None:
-                    table = part.table.select(cols) if cols is not None else part.table
-                    stream: Iterator[pa.RecordBatch] = iter(table.to_batches(batch_size))
-                else:
-                    assert part.dataset is not None
-                    stream = part.dataset.to_batches(columns=cols, batch_size=batch_size)
-                for batch in stream:
+                for batch in part.read(cols, batch_size):
                     yield SourceBatch(part.name, first_row, batch)
                     first_row += batch.num_rows
             except (pa.ArrowInvalid, OSError) as error:
@@ -119,10 +108,9 @@ def open_source(source: Any) -> Source:
         return _from_table("<Table>", source)
     paths = [source] if isinstance(source, (str, Path)) else list(source)
     parts = [_open_file(path) for pattern in paths for path in _expand(str(pattern))]
-    schema = parts[0].dataset.schema if parts[0].dataset is not None else pa.schema([])
+    schema = parts[0].schema
     for part in parts[1:]:
-        assert part.dataset is not None
-        missing = [name for name in schema.names if name not in part.dataset.schema.names]
+        missing = [name for name in schema.names if name not in part.schema.names]
         if missing:
             raise UsageError(
                 f"{part.name} lacks column(s) {missing} that {parts[0].name} has; "
@@ -132,7 +120,10 @@ def open_source(source: Any) -> Source:
 
 
 def _from_table(name: str, table: pa.Table) -> Source:
-    return Source((_Part(name, table=table),), table.schema)
+    def read(cols: list[str] | None, batch_size: int) -> Iterator[pa.RecordBatch]:
+        return iter((table if cols is None else table.select(cols)).to_batches(batch_size))
+
+    return Source((_Part(name, table.schema, table.num_rows, read),), table.schema)
 
 
 def _expand(pattern: str) -> list[Path]:
@@ -156,11 +147,32 @@ def _open_file(path: Path) -> _Part:
     fmt = _FORMATS.get(path.suffix.lower())
     if fmt is None:
         raise UsageError(f"{path}: unknown file type {path.suffix!r}; zpml reads .csv and .parquet")
-    # Empty CSV cells (and NA, null, ...) are nulls in text columns too, as in pandas.
-    file_format: Any = fmt
-    if fmt == "csv":
-        file_format = ds.CsvFileFormat(convert_options=csv.ConvertOptions(strings_can_be_null=True))
     try:
-        return _Part(str(path), dataset=ds.dataset(path, format=file_format))
+        return _open_parquet(path) if fmt == "parquet" else _open_csv(path)
     except (pa.ArrowInvalid, OSError) as error:
         raise SourceError(f"{path}: cannot open as {fmt}: {error}") from None
+
+
+def _open_parquet(path: Path) -> _Part:
+    # One row group at a time, without pre-buffering: the dataset scanner reads
+    # ahead across row groups, so its peak memory followed the file size.
+    metadata = pq.read_metadata(path)
+
+    def read(cols: list[str] | None, batch_size: int) -> Iterator[pa.RecordBatch]:
+        with pq.ParquetFile(path, pre_buffer=False) as file:
+            yield from file.iter_batches(batch_size=batch_size, columns=cols)
+
+    return _Part(str(path), metadata.schema.to_arrow_schema(), metadata.num_rows, read)
+
+
+def _open_csv(path: Path) -> _Part:
+    # Empty CSV cells (and NA, null, ...) are nulls in text columns too, as in pandas.
+    file_format = ds.CsvFileFormat(convert_options=csv.ConvertOptions(strings_can_be_null=True))
+    dataset = ds.dataset(path, format=file_format)
+
+    def read(cols: list[str] | None, batch_size: int) -> Iterator[pa.RecordBatch]:
+        return dataset.to_batches(
+            columns=cols, batch_size=batch_size, batch_readahead=1, fragment_readahead=1
+        )
+
+    return _Part(str(path), dataset.schema, None, read)

@@ -1,0 +1,153 @@
+"""Auditing a Parquet file: zpml's streaming audit against read-all + pandera, in one run.
+
+Run: ``python -m benchmarks.bench_audit [--rows 1000000 10000000]``.
+
+For each size it writes a Parquet file (8 float32 features, a float32 value,
+a dictionary-encoded status, a group column, with a few planted failures),
+then measures, each in a fresh process so peak memory (VmHWM) is its own:
+
+* baseline: ``pq.read_table`` + ``to_pandas`` + the same rules as one pandera
+  ``DataFrameSchema.validate(lazy=True)`` on the whole frame;
+* zpml: ``audit(path, group_by=["site"])`` (counts, breakdowns and checks).
+
+Goals: zpml at least as fast as the baseline, with at most a quarter of its
+peak memory, and a peak that stays flat from the smallest to the largest size.
+Exits 1 if a goal is missed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+LABELS = [
+    "finite",
+    "bottom",
+    "censored_below",
+    "censored_above",
+    "domain_invalid",
+    "missing",
+    "fault",
+]
+CHUNK = 1_000_000
+
+
+def write_dataset(path: Path, rows: int, seed: int = 0) -> None:
+    """Write ``rows`` rows in 1e6-row chunks (bounded memory while generating)."""
+    rng = np.random.default_rng(seed)
+    status_type = pa.dictionary(pa.int8(), pa.string())
+    with pq.ParquetWriter(path, schema=_schema(status_type)) as writer:
+        for start in range(0, rows, CHUNK):
+            n = min(CHUNK, rows - start)
+            columns = {f"x{i}": rng.normal(size=n).astype(np.float32) for i in range(8)}
+            codes = rng.choice(7, size=n, p=[0.7, 0.05, 0.08, 0.07, 0.03, 0.04, 0.03]).astype(
+                np.int8
+            )
+            value = rng.normal(size=n).astype(np.float32)
+            value[codes != 0] = np.nan
+            value[rng.random(n) < 1e-4] = np.nan  # a few finite_value failures
+            columns["x0"][rng.random(n) < 1e-4] = np.inf  # a few input_finite warnings
+            columns["value"] = value
+            columns["status"] = pa.DictionaryArray.from_arrays(pa.array(codes), pa.array(LABELS))
+            columns["site"] = pa.DictionaryArray.from_arrays(
+                pa.array(rng.integers(0, 16, n).astype(np.int8)),
+                pa.array([f"site-{i:02d}" for i in range(16)]),
+            )
+            writer.write_table(pa.table(columns, schema=_schema(status_type)), row_group_size=CHUNK)
+
+
+def _schema(status_type: pa.DataType) -> pa.Schema:
+    fields = [pa.field(f"x{i}", pa.float32()) for i in range(8)]
+    fields += [pa.field("value", pa.float32()), pa.field("status", status_type)]
+    fields += [pa.field("site", pa.dictionary(pa.int8(), pa.string()))]
+    return pa.schema(fields)
+
+
+def run_baseline(path: Path) -> None:
+    import pandera.errors
+
+    from zpml_data.checks import builtin_schema
+
+    frame = pq.read_table(path).to_pandas()
+    try:
+        builtin_schema().validate(frame.drop(columns=["site"]), lazy=True)
+    except pandera.errors.SchemaErrors as errors:
+        assert len(errors.failure_cases) > 0
+
+
+def run_zpml(path: Path) -> None:
+    from zpml_data.audit import audit
+
+    report = audit(path, group_by=["site"])
+    assert report.targets[0].rows == pq.ParquetFile(path).metadata.num_rows
+
+
+def measure(which: str, path: Path) -> dict[str, float]:
+    """Run one side in a fresh interpreter; return its seconds and peak memory."""
+    code = (
+        "import json, sys, time\n"
+        "from pathlib import Path\n"
+        "from benchmarks import bench_audit as b\n"
+        "from benchmarks._timing import peak_rss_mib\n"
+        "import zpml_data.audit, zpml_data.checks\n"  # imports are not the work measured
+        f"start = time.perf_counter(); b.run_{which}(Path({str(path)!r}))\n"
+        "print(json.dumps({'seconds': time.perf_counter() - start, 'peak_mib': peak_rss_mib()}))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--rows", type=int, nargs="+", default=[1_000_000, 3_000_000, 10_000_000])
+    parser.add_argument("--dir", type=Path, help="where to write the data (default: a temp dir)")
+    args = parser.parse_args()
+    results = {}
+    with tempfile.TemporaryDirectory(dir=args.dir) as tmp:
+        for rows in args.rows:
+            path = Path(tmp) / f"audit-{rows}.parquet"
+            start = time.perf_counter()
+            write_dataset(path, rows)
+            print(
+                f"{rows:,} rows: wrote {path.stat().st_size / 2**20:,.0f} MiB "
+                f"in {time.perf_counter() - start:.1f} s"
+            )
+            results[rows] = {which: measure(which, path) for which in ("baseline", "zpml")}
+    print(f"\n{'rows':>12}  {'side':8}  {'seconds':>8}  {'peak MiB':>9}")
+    ok = True
+    for rows, sides in results.items():
+        for which, r in sides.items():
+            print(f"{rows:>12,}  {which:8}  {r['seconds']:8.2f}  {r['peak_mib']:9.0f}")
+        speed = sides["baseline"]["seconds"] / sides["zpml"]["seconds"]
+        memory = sides["zpml"]["peak_mib"] / sides["baseline"]["peak_mib"]
+        print(
+            f"{'':>12}  zpml is {speed:.2f}x the baseline's speed (goal >= 1), "
+            f"{memory:.2f} of its peak memory (goal <= 0.25)"
+        )
+        ok &= speed >= 1.0 and memory <= 0.25
+    sizes = sorted(results)
+    # Flat: the peak follows the batch size, not the rows. Each step is shown,
+    # so a plateau after the first row groups tells apart from steady growth.
+    for small, large in itertools.pairwise(sizes):
+        growth = results[large]["zpml"]["peak_mib"] / results[small]["zpml"]["peak_mib"]
+        print(f"zpml peak, {large:,} rows over {small:,}: {growth:.2f}x")
+    if len(sizes) > 1:
+        growth = results[sizes[-1]]["zpml"]["peak_mib"] / results[sizes[0]]["zpml"]["peak_mib"]
+        print(f"zpml peak, largest over smallest: {growth:.2f}x (goal: flat, <= 1.2)")
+        ok &= growth <= 1.2
+    print("goals:", "met" if ok else "MISSED")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
