@@ -146,7 +146,9 @@ def _chart(title: str, breakdown: dict[str, dict[str, int]]) -> list[str]:
 
 
 def _target_html(target: TargetReport) -> list[str]:
-    status = escape(target.status) if target.status else "no status column (legacy)"
+    status = (
+        f"status column {escape(target.status)}" if target.status else "no status column (legacy)"
+    )
     shares = target.status_shares
     rows = "".join(
         f"<tr><th>{escape(label)}</th><td>{n:,}</td><td>{shares[label]:.2%}</td></tr>"
@@ -160,7 +162,9 @@ def _target_html(target: TargetReport) -> list[str]:
     ]
     if target.invalid_status:
         unknown = ", ".join(
-            f"{escape(label)} ({info['count']:,})" for label, info in target.unknown_labels.items()
+            f"{escape(repr(label))} ({info['count']:,}"
+            + (f"; did you mean {info['did_you_mean']!r}?)" if info["did_you_mean"] else ")")
+            for label, info in target.unknown_labels.items()
         )
         out.append(
             f"<p>invalid status: {target.invalid_status:,} rows. "
