@@ -58,6 +58,29 @@ def _audit(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def _convert(args: argparse.Namespace) -> int:
+    from zpml_data.legacy import convert_legacy, load_reason_map, sentinel_policy
+
+    if (args.reason_column is None) != (args.reason_map is None):
+        raise UsageError("--reason-column and --reason-map go together")
+    ledger = convert_legacy(
+        args.source,
+        args.dest,
+        value=args.value,
+        status_column=args.status_column,
+        policy=sentinel_policy(args.nan, args.posinf, args.neginf),
+        reason_column=args.reason_column,
+        reason_map=load_reason_map(args.reason_map) if args.reason_map else None,
+        markers=args.markers,
+        force=args.force,
+        batch_size=args.batch_size,
+        progress=True,
+    )
+    print(ledger.render_text())
+    print(f"  ledger: {args.dest}.ledger.json")
+    return 0
+
+
 def _demo(args: argparse.Namespace) -> int:
     from zpml_data.demo import run_demo
 
@@ -147,6 +170,58 @@ def build_parser() -> argparse.ArgumentParser:
         help="rows per record batch (memory grows with it)",
     )
     audit.set_defaults(run=_audit)
+
+    convert = verbs.add_parser(
+        "convert",
+        help="label legacy NaN/inf sentinel data (and <x / >x text markers)",
+        description="Add an explicit status column to legacy data. The default policy "
+        "(NaN->bottom, +inf->censored_above, -inf->censored_below) lifts exactly as legacy "
+        "lift_targets; the ledger lists every row whose meaning another policy changes. "
+        "Exit 0: converted; 1: the data has values or reasons that cannot be labelled; "
+        "2: usage or I/O error.",
+    )
+    convert.add_argument("source", metavar="SOURCE", help="CSV or Parquet file (or directory)")
+    convert.add_argument("dest", metavar="DEST", help="output .parquet (or .csv) file")
+    convert.add_argument("--value", default="value", metavar="COL", help="legacy value column")
+    convert.add_argument(
+        "--status-column",
+        default="status",
+        metavar="NAME",
+        help="name of the status column to add (default: status)",
+    )
+    for sentinel, default in (
+        ("nan", "bottom"),
+        ("posinf", "censored_above"),
+        ("neginf", "censored_below"),
+    ):
+        convert.add_argument(
+            f"--{sentinel}",
+            metavar="LABEL",
+            help=f"label for {sentinel} values (default: {default})",
+        )
+    convert.add_argument(
+        "--reason-column",
+        metavar="COL",
+        help="column saying why a value is missing; labels rows via --reason-map",
+    )
+    convert.add_argument(
+        "--reason-map", metavar="FILE", help="YAML/JSON mapping of reason -> status label"
+    )
+    convert.add_argument(
+        "--markers",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="parse '<x'/'>x' text markers (default: on for text columns)",
+    )
+    convert.add_argument("--force", action="store_true", help="replace an existing status column")
+    convert.add_argument(
+        "--batch-size",
+        type=_positive_int,
+        default=DEFAULT_BATCH_SIZE,
+        metavar="N",
+        help="rows per record batch",
+    )
+    convert.set_defaults(run=_convert)
 
     demo = verbs.add_parser("demo", help="run the whole pipeline on the bundled example data")
     demo.add_argument("out", nargs="?", default="zpml-demo", help="output directory")

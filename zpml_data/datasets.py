@@ -101,3 +101,32 @@ def rational_poles(n_rows: int = 20_000, seed: int = 0, pole_width: float = 0.01
 
 
 DATASETS = {"assay": assay_dose_response, "rational": rational_poles}
+
+
+# Why a legacy export blanked a value, for the statuses a sentinel cannot tell apart.
+LEGACY_FLAGS = {
+    "fault": "sensor_fault",
+    "missing": "not_measured",
+    "domain_invalid": "negative_dose",
+}
+
+
+def legacy_export(frame: pd.DataFrame) -> pd.DataFrame:
+    """The same table as a legacy pipeline would have exported it.
+
+    Censored rows become ±inf (the limit is lost), every other non-finite
+    status becomes NaN, and a ``flag`` column says why for faults, missing
+    readings and negative doses. There is no status column.
+
+    Args:
+        frame: A labelled table with ``value`` and ``status`` columns.
+
+    Returns:
+        The table without ``status``, with sentinel values and ``flag``.
+    """
+    status = frame["status"].astype(str)
+    value = frame["value"].where(status == "finite", np.nan)
+    value = value.mask(status == "censored_above", np.inf).mask(status == "censored_below", -np.inf)
+    legacy = frame.drop(columns=["status"]).assign(value=value)
+    legacy["flag"] = status.map(LEGACY_FLAGS)  # NaN where the sentinel says it all
+    return legacy

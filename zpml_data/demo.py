@@ -6,10 +6,12 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+import pyarrow.parquet as pq
 
 from zpml_data._io import atomic_write_text
 from zpml_data.audit import audit
-from zpml_data.datasets import DATASETS
+from zpml_data.datasets import DATASETS, LEGACY_FLAGS, assay_dose_response, legacy_export
+from zpml_data.legacy import convert_legacy, parse_label
 from zpml_data.lift import lift_semantic_targets
 from zpml_data.render import render_html
 from zpml_data.status import STATUS_LABELS, encode_status
@@ -55,3 +57,19 @@ def run_demo(out_dir: Path, echo: Callable[[str], None] = print) -> None:
         atomic_write_text(out_dir / f"{name}-audit.json", report.to_json() + "\n")
         failed = [f"{c.name} ({c.failed:,})" for t in report.targets for c in t.checks if c.failed]
         echo(f"  audit: {report.verdict}{': ' if failed else ''}{', '.join(failed)} -> {html}")
+    _convert_legacy_step(out_dir, echo)
+
+
+def _convert_legacy_step(out_dir: Path, echo: Callable[[str], None]) -> None:
+    """Export the assay table the legacy way, convert it back, and show what was recovered."""
+    frame = assay_dose_response()
+    legacy_path = out_dir / "assay-legacy.csv"
+    legacy_export(frame).to_csv(legacy_path, index=False)
+    reasons = {flag: parse_label(label, "demo") for label, flag in LEGACY_FLAGS.items()}
+    converted = out_dir / "assay-converted.parquet"
+    ledger = convert_legacy(legacy_path, converted, reason_column="flag", reason_map=reasons)
+    echo(f"legacy: {legacy_path} (NaN/±inf sentinels and a flag column) converted:")
+    echo(ledger.render_text())
+    recovered = pq.read_table(converted, columns=["status"]).column("status").to_pylist()
+    same = int((np.asarray(recovered) == frame["status"].astype(str).to_numpy()).sum())
+    echo(f"  labels recovered: {same:,} of {len(frame):,} rows match the original statuses")

@@ -148,6 +148,8 @@ def _open_file(path: Path) -> _Part:
     if fmt is None:
         raise UsageError(f"{path}: unknown file type {path.suffix!r}; zpml reads .csv and .parquet")
     try:
+        if path.stat().st_size == 0:
+            raise SourceError(f"{path}: the file is empty (no header, no rows)")
         return _open_parquet(path) if fmt == "parquet" else _open_csv(path)
     except (pa.ArrowInvalid, OSError) as error:
         raise SourceError(f"{path}: cannot open as {fmt}: {error}") from None

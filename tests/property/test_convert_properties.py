@@ -1,0 +1,50 @@
+"""Conversion invariants: lift-preserving by default, every row and column kept."""
+
+import numpy as np
+import pandas as pd
+import pyarrow.parquet as pq
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+from tests.conftest import assert_bitwise_equal
+from zpml_data import lift_semantic_targets, lift_targets
+from zpml_data.legacy import convert_legacy, sentinel_policy
+
+values = hnp.arrays(
+    np.float64, st.integers(0, 80), elements=st.floats(allow_nan=True, allow_infinity=True)
+)
+
+
+@settings(
+    max_examples=50, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(values, st.integers(1, 30))
+def test_default_conversion_lifts_exactly_like_lift_targets(tmp_path, value, batch_size):
+    frame = pd.DataFrame({"id": np.arange(len(value)), "value": value, "note": ["n"] * len(value)})
+    dest = tmp_path / "out.parquet"
+    ledger = convert_legacy(frame, dest, batch_size=batch_size)
+    out = pq.read_table(dest).to_pandas()
+    assert ledger.rows_in == ledger.rows_out == len(frame) == len(out)
+    assert ledger.lift_preserving and not ledger.changed
+    assert list(out.columns) == ["id", "value", "note", "status"]
+    pd.testing.assert_frame_equal(out[["id", "value", "note"]], frame)
+    lifted = lift_semantic_targets(out["value"].to_numpy(), out["status"])
+    y_n, y_d = lift_targets(value)
+    assert_bitwise_equal(lifted.Y_n, y_n)
+    assert_bitwise_equal(lifted.Y_d, y_d)
+
+
+@settings(
+    max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(values)
+def test_other_policies_list_exactly_the_rows_that_changed(tmp_path, value):
+    frame = pd.DataFrame({"value": value})
+    ledger = convert_legacy(frame, tmp_path / "out.parquet", policy=sentinel_policy(nan="missing"))
+    changed = sum(info["rows"] for info in ledger.changed.values())
+    assert changed == int(np.isnan(value).sum())
+    assert ledger.lift_preserving == (changed == 0)
+    if changed:
+        rows = [r["row"] for r in ledger.changed["NaN or empty -> missing"]["first_rows"]]
+        assert rows == list(np.flatnonzero(np.isnan(value))[:10])

@@ -1,0 +1,417 @@
+"""Convert legacy sentinel data (NaN/±inf, lab text markers) to explicit status labels.
+
+The conversion streams record batches, keeps every other column as it was,
+adds a status column, and keeps a ledger of what each kind of legacy value
+became. The default policy lifts exactly as the legacy ``lift_targets`` did;
+any other policy is allowed, and the ledger lists the rows whose meaning
+changed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections import Counter
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+import yaml
+from pyarrow import csv
+
+from zpml_data._io import atomic_path, atomic_write_text
+from zpml_data._markers import Kind, classify_numbers, parse_text
+from zpml_data.errors import DataError, SourceError, UsageError
+from zpml_data.lift import lift_semantic_targets, lift_targets
+from zpml_data.progress import progress_bar
+from zpml_data.sources import DEFAULT_BATCH_SIZE, SourceBatch, open_source
+from zpml_data.status import (
+    DEFAULT_SENTINEL_POLICY,
+    LABEL_TO_CODE,
+    STATUS_LABELS,
+    Status,
+    suggest_label,
+)
+
+_MAX_ROWS_SHOWN = 10
+_STATUS_TYPE = pa.dictionary(pa.int8(), pa.string())
+
+
+def parse_label(label: str, where: str) -> Status:
+    """A status label given by a user (option or map file), checked.
+
+    Raises:
+        UsageError: Not one of the seven labels; a near miss is named.
+    """
+    if label in LABEL_TO_CODE:
+        return Status(LABEL_TO_CODE[label])
+    hint = suggest_label(label)
+    raise UsageError(
+        f"{where}: unknown status label {label!r}"
+        + (f"; did you mean {hint!r}?" if hint else "")
+        + f" Expected one of {', '.join(STATUS_LABELS)}"
+    )
+
+
+def sentinel_policy(
+    nan: str | None = None, posinf: str | None = None, neginf: str | None = None
+) -> dict[str, Status]:
+    """The sentinel policy with some labels overridden (``None`` keeps the default).
+
+    Raises:
+        UsageError: An unknown label, or ``finite`` for a non-finite sentinel.
+    """
+    policy = dict(DEFAULT_SENTINEL_POLICY)
+    for name, label in (("nan", nan), ("posinf", posinf), ("neginf", neginf)):
+        if label is not None:
+            status = parse_label(label, f"--{name}")
+            if status is Status.FINITE:
+                raise UsageError(f"--{name}: a non-finite value cannot be labelled 'finite'")
+            policy[name] = status
+    return policy
+
+
+def load_reason_map(path: str | Path) -> dict[str, Status]:
+    """Read a reason map (YAML or JSON, safe loader): ``{reason: label}``.
+
+    Raises:
+        SourceError: The file cannot be read.
+        UsageError: Not a mapping of strings to status labels.
+    """
+    try:
+        data = yaml.safe_load(Path(path).read_text())
+    except OSError as error:
+        raise SourceError(f"cannot read reason map {str(path)!r}: {error.strerror}") from None
+    except yaml.YAMLError as error:
+        raise UsageError(f"{path}: not valid YAML or JSON: {error}") from None
+    if not isinstance(data, Mapping) or not data:
+        raise UsageError(f"{path}: a reason map is a mapping of reason -> status label")
+    return {
+        str(reason): parse_label(str(label), f"{path}: reason {reason!r}")
+        for reason, label in data.items()
+    }
+
+
+@dataclasses.dataclass
+class ConversionLedger:
+    """What a conversion did: every row accounted for, and every change of meaning."""
+
+    sources: list[str]
+    dest: str
+    value: str
+    status_column: str
+    policy: dict[str, str]
+    rows_in: int = 0
+    rows_out: int = 0
+    counts: dict[str, dict[str, int]] = dataclasses.field(
+        default_factory=dict
+    )  # kind -> label -> rows
+    changed: dict[str, dict[str, Any]] = dataclasses.field(
+        default_factory=dict
+    )  # rule -> rows, first
+    notes: list[str] = dataclasses.field(default_factory=list)
+
+    @property
+    def lift_preserving(self) -> bool:
+        """True when every row lifts to the same ``(Y_n, Y_d)`` as the legacy ``lift_targets``."""
+        return not self.changed
+
+    def to_dict(self) -> dict[str, Any]:
+        """The ledger as JSON-ready data."""
+        return dataclasses.asdict(self) | {"lift_preserving": self.lift_preserving}
+
+    def render_text(self) -> str:
+        """The ledger as a terminal table."""
+        lines = [
+            f"converted {', '.join(self.sources)} -> {self.dest}",
+            f"  rows in: {self.rows_in:,}  rows out: {self.rows_out:,}",
+            "  original value        -> status          rows",
+        ]
+        for kind, labels in self.counts.items():
+            lines += [f"  {kind:<21} -> {label:<14} {n:>8,}" for label, n in labels.items()]
+        verdict = "yes" if self.lift_preserving else "no: meaning changed for"
+        lines.append(f"  lift-preserving (same (Y_n, Y_d) as legacy lift_targets): {verdict}")
+        for rule, info in self.changed.items():
+            first = ", ".join(f"{r['file']}:{r['row']}" for r in info["first_rows"][:3])
+            lines.append(f"    {rule}: {info['rows']:,} rows (first: {first})")
+        lines += [f"  note: {note}" for note in self.notes]
+        return "\n".join(lines)
+
+
+class _Converter:
+    """The state of one conversion: policy, reasons, ledger, collected errors."""
+
+    def __init__(
+        self,
+        ledger: ConversionLedger,
+        policy: Mapping[str, Status],
+        reason_column: str | None,
+        reason_map: Mapping[str, Status] | None,
+        markers: bool | None,
+    ) -> None:
+        self.ledger, self.reason_column, self.reason_map = ledger, reason_column, reason_map or {}
+        self.markers = markers
+        kind_codes = [
+            Status.FINITE,
+            policy["nan"],
+            policy["posinf"],
+            policy["neginf"],
+            Status.CENSORED_BELOW,
+            Status.CENSORED_ABOVE,
+            Status.MISSING,  # unparseable: the conversion fails; this only fills the slot
+        ]
+        self.kind_codes = np.array(kind_codes, dtype=np.int8)
+        self.unparseable: Counter[str] = Counter()
+        self.unparseable_rows: dict[str, list[str]] = {}
+        self.unknown_reasons: Counter[str] = Counter()
+        self.nonfinite_rows: list[str] = []
+        self.nonfinite = 0
+
+    def convert(self, part: SourceBatch, out_columns: list[str]) -> pa.RecordBatch:
+        batch, ledger = part.batch, self.ledger
+        column = batch.column(ledger.value)
+        if (
+            pa.types.is_string(column.type)
+            or pa.types.is_large_string(column.type)
+            or (
+                pa.types.is_null(column.type)  # an all-empty CSV column
+            )
+        ):
+            if self.markers is False:
+                raise UsageError(
+                    f"{part.file}: value column {ledger.value!r} is text; "
+                    "convert with markers (drop --no-markers)"
+                )
+            values, kinds = parse_text(column)
+            self._collect_unparseable(part, column, kinds)
+            column = pa.array(values, pa.float64())
+        elif pa.types.is_floating(column.type) or pa.types.is_integer(column.type):
+            values = column.to_numpy(zero_copy_only=False).astype(np.float64)
+            kinds = classify_numbers(values)
+        else:
+            raise UsageError(
+                f"{part.file}: value column {ledger.value!r} has type {column.type}; "
+                "expected numbers or text"
+            )
+        codes = self.kind_codes[kinds]
+        labels = [k.description for k in Kind]
+        if self.reason_column is not None:
+            codes, kinds, labels = self._apply_reasons(part, codes, kinds, labels)
+        self._tally(part, values, kinds, codes, labels)
+        columns = {name: batch.column(name) for name in batch.schema.names}
+        columns[ledger.value] = column
+        columns[ledger.status_column] = pa.DictionaryArray.from_arrays(
+            pa.array(codes, pa.int8()), pa.array(STATUS_LABELS)
+        )
+        return pa.RecordBatch.from_arrays(
+            [columns[name] for name in out_columns], names=out_columns
+        )
+
+    def _collect_unparseable(self, part: SourceBatch, column: pa.Array, kinds: np.ndarray) -> None:
+        rows = np.flatnonzero(kinds == Kind.UNPARSEABLE)
+        if rows.size:
+            texts = column.take(pa.array(rows)).to_pylist()
+            self.unparseable.update(texts)
+            for text, row in zip(texts, rows, strict=True):
+                shown = self.unparseable_rows.setdefault(text, [])
+                if len(shown) < 3:
+                    shown.append(f"{part.file}:{part.first_row + row}")
+
+    def _apply_reasons(
+        self, part: SourceBatch, codes: np.ndarray, kinds: np.ndarray, labels: list[str]
+    ) -> tuple[np.ndarray, np.ndarray, list[str]]:
+        reasons = part.batch.column(self.reason_column).cast(pa.string()).dictionary_encode()
+        names = reasons.dictionary.to_pylist()
+        index = reasons.indices.fill_null(-1).to_numpy(zero_copy_only=False)
+        for i, name in enumerate(names):
+            if name not in self.reason_map:
+                self.unknown_reasons[name] += int((index == i).sum())
+        # Unknown reasons fail the conversion; MISSING only fills their slots.
+        reason_codes = np.array(
+            [self.reason_map.get(n, Status.MISSING) for n in names] + [0], np.int8
+        )
+        has_reason = index >= 0
+        codes = np.where(has_reason, reason_codes[index], codes)
+        kinds = np.where(has_reason, len(labels) + index, kinds)
+        return codes, kinds, labels + [f"reason {n}" for n in names]
+
+    def _tally(
+        self,
+        part: SourceBatch,
+        values: np.ndarray,
+        kinds: np.ndarray,
+        codes: np.ndarray,
+        labels: list[str],
+    ) -> None:
+        ledger = self.ledger
+        ledger.rows_in += len(values)
+        ledger.rows_out += len(values)
+        # Coerced-to-number is what a legacy pipeline saw: markers and text were NaN there.
+        legacy = np.where((kinds == Kind.BELOW) | (kinds == Kind.ABOVE), np.nan, values)
+        finite_bad = (codes == Status.FINITE) & ~np.isfinite(values)
+        if finite_bad.any():
+            self.nonfinite += int(finite_bad.sum())
+            self.nonfinite_rows += [
+                f"{part.file}:{part.first_row + r}" for r in np.flatnonzero(finite_bad)[:3]
+            ]
+            codes = np.where(finite_bad, Status.MISSING, codes)  # only to finish the pass; it fails
+        new = lift_semantic_targets(values, codes)
+        old_n, old_d = lift_targets(legacy)
+        changed = (new.Y_n.view(np.int64) != old_n.view(np.int64)) | (new.Y_d != old_d)
+        pair = kinds.astype(np.int64) * len(STATUS_LABELS) + codes
+        counts = np.bincount(pair, minlength=len(labels) * len(STATUS_LABELS))
+        for p in np.flatnonzero(counts):
+            kind, label = labels[p // len(STATUS_LABELS)], STATUS_LABELS[p % len(STATUS_LABELS)]
+            by_label = ledger.counts.setdefault(kind, {})
+            by_label[label] = by_label.get(label, 0) + int(counts[p])
+            rows = np.flatnonzero(changed & (pair == p))
+            if rows.size:
+                info = ledger.changed.setdefault(
+                    f"{kind} -> {label}", {"rows": 0, "first_rows": []}
+                )
+                info["rows"] += int(rows.size)
+                room = _MAX_ROWS_SHOWN - len(info["first_rows"])
+                info["first_rows"] += [
+                    {"file": part.file, "row": int(part.first_row + r)} for r in rows[:room]
+                ]
+
+    def raise_collected(self) -> None:
+        """Raise one DataError for everything wrong in the data, if anything was."""
+        problems = []
+        if self.unparseable:
+            shown = "; ".join(
+                f"{text!r} ({n:,} rows, first at {', '.join(self.unparseable_rows[text])})"
+                for text, n in self.unparseable.most_common(10)
+            )
+            problems.append(
+                f"unparseable values in {self.ledger.value!r}: {shown}. Expected numbers, "
+                "'<x'/'>x' limits or empty/NA; fix them or label them with a reason column"
+            )
+        if self.unknown_reasons:
+            shown = "; ".join(f"{r!r} ({n:,} rows)" for r, n in self.unknown_reasons.most_common())
+            problems.append(
+                f"reasons in {self.reason_column!r} that the reason map lacks: {shown}. "
+                "Add them to the map (reason: label)"
+            )
+        if self.nonfinite:
+            problems.append(
+                f"{self.nonfinite:,} rows would be 'finite' with a non-finite value "
+                f"(first at {', '.join(self.nonfinite_rows)}); map those reasons to another label"
+            )
+        if problems:
+            raise DataError("; ".join(problems))
+
+
+def convert_legacy(
+    source: Any,
+    dest: str | Path,
+    *,
+    value: str = "value",
+    status_column: str = "status",
+    policy: Mapping[str, Status] | None = None,
+    reason_column: str | None = None,
+    reason_map: Mapping[str, Status] | None = None,
+    markers: bool | None = None,
+    force: bool = False,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    progress: bool = False,
+) -> ConversionLedger:
+    """Convert legacy sentinel data to explicit status labels, streaming.
+
+    Writes Parquet, or CSV when ``dest`` ends in ``.csv``, atomically, with
+    every source column unchanged and in order (a text value column becomes
+    numbers) and the status column added; the ledger goes beside it as
+    ``<dest>.ledger.json``.
+
+    Args:
+        source: Anything :func:`zpml_data.sources.open_source` opens.
+        dest: The output file.
+        value: The legacy value column.
+        status_column: Name of the status column to add.
+        policy: Labels for ``"nan"``, ``"posinf"``, ``"neginf"`` (default:
+            bottom, censored_above, censored_below, which is lift-preserving).
+        reason_column: A column saying why a value is what it is; where it is
+            not null, ``reason_map`` decides the row's label.
+        reason_map: ``{reason: Status}``; every reason present must be in it.
+        markers: Parse ``<x``/``>x`` text markers (default: for text columns).
+        force: Replace an existing status column instead of refusing.
+        batch_size: Rows per record batch.
+        progress: Show a progress bar (only on a terminal).
+
+    Returns:
+        The :class:`ConversionLedger`.
+
+    Raises:
+        UsageError: Unknown columns, an existing status column without ``force``.
+        DataError: Unparseable values, reasons missing from the map, or a row
+            that would be ``finite`` without a finite value. Nothing is written.
+        SourceError: The source cannot be read or ``dest`` written.
+    """
+    opened = open_source(source)
+    names = list(opened.schema.names)
+    needed = [value] + ([reason_column] if reason_column else [])
+    missing = [c for c in needed if c not in names]
+    if missing:
+        raise UsageError(
+            f"{', '.join(opened.names)}: no column {', '.join(map(repr, missing))}; "
+            f"the columns are {', '.join(map(repr, names))}"
+        )
+    if status_column in names and not force:
+        raise UsageError(
+            f"{', '.join(opened.names)} already has a status column {status_column!r}; "
+            "audit it with zpml audit, or pass --force to replace it"
+        )
+    if reason_column and not reason_map:
+        raise UsageError("a reason column needs a reason map (--reason-map FILE)")
+    policy = dict(policy or DEFAULT_SENTINEL_POLICY)
+    ledger = ConversionLedger(
+        opened.names, str(dest), value, status_column, {k: v.label for k, v in policy.items()}
+    )
+    converter = _Converter(ledger, policy, reason_column, reason_map, markers)
+    out_columns = names if status_column in names else [*names, status_column]
+    as_csv = str(dest).lower().endswith(".csv")
+    with atomic_path(dest) as tmp, progress_bar(opened.count_rows(), "convert", progress) as bar:
+        writer = None
+        try:
+            for part in opened.batches(batch_size=batch_size):
+                out = converter.convert(part, out_columns)
+                if writer is None:
+                    writer = _writer(tmp, out.schema, as_csv)
+                writer.write_batch(_for_csv(out) if as_csv else out)
+                bar.update(part.batch.num_rows)
+            converter.raise_collected()
+            if writer is None:  # an empty source still gets its (empty) output
+                empty = pa.schema([*opened.schema, pa.field(status_column, _STATUS_TYPE)])
+                writer = _writer(tmp, pa.schema([empty.field(n) for n in out_columns]), as_csv)
+        finally:
+            if writer is not None:
+                writer.close()
+    if ledger.rows_in and ledger.counts.keys() == {Kind.FINITE.description}:
+        ledger.notes.append(f"every value of {value!r} is finite: all rows are labelled 'finite'")
+    atomic_write_text(
+        f"{dest}.ledger.json", json.dumps(ledger.to_dict(), indent=2, sort_keys=True) + "\n"
+    )
+    return ledger
+
+
+def _writer(path: Path, schema: pa.Schema, as_csv: bool) -> Any:
+    if as_csv:
+        return csv.CSVWriter(path, _csv_schema(schema))
+    return pq.ParquetWriter(path, schema)
+
+
+def _csv_schema(schema: pa.Schema) -> pa.Schema:
+    return pa.schema(
+        [pa.field(f.name, pa.string()) if pa.types.is_dictionary(f.type) else f for f in schema]
+    )
+
+
+def _for_csv(batch: pa.RecordBatch) -> pa.RecordBatch:
+    return pa.RecordBatch.from_arrays(
+        [pc.cast(c, pa.string()) if pa.types.is_dictionary(c.type) else c for c in batch.columns],
+        schema=_csv_schema(batch.schema),
+    )
