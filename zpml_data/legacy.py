@@ -19,11 +19,10 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 import yaml
 from pyarrow import csv
 
-from zpml_data._io import atomic_path, atomic_write_text
+from zpml_data._io import atomic_path, atomic_write_text, parquet_writer
 from zpml_data._markers import Kind, classify_numbers, parse_text
 from zpml_data.errors import DataError, SourceError, UsageError
 from zpml_data.lift import lift_semantic_targets, lift_targets
@@ -401,7 +400,7 @@ def convert_legacy(
 def _writer(path: Path, schema: pa.Schema, as_csv: bool) -> Any:
     if as_csv:
         return csv.CSVWriter(path, _csv_schema(schema))
-    return pq.ParquetWriter(path, schema)
+    return parquet_writer(path, schema)
 
 
 def _csv_schema(schema: pa.Schema) -> pa.Schema:
