@@ -9,11 +9,10 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import pandera.errors
 import pandera.pandas as pa_schema
 import pyarrow as pa
 
-from zpml_data.checks import CHECK_LEVELS, STATUS, VALUE, Level, builtin_schema
+from zpml_data.checks import CHECK_LEVELS, Level, check_target, failed_rows
 from zpml_data.errors import SourceError, UsageError
 from zpml_data.progress import progress_bar
 from zpml_data.report import (
@@ -136,20 +135,6 @@ def _codes(batch: pa.RecordBatch, target: Target) -> np.ndarray:
     return status_codes_lenient(batch.column(target.status))
 
 
-def _failed_rows(schema: pa_schema.DataFrameSchema, frame: pd.DataFrame) -> dict[str, np.ndarray]:
-    """Validate lazily with pandera; return the failing row labels of each check, by name."""
-    try:
-        schema.validate(frame, lazy=True, inplace=True)
-    except pandera.errors.SchemaErrors as errors:
-        cases = errors.failure_cases
-        cases = cases[cases["index"].notna()]
-        return {
-            str(name): np.unique(group["index"].to_numpy(dtype=np.int64))
-            for name, group in cases.groupby("check", sort=False)
-        }
-    return {}
-
-
 class _Audit:
     """One pass over one source."""
 
@@ -160,7 +145,6 @@ class _Audit:
         self.batch_size = batch_size
         self.targets = [_TargetTally(t, spec.groups) for t in spec.targets]
         self.user_checks: dict[str, _CheckTally] = {}
-        self.builtin = {True: builtin_schema(True), False: builtin_schema(False)}
 
     def run(self, show_progress: bool) -> AuditReport:
         columns = list(dict.fromkeys(self.spec.columns + _schema_columns(self.user_schema)))
@@ -182,21 +166,13 @@ class _Audit:
         for tally in self.targets:
             tally.add_counts(part.file, part.batch, _codes(part.batch, tally.target))
             target = tally.target
-            if target.status is None:
-                checked = frame[[target.value]].rename(columns={target.value: VALUE})
-            else:
-                checked = frame[[target.value, target.status, *inputs]].rename(
-                    columns={target.value: VALUE, target.status: STATUS}
-                )
-            for name, rows in _failed_rows(
-                self.builtin[target.status is not None], checked
-            ).items():
+            for name, rows in check_target(frame, target, inputs).items():
                 describe = _describer(part.file, frame, target, inputs, name)
                 tally.checks[name].add(rows, describe)
                 if name == "status_known":
                     tally.unknown.update(frame.loc[rows, target.status].astype(str).tolist())
         if self.user_schema is not None:
-            for name, rows in _failed_rows(self.user_schema, frame).items():
+            for name, rows in failed_rows(self.user_schema, frame).items():
                 check = self.user_checks.setdefault(name, _CheckTally(name, Level.ERROR.value))
                 check.add(rows, _describer(part.file, frame, None, [], name))
 

@@ -8,15 +8,18 @@ audit renames each target's columns to those names before validating.
 
 from __future__ import annotations
 
+import functools
 from enum import StrEnum
 from importlib import resources
 from typing import Any
 
 import numpy as np
 import pandas as pd
+import pandera.errors
 import pandera.pandas as pa
 from pandera.extensions import register_check_method
 
+from zpml_data.schema import Target
 from zpml_data.status import BOTTOM_STATUSES, STATUS_LABELS, Status
 
 VALUE, STATUS = "value", "status"
@@ -85,10 +88,40 @@ def legacy_sentinel(value: pd.Series) -> pd.Series:
     )
 
 
+def failed_rows(schema: pa.DataFrameSchema, frame: pd.DataFrame) -> dict[str, np.ndarray]:
+    """Validate lazily with pandera; return each failed check's failing row labels, by name."""
+    try:
+        schema.validate(frame, lazy=True, inplace=True)
+    except pandera.errors.SchemaErrors as errors:
+        cases = errors.failure_cases
+        cases = cases[cases["index"].notna()]
+        return {
+            str(name): np.unique(group["index"].to_numpy(dtype=np.int64))
+            for name, group in cases.groupby("check", sort=False)
+        }
+    return {}
+
+
+def check_target(frame: pd.DataFrame, target: Target, inputs: list[str]) -> dict[str, np.ndarray]:
+    """Run the built-in checks on one target of ``frame``; failing row labels per check name.
+
+    The target's columns are renamed to ``value``/``status`` for the built-in
+    schema; a target without a status column gets the legacy schema.
+    """
+    if target.status is None:
+        checked = frame[[target.value]].rename(columns={target.value: VALUE})
+    else:
+        checked = frame[[target.value, target.status, *inputs]].rename(
+            columns={target.value: VALUE, target.status: STATUS}
+        )
+    return failed_rows(builtin_schema(target.status is not None), checked)
+
+
 def _schema_file(name: str) -> Any:
     return resources.files("zpml_data").joinpath("schemas", name)
 
 
+@functools.cache
 def builtin_schema(with_status: bool = True) -> pa.DataFrameSchema:
     """The built-in pandera schema: ``status-target.yaml``, or ``legacy-target.yaml``
     for a value column with no status column."""
