@@ -33,11 +33,16 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     tmp = Path(name)
     try:
         yield tmp
-        with open(tmp, "rb+") as file:
-            os.fsync(file.fileno())
-        os.replace(tmp, path)
+        commit(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def commit(tmp: Path, path: Path) -> None:
+    """Make a finished temporary file durable (fsync) and move it to ``path`` atomically."""
+    with open(tmp, "rb+") as file:
+        os.fsync(file.fileno())
+    os.replace(tmp, path)
 
 
 def atomic_write_text(path: str | Path, text: str) -> None:

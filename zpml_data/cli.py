@@ -12,6 +12,7 @@ from zpml_data import __version__
 from zpml_data._io import atomic_write_text
 from zpml_data.errors import UsageError, ZpmlError
 from zpml_data.schema import DatasetSpec, Target
+from zpml_data.shards import DEFAULT_ROW_GROUP_ROWS, DEFAULT_ROWS_PER_SHARD
 from zpml_data.sources import DEFAULT_BATCH_SIZE
 
 
@@ -78,6 +79,47 @@ def _convert(args: argparse.Namespace) -> int:
     )
     print(ledger.render_text())
     print(f"  ledger: {args.dest}.ledger.json")
+    return 0
+
+
+def _shard(args: argparse.Namespace) -> int:
+    from zpml_data.shards import write_shards
+
+    *sources, out_dir = args.paths
+    if not sources:
+        raise UsageError("give at least one SOURCE and the OUT_DIR")
+    manifest = write_shards(
+        sources,
+        out_dir,
+        _spec(args),
+        rows_per_shard=args.rows_per_shard,
+        row_group_rows=args.row_group_rows,
+        on_error=args.on_error,
+        seed=args.seed,
+        overwrite=args.overwrite,
+        batch_size=args.batch_size,
+        progress=True,
+    )
+    print(
+        f"wrote {manifest.rows:,} rows in {len(manifest.shards)} shard(s) to {out_dir}"
+        + (f"; quarantined {manifest.quarantined_rows:,} rows" if manifest.quarantined_rows else "")
+    )
+    return 0
+
+
+def _verify(args: argparse.Namespace) -> int:
+    from zpml_data.verify import verify_shards
+
+    manifest = verify_shards(args.dir)
+    print(f"{args.dir}: ok, {len(manifest.shards)} shard(s), {manifest.rows:,} rows verified")
+    return 0
+
+
+def _inspect(args: argparse.Namespace) -> int:
+    from zpml_data.manifest import read_manifest
+    from zpml_data.verify import describe_shards
+
+    print(describe_shards(read_manifest(args.dir), args.dir))
     return 0
 
 
@@ -222,6 +264,63 @@ def build_parser() -> argparse.ArgumentParser:
         help="rows per record batch",
     )
     convert.set_defaults(run=_convert)
+
+    shard = verbs.add_parser(
+        "shard",
+        help="validate, lift and write training shards with a verified manifest",
+        description="Write SemanticTargets shards. Exit 0: written; 1: a row failed a check "
+        "(with --on-error abort) ; 2: usage or I/O error.",
+    )
+    shard.add_argument(
+        "paths",
+        nargs="+",
+        metavar="SOURCE... OUT_DIR",
+        help="source files, directories or globs, then the output directory",
+    )
+    _target_options(shard)
+    shard.add_argument(
+        "--rows-per-shard",
+        type=_positive_int,
+        default=DEFAULT_ROWS_PER_SHARD,
+        metavar="N",
+        help=f"rows per shard file (default {DEFAULT_ROWS_PER_SHARD:,})",
+    )
+    shard.add_argument(
+        "--row-group-rows",
+        type=_positive_int,
+        default=DEFAULT_ROW_GROUP_ROWS,
+        metavar="N",
+        help="rows per Parquet row group, the unit a loader shuffles",
+    )
+    shard.add_argument(
+        "--on-error",
+        choices=["abort", "quarantine"],
+        default="abort",
+        help="stop at the first bad row (default), or set bad rows aside",
+    )
+    shard.add_argument("--seed", type=int, help="permute rows within each shard with this seed")
+    shard.add_argument("--overwrite", action="store_true", help="replace an existing shard set")
+    shard.add_argument(
+        "--batch-size",
+        type=_positive_int,
+        default=DEFAULT_BATCH_SIZE,
+        metavar="N",
+        help="rows per record batch read",
+    )
+    shard.set_defaults(run=_shard)
+
+    verify = verbs.add_parser(
+        "verify",
+        help="check shards against their manifest",
+        description="Exit 0: every file matches the manifest; 1: a file is missing, changed "
+        "or inconsistent (each is named); 2: usage or I/O error.",
+    )
+    verify.add_argument("dir", metavar="OUT_DIR")
+    verify.set_defaults(run=_verify)
+
+    inspect = verbs.add_parser("inspect", help="summarise a shard directory's manifest")
+    inspect.add_argument("dir", metavar="OUT_DIR")
+    inspect.set_defaults(run=_inspect)
 
     demo = verbs.add_parser("demo", help="run the whole pipeline on the bundled example data")
     demo.add_argument("out", nargs="?", default="zpml-demo", help="output directory")

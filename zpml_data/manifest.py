@@ -1,0 +1,154 @@
+"""The shard manifest: the contract between the data side and the training side.
+
+``manifest.json`` is written last and atomically. Readers treat it as untrusted
+input: it is checked against ``schemas/manifest.schema.json``, its version
+must be one this release reads, and every file it names must be a plain name
+inside the shard directory.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import hashlib
+import json
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+
+from zpml_data.errors import IntegrityError
+from zpml_data.status import STATUS_LABELS
+
+MANIFEST_NAME = "manifest.json"
+QUARANTINE_NAME = "quarantine.parquet"
+FORMAT = "zpml-shards"
+VERSION = 1
+READABLE_VERSIONS = (1,)
+
+
+@dataclasses.dataclass
+class RowGroup:
+    """One row group of a shard: the unit a shuffling loader reads."""
+
+    rows: int
+    status_counts: dict[str, int]
+
+
+@dataclasses.dataclass
+class ShardFile:
+    """One shard file and what it must contain."""
+
+    file: str
+    rows: int
+    bytes: int
+    sha256: str
+    status_counts: dict[str, int]
+    row_groups: list[RowGroup]
+
+
+@dataclasses.dataclass
+class Manifest:
+    """Everything a reader needs to trust and use a shard directory.
+
+    ``status_counts`` count target cells: rows × targets.
+    """
+
+    created_by: str
+    spec: dict[str, Any]
+    inputs: list[str]  # shard column names of the input features, in order
+    targets: list[str]  # value column of each target; more than one: [T]-shaped columns
+    source: list[dict[str, Any]]  # fingerprint: file, bytes, mtime_ns, sha256
+    source_rows: int
+    rows: int
+    quarantined_rows: int
+    status_counts: dict[str, int]
+    shards: list[ShardFile]
+    quarantine: dict[str, Any] | None  # {file, rows, bytes, sha256} when rows were quarantined
+    seed: int | None
+    version: int = VERSION
+    format: str = FORMAT
+    status_labels: list[str] = dataclasses.field(default_factory=lambda: list(STATUS_LABELS))
+
+    def to_json(self) -> str:
+        """The manifest as JSON: keys sorted, so equal manifests are equal bytes."""
+        return json.dumps(dataclasses.asdict(self), indent=2, sort_keys=True) + "\n"
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Manifest:
+        """Build a manifest from already validated JSON data."""
+        shards = [
+            ShardFile(**{**s, "row_groups": [RowGroup(**g) for g in s["row_groups"]]})
+            for s in data["shards"]
+        ]
+        fields = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{**{k: v for k, v in data.items() if k in fields}, "shards": shards})
+
+
+@functools.cache
+def _schema() -> dict[str, Any]:
+    text = resources.files("zpml_data").joinpath("schemas", "manifest.schema.json").read_text()
+    return dict(json.loads(text))
+
+
+def check_plain_name(name: Any, where: str) -> str:
+    """A file name from a manifest, refused unless it is a plain name inside the directory.
+
+    Raises:
+        IntegrityError: An absolute path, a path with a separator, or ``.``/``..``.
+    """
+    if not isinstance(name, str) or name in ("", ".", "..") or "/" in name or "\\" in name:
+        raise IntegrityError(
+            f"{where}: file entry {name!r} is not a plain file name; a manifest may only "
+            "name files inside its own directory"
+        )
+    return name
+
+
+def read_manifest(directory: str | Path) -> Manifest:
+    """Read and check ``manifest.json`` of a shard directory.
+
+    Raises:
+        IntegrityError: No manifest (an incomplete or interrupted run), not
+            JSON, an unknown version, a shape the schema refuses, or a file
+            entry that is not a plain name.
+    """
+    path = Path(directory) / MANIFEST_NAME
+    try:
+        data = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise IntegrityError(
+            f"{path}: no manifest; the directory is not a complete shard set "
+            "(an interrupted run leaves none): write the shards again"
+        ) from None
+    except (OSError, ValueError) as error:
+        raise IntegrityError(f"{path}: unreadable manifest: {error}") from None
+    version = data.get("version") if isinstance(data, dict) else None
+    if version not in READABLE_VERSIONS:
+        raise IntegrityError(
+            f"{path}: manifest version {version!r} is unknown; this release of zpml reads "
+            f"version{'s' if len(READABLE_VERSIONS) > 1 else ''} "
+            f"{', '.join(map(str, READABLE_VERSIONS))}"
+        )
+    for i, shard in enumerate(data.get("shards") or []):
+        check_plain_name(
+            shard.get("file") if isinstance(shard, dict) else None, f"{path}: shards[{i}]"
+        )
+    if isinstance(data.get("quarantine"), dict):
+        check_plain_name(data["quarantine"].get("file"), f"{path}: quarantine")
+    try:
+        jsonschema.validate(data, _schema())
+    except jsonschema.ValidationError as error:
+        where = "/".join(map(str, error.absolute_path)) or "top level"
+        raise IntegrityError(f"{path}: invalid manifest at {where}: {error.message}") from None
+    return Manifest.from_dict(data)
+
+
+def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:
+    """The sha256 of a file's bytes, read in chunks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as file:
+        while block := file.read(chunk):
+            digest.update(block)
+    return digest.hexdigest()

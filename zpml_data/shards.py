@@ -1,0 +1,424 @@
+"""Materialise SemanticTargets shards: validated, lifted, checksummed, with a manifest.
+
+A shard directory holds ``part-00000.parquet``, ``part-00001.parquet``, ...,
+an optional ``quarantine.parquet`` of the rows that failed a check, and
+``manifest.json``, written last. Every file is written under a temporary name,
+fsynced and renamed, so an interrupted run never leaves a directory that looks
+complete.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from zpml_data import __version__
+from zpml_data._io import atomic_path, atomic_write_text, commit, parquet_writer
+from zpml_data.checks import CHECK_LEVELS, Level, check_target
+from zpml_data.errors import DataError, UsageError
+from zpml_data.lift import lift_semantic_targets
+from zpml_data.manifest import (
+    MANIFEST_NAME,
+    QUARANTINE_NAME,
+    Manifest,
+    RowGroup,
+    ShardFile,
+    sha256_file,
+)
+from zpml_data.progress import progress_bar
+from zpml_data.schema import DatasetSpec
+from zpml_data.sources import DEFAULT_BATCH_SIZE, Source, SourceBatch, open_source
+from zpml_data.status import STATUS_LABELS, encode_status
+
+DEFAULT_ROWS_PER_SHARD = 1 << 20
+# A shuffling loader reads one row group at a time: 16k rows is ~1 MB for ten
+# features, small enough to shuffle finely, big enough to read at full speed.
+DEFAULT_ROW_GROUP_ROWS = 1 << 14
+_OWNED = re.compile(r"^(part-\d{5}\.parquet|quarantine\.parquet|manifest\.json|\..+\.tmp)$")
+_ERROR_CHECKS = [name for name, level in CHECK_LEVELS.items() if level is Level.ERROR]
+
+
+def shard_name(index: int) -> str:
+    """The file name of shard ``index``: zero-padded, so names sort in shard order."""
+    return f"part-{index:05d}.parquet"
+
+
+def shard_schema(inputs: Sequence[str], targets: int) -> pa.Schema:
+    """The Arrow schema of a shard with these input columns and this many targets.
+
+    Inputs are one float32 column per feature (``inputs.<name>``): reading a
+    row group into a ``[B, F]`` array measured 2x faster that way than from a
+    fixed-size list column. With more than one target, each target column is
+    a fixed-size list of that length.
+    """
+
+    def shaped(dtype: pa.DataType) -> pa.DataType:
+        return dtype if targets == 1 else pa.list_(dtype, targets)
+
+    return pa.schema(
+        [pa.field(f"inputs.{name}", pa.float32()) for name in inputs]
+        + [
+            ("values", shaped(pa.float32())),
+            ("status", shaped(pa.int8())),
+            ("Y_n", shaped(pa.float32())),
+            ("Y_d", shaped(pa.float32())),
+            ("mask_finite", shaped(pa.bool_())),
+            ("mask_bottom", shaped(pa.bool_())),
+            ("orientation_label", shaped(pa.int8())),
+            ("bottom_kind", shaped(pa.int8())),
+            ("row_id", pa.int64()),
+        ]
+    )
+
+
+def status_counts(codes: np.ndarray) -> dict[str, int]:
+    """Cells per label, all seven."""
+    counts = np.bincount(codes.ravel().astype(np.intp), minlength=len(STATUS_LABELS))
+    return {label: int(n) for label, n in zip(STATUS_LABELS, counts, strict=True)}
+
+
+def _target_columns(
+    values: np.ndarray, codes: np.ndarray, schema: pa.Schema
+) -> dict[str, pa.Array]:
+    """Lift ``[B, T]`` values and codes into the shard's target columns."""
+    lifted = lift_semantic_targets(values, codes)
+    arrays = {
+        "values": values,
+        "status": codes,
+        "Y_n": lifted.Y_n,
+        "Y_d": lifted.Y_d,
+        "mask_finite": lifted.mask_finite,
+        "mask_bottom": lifted.mask_bottom,
+        "orientation_label": lifted.orientation_label.astype(np.int8),
+        "bottom_kind": lifted.bottom_kind.astype(np.int8),
+    }
+    columns = {}
+    for name, array in arrays.items():
+        flat = pa.array(array.ravel())
+        columns[name] = (
+            flat if array.shape[1] == 1 else pa.FixedSizeListArray.from_arrays(flat, array.shape[1])
+        )
+        assert columns[name].type == schema.field(name).type
+    return columns
+
+
+class _ShardWriter:
+    """Buffers output rows and writes full shards; remembers what it wrote."""
+
+    def __init__(
+        self,
+        out_dir: Path,
+        schema: pa.Schema,
+        rows_per_shard: int,
+        row_group_rows: int,
+        seed: int | None,
+    ) -> None:
+        self.out_dir, self.schema = out_dir, schema
+        self.rows_per_shard, self.row_group_rows, self.seed = rows_per_shard, row_group_rows, seed
+        self.buffer: list[pa.RecordBatch] = []
+        self.buffered = 0
+        self.shards: list[ShardFile] = []
+
+    def add(self, batch: pa.RecordBatch) -> None:
+        self.buffer.append(batch)
+        self.buffered += batch.num_rows
+        while self.buffered >= self.rows_per_shard:
+            self._flush(self.rows_per_shard)
+
+    def finish(self) -> None:
+        if self.buffered:
+            self._flush(self.buffered)
+
+    def _flush(self, rows: int) -> None:
+        table = pa.Table.from_batches(self.buffer, self.schema)
+        shard, rest = table.slice(0, rows), table.slice(rows)
+        self.buffer, self.buffered = rest.to_batches(), rest.num_rows
+        index = len(self.shards)
+        if self.seed is not None:
+            order = np.random.default_rng([self.seed, index]).permutation(rows)
+            shard = shard.take(pa.array(order))
+        self.shards.append(self._write(shard, shard_name(index)))
+
+    def _write(self, table: pa.Table, name: str) -> ShardFile:
+        path = self.out_dir / name
+        with atomic_path(path) as tmp, parquet_writer(tmp, self.schema) as writer:
+            writer.write_table(table.combine_chunks(), row_group_size=self.row_group_rows)
+        codes = _codes_of(table)
+        groups = [
+            RowGroup(
+                min(self.row_group_rows, len(codes) - start),
+                status_counts(codes[start : start + self.row_group_rows]),
+            )
+            for start in range(0, len(codes), self.row_group_rows)
+        ]
+        return ShardFile(
+            name,
+            table.num_rows,
+            path.stat().st_size,
+            sha256_file(path),
+            status_counts(codes),
+            groups,
+        )
+
+
+def _codes_of(table: pa.Table) -> np.ndarray:
+    """The status codes of a shard table as ``[rows, T]``."""
+    column = table.column("status").combine_chunks()
+    if pa.types.is_fixed_size_list(column.type):
+        return column.flatten().to_numpy().reshape(len(column), -1)
+    return column.to_numpy().reshape(-1, 1)
+
+
+class _Quarantine:
+    """Rows that failed a check, with their reason, written beside the shards."""
+
+    def __init__(self, out_dir: Path) -> None:
+        self.path = out_dir / QUARANTINE_NAME
+        self.tmp = out_dir / f".{QUARANTINE_NAME}.tmp"
+        self.writer: Any = None
+        self.rows = 0
+
+    def add(self, batch: pa.RecordBatch) -> None:
+        if self.writer is None:
+            self.writer = parquet_writer(self.tmp, batch.schema)
+        self.writer.write_batch(batch)
+        self.rows += batch.num_rows
+
+    def finish(self) -> dict[str, Any] | None:
+        if self.writer is None:
+            return None
+        self.writer.close()
+        commit(self.tmp, self.path)
+        return {
+            "file": QUARANTINE_NAME,
+            "rows": self.rows,
+            "bytes": self.path.stat().st_size,
+            "sha256": sha256_file(self.path),
+        }
+
+
+def _failures(frame: pd.DataFrame, spec: DatasetSpec) -> tuple[np.ndarray, np.ndarray]:
+    """Which rows of a batch fail an error-level check, and the failed checks' names per row."""
+    inputs = list(spec.inputs or ())
+    reasons = np.full(len(frame), "", dtype=object)
+    for target in spec.targets:
+        for name, labels in check_target(frame, target, inputs).items():
+            if name not in _ERROR_CHECKS:
+                continue
+            where = labels - frame.index[0]
+            tag = name if len(spec.targets) == 1 else f"{name}:{target.value}"
+            reasons[where] = np.where(reasons[where] == "", tag, reasons[where] + "," + tag)
+    return reasons != "", reasons
+
+
+def _abort_message(part: SourceBatch, bad: np.ndarray, reasons: np.ndarray) -> str:
+    rows = np.flatnonzero(bad)
+    names = sorted({n for r in reasons[rows] for n in r.split(",")})
+    first = ", ".join(str(part.first_row + r) for r in rows[:5])
+    return (
+        f"{part.file}: {len(rows):,} rows of this batch fail {', '.join(names)} "
+        f"(first at data rows {first}); run zpml audit on the source for the full report, "
+        "fix the rows, or shard with --on-error quarantine to set them aside"
+    )
+
+
+def _shard_batch(
+    kept: pa.RecordBatch, spec: DatasetSpec, schema: pa.Schema, row_ids: np.ndarray
+) -> pa.RecordBatch:
+    """The shard columns for the rows that passed: inputs, lifted targets, row ids."""
+    columns: dict[str, pa.Array] = {
+        f"inputs.{name}": pc.fill_null(
+            kept.column(name).cast(pa.float32(), safe=False), float("nan")
+        )
+        for name in spec.inputs or ()
+    }
+    values = np.stack(
+        [
+            kept.column(t.value).to_numpy(zero_copy_only=False).astype(np.float32)
+            for t in spec.targets
+        ],
+        axis=1,
+    )
+    codes = np.stack([encode_status(kept.column(t.status)) for t in spec.targets], axis=1)
+    columns |= _target_columns(values, codes, schema)
+    columns["row_id"] = pa.array(row_ids, pa.int64())
+    return pa.RecordBatch.from_arrays([columns[f.name] for f in schema], schema=schema)
+
+
+def _quarantine_batch(
+    part: SourceBatch, bad: np.ndarray, reasons: np.ndarray, row_ids: np.ndarray
+) -> pa.RecordBatch:
+    rows = pa.array(np.flatnonzero(bad))
+    batch = part.batch.take(rows)
+    extra = {
+        "row_id": pa.array(row_ids[bad], pa.int64()),
+        "source_file": pa.array([part.file] * len(rows), pa.string()),
+        "source_row": pa.array(part.first_row + np.flatnonzero(bad), pa.int64()),
+        "check": pa.array(reasons[bad].tolist(), pa.string()),
+    }
+    return pa.RecordBatch.from_arrays(
+        [*batch.columns, *extra.values()], names=[*batch.schema.names, *extra]
+    )
+
+
+def _prepare_out_dir(out_dir: Path, overwrite: bool) -> None:
+    """Make ``out_dir`` ready: create it, or clear a previous (or interrupted) shard set.
+
+    A directory without a manifest that holds only zpml's own files is an
+    interrupted run and is cleared. A complete shard set is replaced only with
+    ``overwrite``; files zpml did not write are never deleted.
+    """
+    out_dir.mkdir(parents=True, exist_ok=True)
+    entries = sorted(out_dir.iterdir())
+    foreign = [e.name for e in entries if not _OWNED.match(e.name)]
+    if foreign:
+        raise UsageError(
+            f"{out_dir} holds files zpml did not write ({', '.join(foreign[:5])}); "
+            "choose an empty or new directory"
+        )
+    manifest = out_dir / MANIFEST_NAME
+    if manifest.exists() and not overwrite:
+        raise UsageError(f"{out_dir} already holds a shard set; pass --overwrite to replace it")
+    manifest.unlink(missing_ok=True)  # first: a half-cleared directory must not look complete
+    for entry in entries:
+        entry.unlink(missing_ok=True)
+
+
+def _fingerprint(source: Source) -> list[dict[str, Any]]:
+    """File names, sizes, modification times and content hashes of the source."""
+    entries = []
+    for name in source.names:
+        path = Path(name)
+        if path.is_file():
+            stat = path.stat()
+            entries.append(
+                {
+                    "file": name,
+                    "bytes": stat.st_size,
+                    "mtime_ns": stat.st_mtime_ns,
+                    "sha256": sha256_file(path),
+                }
+            )
+        else:  # an in-memory table: hash its Arrow IPC stream
+            sink = pa.BufferOutputStream()
+            with pa.ipc.new_stream(sink, source.schema) as stream:
+                for part in source.batches():
+                    if part.file == name:
+                        stream.write_batch(part.batch)
+            digest = hashlib.sha256(sink.getvalue().to_pybytes()).hexdigest()
+            entries.append({"file": name, "bytes": None, "mtime_ns": None, "sha256": digest})
+    return entries
+
+
+def write_shards(
+    source: Any,
+    out_dir: str | Path,
+    spec: DatasetSpec | None = None,
+    *,
+    rows_per_shard: int = DEFAULT_ROWS_PER_SHARD,
+    row_group_rows: int = DEFAULT_ROW_GROUP_ROWS,
+    on_error: str = "abort",
+    seed: int | None = None,
+    overwrite: bool = False,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    progress: bool = False,
+) -> Manifest:
+    """Validate, lift and write a source as verified training shards.
+
+    Streams the source; each batch is validated with the audit's pandera
+    checks, its status encoded to int8 codes and its targets lifted. Every
+    source row lands in exactly one shard or in ``quarantine.parquet`` with
+    the failed check's name, and the manifest says so.
+
+    Args:
+        source: Anything :func:`zpml_data.sources.open_source` opens.
+        out_dir: The shard directory (created; see :func:`_prepare_out_dir`).
+        spec: Targets, inputs and groups (defaults as in :func:`zpml_data.audit.audit`).
+        rows_per_shard: Rows per shard file (the last may hold fewer).
+        row_group_rows: Rows per Parquet row group, the unit a loader reads.
+        on_error: ``"abort"`` stops at the first failing row, leaving no
+            manifest; ``"quarantine"`` sets failing rows aside.
+        seed: Permute the rows within each shard with this seed (``None``:
+            source order). The same seed gives the same bytes.
+        overwrite: Replace an existing shard set in ``out_dir``.
+        batch_size: Rows per record batch read.
+        progress: Show a progress bar (only on a terminal).
+
+    Returns:
+        The :class:`~zpml_data.manifest.Manifest`, also in ``out_dir/manifest.json``.
+
+    Raises:
+        UsageError: Bad options, unknown columns, a target without status labels,
+            or an ``out_dir`` that is not free.
+        DataError: With ``on_error="abort"``, a row failed an error-level check.
+    """
+    for option, value in (("rows_per_shard", rows_per_shard), ("row_group_rows", row_group_rows)):
+        if not isinstance(value, int) or value <= 0:
+            raise UsageError(f"{option} must be a positive whole number, got {value!r}")
+    if on_error not in ("abort", "quarantine"):
+        raise UsageError(f"on_error must be 'abort' or 'quarantine', got {on_error!r}")
+    opened = open_source(source)
+    resolved = (spec or DatasetSpec()).resolve(opened.schema, ", ".join(opened.names))
+    unlabelled = [t.value for t in resolved.targets if t.status is None]
+    if unlabelled:
+        raise UsageError(
+            f"target {unlabelled[0]!r} has no status column; label it first "
+            "(zpml convert) or name it with --status"
+        )
+    out = Path(out_dir)
+    _prepare_out_dir(out, overwrite)
+    schema = shard_schema(list(resolved.inputs or ()), len(resolved.targets))
+    writer = _ShardWriter(out, schema, rows_per_shard, row_group_rows, seed)
+    quarantine = _Quarantine(out)
+    offset = 0
+    try:
+        with progress_bar(opened.count_rows(), "shard", progress) as bar:
+            for part in opened.batches(resolved.columns, batch_size):
+                frame = part.batch.to_pandas()
+                frame.index = pd.RangeIndex(offset, offset + len(frame))
+                bad, reasons = _failures(frame, resolved)
+                row_ids = np.arange(offset, offset + len(frame), dtype=np.int64)
+                if bad.any():
+                    if on_error == "abort":
+                        raise DataError(_abort_message(part, bad, reasons))
+                    quarantine.add(_quarantine_batch(part, bad, reasons, row_ids))
+                kept = part.batch.filter(pa.array(~bad))
+                writer.add(_shard_batch(kept, resolved, schema, row_ids[~bad]))
+                offset += len(frame)
+                bar.update(len(frame))
+            writer.finish()
+            quarantined = quarantine.finish()
+    except BaseException:
+        if quarantine.writer is not None:
+            quarantine.writer.close()
+        for entry in out.iterdir():
+            if _OWNED.match(entry.name):
+                entry.unlink(missing_ok=True)
+        raise
+    rows = sum(s.rows for s in writer.shards)
+    totals = {label: sum(s.status_counts[label] for s in writer.shards) for label in STATUS_LABELS}
+    manifest = Manifest(
+        created_by=f"zpml {__version__}",
+        spec=resolved.to_dict(),
+        inputs=[f"inputs.{name}" for name in resolved.inputs or ()],
+        targets=[t.value for t in resolved.targets],
+        source=_fingerprint(opened),
+        source_rows=offset,
+        rows=rows,
+        quarantined_rows=quarantine.rows,
+        status_counts=totals,
+        shards=writer.shards,
+        quarantine=quarantined,
+        seed=seed,
+    )
+    assert manifest.rows + manifest.quarantined_rows == manifest.source_rows
+    atomic_write_text(out / MANIFEST_NAME, manifest.to_json())
+    return manifest

@@ -1,0 +1,130 @@
+"""Verify a shard directory against its manifest, and summarise it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from zpml_data.errors import IntegrityError
+from zpml_data.lift import lift_semantic_targets
+from zpml_data.manifest import Manifest, ShardFile, read_manifest, sha256_file
+from zpml_data.shards import shard_schema, status_counts
+from zpml_data.status import STATUS_LABELS
+
+_LIFTED = ("Y_n", "Y_d", "mask_finite", "mask_bottom", "orientation_label", "bottom_kind")
+
+
+def _as_2d(column: pa.ChunkedArray) -> np.ndarray:
+    array = column.combine_chunks()
+    if pa.types.is_fixed_size_list(array.type):
+        return array.flatten().to_numpy(zero_copy_only=False).reshape(len(array), -1)
+    return array.to_numpy(zero_copy_only=False).reshape(-1, 1)
+
+
+def _check_shard(directory: Path, entry: ShardFile, schema: pa.Schema) -> list[str]:
+    """Everything wrong with one shard file, each problem naming the file."""
+    path = directory / entry.file
+    if not path.is_file():
+        return [f"{entry.file}: missing"]
+    size = path.stat().st_size
+    if size != entry.bytes:
+        return [f"{entry.file}: {size:,} bytes, the manifest says {entry.bytes:,} (truncated?)"]
+    if sha256_file(path) != entry.sha256:
+        return [f"{entry.file}: sha256 differs from the manifest (the file changed)"]
+    try:
+        file = pq.ParquetFile(path)
+        if not file.schema_arrow.equals(schema):
+            return [f"{entry.file}: columns {file.schema_arrow.names} are not the shard schema"]
+        table = file.read()
+    except (pa.ArrowInvalid, OSError) as error:
+        return [f"{entry.file}: not a readable Parquet file: {error}"]
+    problems = []
+    if table.num_rows != entry.rows:
+        problems.append(f"{entry.file}: {table.num_rows:,} rows, the manifest says {entry.rows:,}")
+    groups = [file.metadata.row_group(i).num_rows for i in range(file.num_row_groups)]
+    if groups != [g.rows for g in entry.row_groups]:
+        problems.append(f"{entry.file}: row groups of {groups} rows, the manifest says otherwise")
+    codes = _as_2d(table.column("status"))
+    if status_counts(codes) != entry.status_counts:
+        problems.append(f"{entry.file}: status counts differ from the manifest")
+    fresh = lift_semantic_targets(_as_2d(table.column("values")), codes)
+    for name in _LIFTED:
+        stored = _as_2d(table.column(name))
+        expected = np.asarray(getattr(fresh, name)).astype(stored.dtype)
+        if stored.tobytes() != expected.tobytes():
+            problems.append(
+                f"{entry.file}: stored {name} differs from a fresh lift of (values, status)"
+            )
+    return problems
+
+
+def verify_shards(directory: str | Path) -> Manifest:
+    """Check a shard directory file by file against its manifest.
+
+    Checks each shard's size and sha256, its schema, row and row-group counts,
+    status counts, and that the stored lifted columns equal a fresh lift of
+    ``(values, status)``; the quarantine file's size and sha256; and that
+    ``rows + quarantined_rows == source_rows``.
+
+    Returns:
+        The manifest, when everything checks out.
+
+    Raises:
+        IntegrityError: Listing every problem found, each naming its file.
+    """
+    directory = Path(directory)
+    manifest = read_manifest(directory)
+    schema = shard_schema(
+        [name.removeprefix("inputs.") for name in manifest.inputs], len(manifest.targets)
+    )
+    problems = [p for entry in manifest.shards for p in _check_shard(directory, entry, schema)]
+    if manifest.quarantine is not None:
+        path = directory / manifest.quarantine["file"]
+        if not path.is_file():
+            problems.append(f"{manifest.quarantine['file']}: missing")
+        elif (
+            path.stat().st_size != manifest.quarantine["bytes"]
+            or sha256_file(path) != manifest.quarantine["sha256"]
+        ):
+            problems.append(
+                f"{manifest.quarantine['file']}: size or sha256 differs from the manifest"
+            )
+    if sum(s.rows for s in manifest.shards) != manifest.rows:
+        problems.append(
+            f"manifest.json: shard rows add up to {sum(s.rows for s in manifest.shards):,}, "
+            f"not {manifest.rows:,}"
+        )
+    if manifest.rows + manifest.quarantined_rows != manifest.source_rows:
+        problems.append("manifest.json: rows + quarantined_rows != source_rows (rows were lost)")
+    if problems:
+        raise IntegrityError(
+            f"{directory}: {len(problems)} problem{'s' if len(problems) > 1 else ''}:\n  "
+            + "\n  ".join(problems)
+        )
+    return manifest
+
+
+def describe_shards(manifest: Manifest, directory: str | Path) -> str:
+    """A readable summary of a manifest: rows, shards, status mix, provenance."""
+    cells = max(sum(manifest.status_counts.values()), 1)
+    counts = manifest.status_counts
+    lines = [
+        f"{directory}: {manifest.format} v{manifest.version}, written by {manifest.created_by}",
+        f"  rows: {manifest.rows:,} in {len(manifest.shards)} shard(s); quarantined: "
+        f"{manifest.quarantined_rows:,}; source rows: {manifest.source_rows:,}",
+        f"  targets: {', '.join(manifest.targets)}; inputs: {len(manifest.inputs)}",
+        "  status          cells    share",
+    ]
+    lines += [
+        f"  {label:<14} {counts[label]:>7,} {counts[label] / cells:>8.2%}"
+        for label in STATUS_LABELS
+    ]
+    lines += [
+        f"  {s.file}: {s.rows:,} rows, {len(s.row_groups)} row groups, {s.bytes:,} bytes"
+        for s in manifest.shards
+    ]
+    lines += [f"  source: {src['file']} ({src['sha256'][:12]}…)" for src in manifest.source]
+    return "\n".join(lines)
