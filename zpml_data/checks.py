@@ -44,7 +44,7 @@ CHECK_LEVELS: dict[str, Level] = {
 _TRAINABLE = [Status.FINITE.label] + [s.label for s in sorted(BOTTOM_STATUSES)]
 
 
-def _status_is(status: pd.Series, labels: list[str]) -> pd.Series:
+def status_is(status: pd.Series, labels: list[str]) -> pd.Series:
     """Vectorised membership of a status column (labels or integer codes) in ``labels``."""
     if status.dtype.kind in "iu":
         return status.isin([STATUS_LABELS.index(label) for label in labels])
@@ -60,13 +60,13 @@ def status_present(status: pd.Series) -> pd.Series:
 @register_check_method(check_type="vectorized")
 def status_known(status: pd.Series) -> pd.Series:
     """The status is one of the seven labels (or codes 0..6)."""
-    return _status_is(status, list(STATUS_LABELS)) | status.isna()
+    return status_is(status, list(STATUS_LABELS)) | status.isna()
 
 
 @register_check_method(check_type="vectorized", supported_types=pd.DataFrame)
 def finite_value(frame: pd.DataFrame) -> pd.Series:
     """A ``finite`` row has a finite value."""
-    finite = _status_is(frame[STATUS], [Status.FINITE.label])
+    finite = status_is(frame[STATUS], [Status.FINITE.label])
     return ~finite | np.isfinite(frame[VALUE].to_numpy(dtype=np.float64, na_value=np.nan))
 
 
@@ -77,7 +77,7 @@ def input_finite(frame: pd.DataFrame) -> pd.Series:
     if inputs.shape[1] == 0:
         return pd.Series(True, index=frame.index)
     values = inputs.to_numpy(dtype=np.float64, na_value=np.nan)
-    return ~_status_is(frame[STATUS], _TRAINABLE) | np.isfinite(values).all(axis=1)
+    return ~status_is(frame[STATUS], _TRAINABLE) | np.isfinite(values).all(axis=1)
 
 
 @register_check_method(check_type="vectorized")

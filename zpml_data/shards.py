@@ -22,7 +22,7 @@ import pyarrow.compute as pc
 
 from zpml_data import __version__
 from zpml_data._io import atomic_path, atomic_write_text, commit, parquet_writer
-from zpml_data.checks import CHECK_LEVELS, Level, check_target
+from zpml_data.checks import CHECK_LEVELS, Level, check_target, status_is
 from zpml_data.errors import DataError, UsageError
 from zpml_data.lift import lift_semantic_targets
 from zpml_data.manifest import (
@@ -34,9 +34,9 @@ from zpml_data.manifest import (
     sha256_file,
 )
 from zpml_data.progress import progress_bar
-from zpml_data.schema import DatasetSpec
+from zpml_data.schema import DatasetSpec, Target
 from zpml_data.sources import DEFAULT_BATCH_SIZE, Source, SourceBatch, open_source
-from zpml_data.status import STATUS_LABELS, encode_status
+from zpml_data.status import STATUS_LABELS, Status, encode_status
 
 DEFAULT_ROWS_PER_SHARD = 1 << 20
 # A shuffling loader reads one row group at a time: 16k rows is ~1 MB for ten
@@ -61,7 +61,8 @@ def shard_schema(inputs: Sequence[str], targets: int) -> pa.Schema:
     """
 
     def shaped(dtype: pa.DataType) -> pa.DataType:
-        return dtype if targets == 1 else pa.list_(dtype, targets)
+        # "element" is the child name Parquet reads lists back with.
+        return dtype if targets == 1 else pa.list_(pa.field("element", dtype), targets)
 
     return pa.schema(
         [pa.field(f"inputs.{name}", pa.float32()) for name in inputs]
@@ -103,10 +104,10 @@ def _target_columns(
     columns = {}
     for name, array in arrays.items():
         flat = pa.array(array.ravel())
+        shaped = schema.field(name).type
         columns[name] = (
-            flat if array.shape[1] == 1 else pa.FixedSizeListArray.from_arrays(flat, array.shape[1])
+            flat if array.shape[1] == 1 else pa.FixedSizeListArray.from_arrays(flat, type=shaped)
         )
-        assert columns[name].type == schema.field(name).type
     return columns
 
 
@@ -214,9 +215,23 @@ def _failures(frame: pd.DataFrame, spec: DatasetSpec) -> tuple[np.ndarray, np.nd
             if name not in _ERROR_CHECKS:
                 continue
             where = labels - frame.index[0]
-            tag = name if len(spec.targets) == 1 else f"{name}:{target.value}"
-            reasons[where] = np.where(reasons[where] == "", tag, reasons[where] + "," + tag)
+            _tag(reasons, where, name, target, spec)
+        # Shards store float32: a finite float64 value beyond its range would become inf.
+        value = frame[target.value].to_numpy(dtype=np.float64, na_value=np.nan)
+        with np.errstate(over="ignore"):
+            overflow = np.isfinite(value) & ~np.isfinite(value.astype(np.float32))
+        finite = status_is(frame[target.status], [Status.FINITE.label]).to_numpy(dtype=bool)
+        _tag(reasons, np.flatnonzero(overflow & finite), "finite_value", target, spec)
     return reasons != "", reasons
+
+
+def _tag(
+    reasons: np.ndarray, rows: np.ndarray, name: str, target: Target, spec: DatasetSpec
+) -> None:
+    """Add a failed check's name to the reasons of some rows (positions in the batch)."""
+    tag = name if len(spec.targets) == 1 else f"{name}:{target.value}"
+    current = reasons[rows]
+    reasons[rows] = np.where(current == "", tag, current + "," + tag)
 
 
 def _abort_message(part: SourceBatch, bad: np.ndarray, reasons: np.ndarray) -> str:
@@ -240,13 +255,14 @@ def _shard_batch(
         )
         for name in spec.inputs or ()
     }
-    values = np.stack(
-        [
-            kept.column(t.value).to_numpy(zero_copy_only=False).astype(np.float32)
-            for t in spec.targets
-        ],
-        axis=1,
-    )
+    with np.errstate(over="ignore"):  # only non-finite rows can overflow: checked before
+        values = np.stack(
+            [
+                kept.column(t.value).to_numpy(zero_copy_only=False).astype(np.float32)
+                for t in spec.targets
+            ],
+            axis=1,
+        )
     codes = np.stack([encode_status(kept.column(t.status)) for t in spec.targets], axis=1)
     columns |= _target_columns(values, codes, schema)
     columns["row_id"] = pa.array(row_ids, pa.int64())
