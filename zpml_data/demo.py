@@ -14,7 +14,9 @@ from zpml_data.datasets import DATASETS, LEGACY_FLAGS, assay_dose_response, lega
 from zpml_data.legacy import convert_legacy, parse_label
 from zpml_data.lift import lift_semantic_targets
 from zpml_data.render import render_html
+from zpml_data.shards import write_shards
 from zpml_data.status import STATUS_LABELS, encode_status
+from zpml_data.verify import describe_shards, verify_shards
 
 
 def status_mix_table(codes: np.ndarray) -> str:
@@ -58,6 +60,16 @@ def run_demo(out_dir: Path, echo: Callable[[str], None] = print) -> None:
         failed = [f"{c.name} ({c.failed:,})" for t in report.targets for c in t.checks if c.failed]
         echo(f"  audit: {report.verdict}{': ' if failed else ''}{', '.join(failed)} -> {html}")
     _convert_legacy_step(out_dir, echo)
+    _shard_step(out_dir, echo)
+
+
+def _shard_step(out_dir: Path, echo: Callable[[str], None]) -> None:
+    """Write the audited assay table as training shards and verify them."""
+    shards = out_dir / "assay-shards"
+    manifest = write_shards(out_dir / "assay.parquet", shards, rows_per_shard=8192, overwrite=True)
+    verify_shards(shards)
+    echo(f"shards: {manifest.rows:,} rows in {len(manifest.shards)} shards -> {shards} (verified)")
+    echo(describe_shards(manifest, shards))
 
 
 def _convert_legacy_step(out_dir: Path, echo: Callable[[str], None]) -> None:
