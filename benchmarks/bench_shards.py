@@ -1,0 +1,102 @@
+"""Sharding against a bare Parquet write of the same output, in one run.
+
+Run: ``python -m benchmarks.bench_shards [--rows 1000000 3000000 10000000]``.
+
+For each size it writes a source (the bench_audit dataset: 8 float32
+features, a float32 value, a dictionary-encoded status, a group column), then
+measures, each in a fresh process:
+
+* zpml: ``write_shards(source, out, on_error="quarantine")``: read, validate,
+  lift, hash, write (the source has a few planted bad rows);
+* baseline: the same output columns, already in memory, written by one bare
+  ``pyarrow.parquet.write_table`` with the same row-group size.
+
+Goals: zpml at most 2x the baseline's time, and zpml's peak memory (VmHWM)
+flat from the smallest to the largest size. Exits 1 if a goal is missed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from benchmarks.bench_audit import write_dataset
+
+
+def run_zpml(source: Path, out: Path) -> float:
+    from zpml_data.shards import write_shards
+
+    start = time.perf_counter()
+    write_shards(source, out, overwrite=True, on_error="quarantine")  # the data has bad rows
+    return time.perf_counter() - start
+
+
+def run_baseline(shards: Path, out: Path) -> float:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from zpml_data.manifest import read_manifest
+    from zpml_data.shards import DEFAULT_ROW_GROUP_ROWS
+
+    manifest = read_manifest(shards)
+    table = pa.concat_tables(pq.read_table(shards / s.file) for s in manifest.shards)
+    start = time.perf_counter()
+    pq.write_table(table, out, row_group_size=DEFAULT_ROW_GROUP_ROWS)
+    return time.perf_counter() - start
+
+
+def measure(which: str, first: Path, second: Path) -> dict[str, float]:
+    code = (
+        "import json\n"
+        "from pathlib import Path\n"
+        "from benchmarks import bench_shards as b\n"
+        "from benchmarks._timing import peak_rss_mib\n"
+        "import zpml_data.shards, pyarrow.parquet\n"
+        f"seconds = b.run_{which}(Path({str(first)!r}), Path({str(second)!r}))\n"
+        "print(json.dumps({'seconds': seconds, 'peak_mib': peak_rss_mib()}))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return dict(json.loads(out.stdout.strip().splitlines()[-1]))
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--rows", type=int, nargs="+", default=[1_000_000, 3_000_000, 10_000_000])
+    args = parser.parse_args()
+    results = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for rows in args.rows:
+            source, shards = Path(tmp) / f"source-{rows}.parquet", Path(tmp) / f"shards-{rows}"
+            write_dataset(source, rows)
+            zpml = measure("zpml", source, shards)
+            baseline = measure("baseline", shards, Path(tmp) / f"bare-{rows}.parquet")
+            results[rows] = {"zpml": zpml, "baseline": baseline}
+    ok = True
+    print(f"{'rows':>12}  {'side':8}  {'seconds':>8}  {'peak MiB':>9}")
+    for rows, sides in results.items():
+        for which, r in sides.items():
+            print(f"{rows:>12,}  {which:8}  {r['seconds']:8.2f}  {r['peak_mib']:9.0f}")
+        ratio = sides["zpml"]["seconds"] / sides["baseline"]["seconds"]
+        print(f"{'':>12}  zpml takes {ratio:.2f}x the bare write's time (goal <= 2)")
+        ok &= ratio <= 2.0
+    sizes = sorted(results)
+    # Each step is shown, so a plateau after the first shards tells apart from steady growth.
+    for small, large in itertools.pairwise(sizes):
+        growth = results[large]["zpml"]["peak_mib"] / results[small]["zpml"]["peak_mib"]
+        print(f"zpml peak, {large:,} rows over {small:,}: {growth:.2f}x")
+    if len(sizes) > 1:
+        growth = results[sizes[-1]]["zpml"]["peak_mib"] / results[sizes[0]]["zpml"]["peak_mib"]
+        print(f"zpml peak, largest over smallest: {growth:.2f}x (goal: flat, <= 1.2)")
+        ok &= growth <= 1.2
+    print("goals:", "met" if ok else "MISSED")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
