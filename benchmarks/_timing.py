@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections.abc import Callable
 from typing import Any
@@ -24,3 +25,19 @@ def peak_rss_mib() -> float:
             if line.startswith("VmHWM:"):
                 return int(line.split()[1]) / 1024
     raise RuntimeError("no VmHWM in /proc/self/status")
+
+
+def report_peak_growth(peaks: dict[int, float], limit: float = 1.2) -> bool:
+    """Print the peak memory at each size over the one before, and the largest over the smallest.
+
+    Each step is shown, so a plateau after the first batches tells apart from
+    steady growth. Returns whether largest over smallest is within ``limit``.
+    """
+    sizes = sorted(peaks)
+    for small, large in itertools.pairwise(sizes):
+        print(f"zpml peak, {large:,} rows over {small:,}: {peaks[large] / peaks[small]:.2f}x")
+    if len(sizes) < 2:
+        return True
+    growth = peaks[sizes[-1]] / peaks[sizes[0]]
+    print(f"zpml peak, largest over smallest: {growth:.2f}x (goal: flat, <= {limit})")
+    return growth <= limit

@@ -18,7 +18,6 @@ Exits 1 if a goal is missed.
 from __future__ import annotations
 
 import argparse
-import itertools
 import json
 import subprocess
 import sys
@@ -30,15 +29,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-LABELS = [
-    "finite",
-    "bottom",
-    "censored_below",
-    "censored_above",
-    "domain_invalid",
-    "missing",
-    "fault",
-]
+from benchmarks._timing import report_peak_growth
+from zpml_data.status import STATUS_LABELS
+
 CHUNK = 1_000_000
 
 
@@ -58,7 +51,8 @@ def write_dataset(path: Path, rows: int, seed: int = 0) -> None:
             value[rng.random(n) < 1e-4] = np.nan  # a few finite_value failures
             columns["x0"][rng.random(n) < 1e-4] = np.inf  # a few input_finite warnings
             columns["value"] = value
-            columns["status"] = pa.DictionaryArray.from_arrays(pa.array(codes), pa.array(LABELS))
+            labels = pa.array(STATUS_LABELS)
+            columns["status"] = pa.DictionaryArray.from_arrays(pa.array(codes), labels)
             columns["site"] = pa.DictionaryArray.from_arrays(
                 pa.array(rng.integers(0, 16, n).astype(np.int8)),
                 pa.array([f"site-{i:02d}" for i in range(16)]),
@@ -135,16 +129,7 @@ def main() -> int:
             f"{memory:.2f} of its peak memory (goal <= 0.25)"
         )
         ok &= speed >= 1.0 and memory <= 0.25
-    sizes = sorted(results)
-    # Flat: the peak follows the batch size, not the rows. Each step is shown,
-    # so a plateau after the first row groups tells apart from steady growth.
-    for small, large in itertools.pairwise(sizes):
-        growth = results[large]["zpml"]["peak_mib"] / results[small]["zpml"]["peak_mib"]
-        print(f"zpml peak, {large:,} rows over {small:,}: {growth:.2f}x")
-    if len(sizes) > 1:
-        growth = results[sizes[-1]]["zpml"]["peak_mib"] / results[sizes[0]]["zpml"]["peak_mib"]
-        print(f"zpml peak, largest over smallest: {growth:.2f}x (goal: flat, <= 1.2)")
-        ok &= growth <= 1.2
+    ok &= report_peak_growth({rows: r["zpml"]["peak_mib"] for rows, r in results.items()})
     print("goals:", "met" if ok else "MISSED")
     return 0 if ok else 1
 

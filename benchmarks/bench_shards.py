@@ -18,7 +18,6 @@ flat from the smallest to the largest size. Exits 1 if a goal is missed.
 from __future__ import annotations
 
 import argparse
-import itertools
 import json
 import subprocess
 import sys
@@ -26,6 +25,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from benchmarks._timing import report_peak_growth
 from benchmarks.bench_audit import write_dataset
 
 
@@ -85,15 +85,7 @@ def main() -> int:
         ratio = sides["zpml"]["seconds"] / sides["baseline"]["seconds"]
         print(f"{'':>12}  zpml takes {ratio:.2f}x the bare write's time (goal <= 2)")
         ok &= ratio <= 2.0
-    sizes = sorted(results)
-    # Each step is shown, so a plateau after the first shards tells apart from steady growth.
-    for small, large in itertools.pairwise(sizes):
-        growth = results[large]["zpml"]["peak_mib"] / results[small]["zpml"]["peak_mib"]
-        print(f"zpml peak, {large:,} rows over {small:,}: {growth:.2f}x")
-    if len(sizes) > 1:
-        growth = results[sizes[-1]]["zpml"]["peak_mib"] / results[sizes[0]]["zpml"]["peak_mib"]
-        print(f"zpml peak, largest over smallest: {growth:.2f}x (goal: flat, <= 1.2)")
-        ok &= growth <= 1.2
+    ok &= report_peak_growth({rows: r["zpml"]["peak_mib"] for rows, r in results.items()})
     print("goals:", "met" if ok else "MISSED")
     return 0 if ok else 1
 

@@ -140,6 +140,16 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _batch_size_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--batch-size",
+        type=_positive_int,
+        default=DEFAULT_BATCH_SIZE,
+        metavar="N",
+        help="rows per record batch read (memory grows with it)",
+    )
+
+
 def _target_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--spec", metavar="FILE", help="DatasetSpec file (YAML or TOML)")
     parser.add_argument(
@@ -204,13 +214,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="flag a label whose share moves by more than PP percentage points (default 5)",
     )
     audit.add_argument("--engine", choices=["local"], default="local", help="execution engine")
-    audit.add_argument(
-        "--batch-size",
-        type=_positive_int,
-        default=DEFAULT_BATCH_SIZE,
-        metavar="N",
-        help="rows per record batch (memory grows with it)",
-    )
+    _batch_size_option(audit)
     audit.set_defaults(run=_audit)
 
     convert = verbs.add_parser(
@@ -256,13 +260,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="parse '<x'/'>x' text markers (default: on for text columns)",
     )
     convert.add_argument("--force", action="store_true", help="replace an existing status column")
-    convert.add_argument(
-        "--batch-size",
-        type=_positive_int,
-        default=DEFAULT_BATCH_SIZE,
-        metavar="N",
-        help="rows per record batch",
-    )
+    _batch_size_option(convert)
     convert.set_defaults(run=_convert)
 
     shard = verbs.add_parser(
@@ -300,13 +298,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     shard.add_argument("--seed", type=int, help="permute rows within each shard with this seed")
     shard.add_argument("--overwrite", action="store_true", help="replace an existing shard set")
-    shard.add_argument(
-        "--batch-size",
-        type=_positive_int,
-        default=DEFAULT_BATCH_SIZE,
-        metavar="N",
-        help="rows per record batch read",
-    )
+    _batch_size_option(shard)
     shard.set_defaults(run=_shard)
 
     verify = verbs.add_parser(

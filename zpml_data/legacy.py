@@ -28,32 +28,10 @@ from zpml_data.errors import DataError, SourceError, UsageError
 from zpml_data.lift import lift_semantic_targets, lift_targets
 from zpml_data.progress import progress_bar
 from zpml_data.sources import DEFAULT_BATCH_SIZE, SourceBatch, open_source
-from zpml_data.status import (
-    DEFAULT_SENTINEL_POLICY,
-    LABEL_TO_CODE,
-    STATUS_LABELS,
-    Status,
-    suggest_label,
-)
+from zpml_data.status import DEFAULT_SENTINEL_POLICY, STATUS_LABELS, Status, parse_label
 
 _MAX_ROWS_SHOWN = 10
 _STATUS_TYPE = pa.dictionary(pa.int8(), pa.string())
-
-
-def parse_label(label: str, where: str) -> Status:
-    """A status label given by a user (option or map file), checked.
-
-    Raises:
-        UsageError: Not one of the seven labels; a near miss is named.
-    """
-    if label in LABEL_TO_CODE:
-        return Status(LABEL_TO_CODE[label])
-    hint = suggest_label(label)
-    raise UsageError(
-        f"{where}: unknown status label {label!r}"
-        + (f"; did you mean {hint!r}?" if hint else "")
-        + f" Expected one of {', '.join(STATUS_LABELS)}"
-    )
 
 
 def sentinel_policy(

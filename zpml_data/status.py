@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from zpml_data.errors import StatusLabelError
+from zpml_data.errors import StatusLabelError, UsageError
 
 
 class Status(IntEnum):
@@ -116,6 +116,22 @@ def suggest_label(bad: object) -> str | None:
         return normal
     close = difflib.get_close_matches(normal, STATUS_LABELS, n=1, cutoff=0.75)
     return close[0] if close else None
+
+
+def parse_label(label: str, where: str) -> Status:
+    """A status label given by a user (option or map file), checked.
+
+    Raises:
+        UsageError: Not one of the seven labels; a near miss is named.
+    """
+    if label in LABEL_TO_CODE:
+        return Status(LABEL_TO_CODE[label])
+    hint = suggest_label(label)
+    raise UsageError(
+        f"{where}: unknown status label {label!r}"
+        + (f"; did you mean {hint!r}?" if hint else "")
+        + f" Expected one of {', '.join(STATUS_LABELS)}"
+    )
 
 
 def encode_status(labels: Any) -> np.ndarray:

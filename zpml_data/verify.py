@@ -11,7 +11,7 @@ import pyarrow.parquet as pq
 from zpml_data.errors import IntegrityError
 from zpml_data.lift import lift_semantic_targets
 from zpml_data.manifest import Manifest, ShardFile, read_manifest, sha256_file
-from zpml_data.shards import shard_schema, status_counts
+from zpml_data.shard_format import shard_schema, status_counts
 from zpml_data.status import STATUS_LABELS
 
 _LIFTED = ("Y_n", "Y_d", "mask_finite", "mask_bottom", "orientation_label", "bottom_kind")
