@@ -32,6 +32,7 @@ READABLE_VERSIONS = (1,)
 class RowGroup:
     """One row group of a shard: the unit a shuffling loader reads."""
 
+    first_row: int  # within the shard
     rows: int
     status_counts: dict[str, int]
 

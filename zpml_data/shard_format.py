@@ -121,6 +121,7 @@ class ShardWriter:
         codes = codes_of(table)
         groups = [
             RowGroup(
+                start,
                 min(self.row_group_rows, len(codes) - start),
                 status_counts(codes[start : start + self.row_group_rows]),
             )

@@ -39,6 +39,7 @@ def test_round_trip_in_row_id_order(tmp_path, seed):
     assert [s.file for s in manifest.shards] == [f"part-{i:05d}.parquet" for i in range(5)]
     assert [s.rows for s in manifest.shards] == [1200] * 4 + [200]
     assert [g.rows for g in manifest.shards[0].row_groups] == [500, 500, 200]
+    assert [g.first_row for g in manifest.shards[0].row_groups] == [0, 500, 1000]
     back = read_back(tmp_path / "s")
     assert back["row_id"].tolist() == list(range(len(frame)))
     np.testing.assert_array_equal(back["inputs.a"], frame["a"].astype(np.float32))
