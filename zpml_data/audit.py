@@ -147,7 +147,9 @@ class _Audit:
         self.user_checks: dict[str, _CheckTally] = {}
 
     def run(self, show_progress: bool) -> AuditReport:
-        columns = list(dict.fromkeys(self.spec.columns + _schema_columns(self.user_schema)))
+        # The user's schema may name columns the source lacks: pandera reports those.
+        wanted = self.spec.columns + _schema_columns(self.user_schema)
+        columns = [c for c in dict.fromkeys(wanted) if c in self.source.schema.names]
         with progress_bar(self.source.count_rows(), "audit", show_progress) as bar:
             for part in self.source.batches(columns, self.batch_size):
                 self._add(part)

@@ -93,12 +93,14 @@ def failed_rows(schema: pa.DataFrameSchema, frame: pd.DataFrame) -> dict[str, np
     try:
         schema.validate(frame, lazy=True, inplace=True)
     except pandera.errors.SchemaErrors as errors:
-        cases = errors.failure_cases
-        cases = cases[cases["index"].notna()]
-        return {
-            str(name): np.unique(group["index"].to_numpy(dtype=np.int64))
-            for name, group in cases.groupby("check", sort=False)
-        }
+        failed = {}
+        for name, group in errors.failure_cases.groupby("check", sort=False):
+            index = group["index"]
+            # No row index: the check failed for the column as a whole (a dtype, a
+            # missing column, a check that raised), so every row of the batch fails it.
+            rows = frame.index.to_numpy() if index.isna().any() else index.to_numpy(np.int64)
+            failed[str(name)] = np.unique(rows)
+        return failed
     return {}
 
 

@@ -340,6 +340,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         print(f"zpml {args.verb}: error: {error}", file=sys.stderr)
         return 2
+    except Exception as error:  # a bug: one line here, the traceback with --debug
+        if args.debug:
+            raise
+        print(
+            f"zpml {args.verb}: internal error: {type(error).__name__}: {error}; "
+            "rerun with --debug for the traceback and report it",
+            file=sys.stderr,
+        )
+        return 2
 
 
 if __name__ == "__main__":

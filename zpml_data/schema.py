@@ -141,6 +141,15 @@ class DatasetSpec:
                 f"{where}: no column {', '.join(map(repr, missing))}; "
                 f"the columns are {', '.join(map(repr, columns))}"
             )
+        for target in targets:
+            kind = schema.field(target.value).type
+            if not (
+                pa.types.is_floating(kind) or pa.types.is_integer(kind) or pa.types.is_null(kind)
+            ):
+                raise UsageError(
+                    f"{where}: value column {target.value!r} holds {kind}, not numbers; "
+                    "text such as '<0.006' or 'ND' needs zpml convert first"
+                )
         inputs = self.inputs
         if inputs is None:
             taken = set(named)

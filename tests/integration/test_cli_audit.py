@@ -207,3 +207,25 @@ def test_user_schema_and_spec_file(tmp_path):
     # Only x1 is an input now: the bad x2 of row 52 is not checked.
     assert next(c for c in report["checks"] if c["name"] == "input_finite")["failed"] == 2
     assert "site" in report["groups"]
+
+
+def test_text_value_column_needs_convert(tmp_path):
+    (tmp_path / "lab.csv").write_text("value,status\n<0.006,censored_below\n1.5,finite\n")
+    result = zpml("audit", tmp_path / "lab.csv")
+    assert result.returncode == 2
+    assert "value column 'value' holds string, not numbers" in result.stderr
+    assert "zpml convert" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_a_column_level_failure_of_the_users_schema_fails_every_row(tmp_path):
+    source = write(planted_frame(), tmp_path, "parquet")
+    (tmp_path / "mine.yaml").write_text(
+        "schema_type: dataframe\ncolumns:\n  extra:\n    nullable: true\n"
+    )
+    out = tmp_path / "r.json"
+    result = zpml("audit", source, "--schema", tmp_path / "mine.yaml", "--json", out)
+    assert result.returncode == 1
+    mine = {
+        c["name"]: c["failed"] for c in json.loads(out.read_text())["checks"] if c["target"] is None
+    }
+    assert mine == {"column_in_dataframe": 1200}  # no row index: every row fails it
