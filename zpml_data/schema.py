@@ -143,9 +143,7 @@ class DatasetSpec:
             )
         for target in targets:
             kind = schema.field(target.value).type
-            if not (
-                pa.types.is_floating(kind) or pa.types.is_integer(kind) or pa.types.is_null(kind)
-            ):
+            if not (_numeric(kind) or pa.types.is_null(kind)):
                 raise UsageError(
                     f"{where}: value column {target.value!r} holds {kind}, not numbers; "
                     "text such as '<0.006' or 'ND' needs zpml convert first"
@@ -153,11 +151,12 @@ class DatasetSpec:
         inputs = self.inputs
         if inputs is None:
             taken = set(named)
-            inputs = tuple(
-                f.name
-                for f in schema
-                if f.name not in taken
-                and (pa.types.is_floating(f.type) or pa.types.is_integer(f.type))
+            inputs = tuple(f.name for f in schema if f.name not in taken and _numeric(f.type))
+        text = [name for name in inputs if not _numeric(schema.field(name).type)]
+        if text:
+            raise UsageError(
+                f"{where}: input column(s) {', '.join(map(repr, text))} are not numbers; "
+                "inputs are float features: encode them first or leave them out of --inputs"
             )
         return dataclasses.replace(self, targets=targets, inputs=inputs)
 
@@ -168,6 +167,10 @@ class DatasetSpec:
         for target in self.targets:
             names += [target.value] + ([target.status] if target.status else [])
         return list(dict.fromkeys(names + list(self.inputs or ()) + list(self.groups)))
+
+
+def _numeric(kind: pa.DataType) -> bool:
+    return bool(pa.types.is_floating(kind) or pa.types.is_integer(kind))
 
 
 def _names(value: Any, where: str) -> list[str]:

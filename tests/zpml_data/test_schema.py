@@ -63,3 +63,10 @@ def test_unsafe_yaml_is_refused(tmp_path):
     path.write_text("value: !!python/object/apply:os.system ['echo pwned']\n")
     with pytest.raises(UsageError, match="not valid yaml"):
         DatasetSpec.from_file(path)
+
+
+def test_inputs_and_values_must_be_numbers():
+    with pytest.raises(UsageError, match=r"input column\(s\) 'name' are not numbers"):
+        DatasetSpec(inputs=("a", "name")).resolve(SCHEMA, "src")
+    with pytest.raises(UsageError, match="value column 'name' holds string, not numbers"):
+        DatasetSpec(targets=(Target("name", "status"),)).resolve(SCHEMA, "src")
