@@ -126,10 +126,14 @@ def _lookup(column: _PackedColumn, codes: Any, ops: _Ops) -> Any:
     """``column[codes]`` as int8, from the packed column."""
     out = None
     for value, bitmask in column:
-        term = (ops.int8(bitmask) >> codes) & ops.int8(1)
+        term = ops.int8(bitmask) >> codes
+        term &= ops.int8(1)  # in place: no temporaries beyond one array per term
         if value != 1:
-            term = term * ops.int8(value)
-        out = term if out is None else out + term
+            term *= ops.int8(value)
+        if out is None:
+            out = term
+        else:
+            out += term
     return out
 
 

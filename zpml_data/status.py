@@ -239,10 +239,11 @@ def _encode_arrow(labels: pa.Array | pa.ChunkedArray, *, strict: bool = True) ->
         if not pa.types.is_dictionary(chunk.type):
             chunk = chunk.dictionary_encode()
         # Nulls index -1, which the remap table's trailing sentinel turns into a null.
-        indices = chunk.indices.fill_null(-1).to_numpy(zero_copy_only=False)
-        encoded.append(_remap(chunk.dictionary.to_pylist(), indices, offset=offset, strict=strict))
+        indices = chunk.indices.fill_null(-1) if chunk.null_count else chunk.indices
+        numbers = indices.to_numpy(zero_copy_only=False)
+        encoded.append(_remap(chunk.dictionary.to_pylist(), numbers, offset=offset, strict=strict))
         offset += len(chunk)
-    return np.concatenate(encoded)
+    return encoded[0] if len(encoded) == 1 else np.concatenate(encoded)
 
 
 def status_codes_lenient(labels: pa.Array | pa.ChunkedArray) -> np.ndarray:
