@@ -151,13 +151,9 @@ class _Converter:
     def convert(self, part: SourceBatch, out_columns: list[str]) -> pa.RecordBatch:
         batch, ledger = part.batch, self.ledger
         column = batch.column(ledger.value)
-        if (
-            pa.types.is_string(column.type)
-            or pa.types.is_large_string(column.type)
-            or (
-                pa.types.is_null(column.type)  # an all-empty CSV column
-            )
-        ):
+        kind = column.type
+        # An all-empty CSV column reads as type null: text with nothing in it.
+        if pa.types.is_string(kind) or pa.types.is_large_string(kind) or pa.types.is_null(kind):
             if self.markers is False:
                 raise UsageError(
                     f"{part.file}: value column {ledger.value!r} is text; "
@@ -190,13 +186,16 @@ class _Converter:
 
     def _collect_unparseable(self, part: SourceBatch, column: pa.Array, kinds: np.ndarray) -> None:
         rows = np.flatnonzero(kinds == Kind.UNPARSEABLE)
-        if rows.size:
-            texts = column.take(pa.array(rows)).to_pylist()
-            self.unparseable.update(texts)
-            for text, row in zip(texts, rows, strict=True):
-                shown = self.unparseable_rows.setdefault(text, [])
-                if len(shown) < 3:
-                    shown.append(f"{part.file}:{part.first_row + row}")
+        if not rows.size:
+            return
+        bad = column.take(pa.array(rows)).cast(pa.string())
+        for item in pc.value_counts(bad).to_pylist():  # one entry per distinct string
+            text, count = item["values"], item["counts"]
+            self.unparseable[text] += count
+            shown = self.unparseable_rows.setdefault(text, [])
+            if len(shown) < 3:
+                hits = rows[np.flatnonzero(pc.equal(bad, text).to_numpy(zero_copy_only=False))]
+                shown += [f"{part.file}:{part.first_row + r}" for r in hits[: 3 - len(shown)]]
 
     def _apply_reasons(
         self, part: SourceBatch, codes: np.ndarray, kinds: np.ndarray, labels: list[str]
