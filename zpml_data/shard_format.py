@@ -117,7 +117,7 @@ class ShardWriter:
     def _write(self, table: pa.Table, name: str) -> ShardFile:
         path = self.out_dir / name
         with atomic_path(path) as tmp, parquet_writer(tmp, self.schema) as writer:
-            writer.write_table(table.combine_chunks(), row_group_size=self.row_group_rows)
+            writer.write_table(table, row_group_size=self.row_group_rows)
         codes = codes_of(table)
         groups = [
             RowGroup(
