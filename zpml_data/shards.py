@@ -101,7 +101,7 @@ def _tag(
 
 def _abort_message(part: SourceBatch, bad: np.ndarray, reasons: np.ndarray) -> str:
     rows = np.flatnonzero(bad)
-    names = sorted({n for r in reasons[rows] for n in r.split(",")})
+    names = sorted({n for r in np.unique(reasons[rows]) for n in r.split(",")})
     first = ", ".join(str(part.first_row + r) for r in rows[:5])
     return (
         f"{part.file}: {len(rows):,} rows of this batch fail {', '.join(names)} "
