@@ -229,3 +229,36 @@ def test_a_column_level_failure_of_the_users_schema_fails_every_row(tmp_path):
         c["name"]: c["failed"] for c in json.loads(out.read_text())["checks"] if c["target"] is None
     }
     assert mine == {"column_in_dataframe": 1200}  # no row index: every row fails it
+
+
+def test_progress_bar_shows_on_a_terminal(tmp_path):
+    import fcntl
+    import os
+    import pty
+    import struct
+    import subprocess
+    import sys
+    import termios
+
+    source = write(planted_frame(), tmp_path, "parquet")
+    leader, follower = pty.openpty()
+    # A terminal 100 columns wide (a bare pty has none, and tqdm draws nothing there).
+    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))
+    process = subprocess.Popen(
+        [sys.executable, "-m", "zpml_data.cli", "audit", str(source), "--batch-size", "100"],
+        stdout=subprocess.DEVNULL,
+        stderr=follower,
+    )
+    os.close(follower)  # the child holds its own copy
+    shown = b""
+    while True:
+        try:
+            chunk = os.read(leader, 4096)
+        except OSError:  # EIO: the child closed the terminal, everything is read
+            break
+        if not chunk:
+            break
+        shown += chunk
+    os.close(leader)
+    assert process.wait() == 1
+    assert b"audit:" in shown and b"1.20k/1.20k rows" in shown  # tqdm's bar, at its end
