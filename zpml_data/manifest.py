@@ -18,7 +18,7 @@ from typing import Any
 
 import jsonschema
 
-from zpml_data.errors import IntegrityError
+from zpml_data.errors import IntegrityError, SourceError
 from zpml_data.status import STATUS_LABELS
 
 MANIFEST_NAME = "manifest.json"
@@ -111,10 +111,13 @@ def read_manifest(directory: str | Path) -> Manifest:
     """Read and check ``manifest.json`` of a shard directory.
 
     Raises:
+        SourceError: ``directory`` does not exist.
         IntegrityError: No manifest (an incomplete or interrupted run), not
             JSON, an unknown version, a shape the schema refuses, or a file
             entry that is not a plain name.
     """
+    if not Path(directory).is_dir():
+        raise SourceError(f"{directory}: no such directory")
     path = Path(directory) / MANIFEST_NAME
     try:
         data = json.loads(path.read_text())

@@ -21,6 +21,8 @@ def test_shard_verify_inspect(tmp_path):
     assert result.returncode == 0, result.stderr
     assert "wrote 5,000 rows in 3 shard(s)" in result.stdout
     assert zpml("verify", out).returncode == 0
+    missing = zpml("verify", tmp_path / "nope")
+    assert missing.returncode == 2 and "no such directory" in missing.stderr
     inspect = zpml("inspect", out)
     assert "rows: 5,000 in 3 shard(s); quarantined: 0" in inspect.stdout
     assert zpml("shard", source, out).returncode == 2  # exists: needs --overwrite
