@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
@@ -265,12 +266,7 @@ def audit(
     """
     spec = spec or DatasetSpec()
     if group_by:
-        spec = DatasetSpec(
-            spec.targets,
-            spec.inputs,
-            tuple(dict.fromkeys(spec.groups + tuple(group_by))),
-            spec.schema,
-        )
+        spec = dataclasses.replace(spec, groups=tuple(dict.fromkeys((*spec.groups, *group_by))))
     opened = open_source(source)
     resolved = spec.resolve(opened.schema, ", ".join(opened.names))
     user_schema = load_user_schema(spec.schema)
