@@ -15,6 +15,7 @@ import pyarrow as pa
 
 from zpml_data.checks import CHECK_LEVELS, Level, check_target, failed_rows
 from zpml_data.errors import SourceError, UsageError
+from zpml_data.lift import sentinel_codes
 from zpml_data.progress import progress_bar
 from zpml_data.report import (
     MAX_EXAMPLES,
@@ -129,8 +130,6 @@ def _add_group_counts(table: dict[str, np.ndarray], column: pa.Array, slots: np.
 def _codes(batch: pa.RecordBatch, target: Target) -> np.ndarray:
     if target.status is None:
         # Legacy data: count every row as what the default sentinel policy would make it.
-        from zpml_data.lift import sentinel_codes
-
         values = batch.column(target.value).to_numpy(zero_copy_only=False).astype(np.float64)
         return sentinel_codes(values)
     return status_codes_lenient(batch.column(target.status))
@@ -173,7 +172,8 @@ class _Audit:
                 describe = _describer(part.file, frame, target, inputs, name)
                 tally.checks[name].add(rows, describe)
                 if name == "status_known":
-                    tally.unknown.update(frame.loc[rows, target.status].astype(str).tolist())
+                    labels = frame.loc[rows, target.status].astype(str).value_counts()
+                    tally.unknown.update(labels.to_dict())
         if self.user_schema is not None:
             for name, rows in failed_rows(self.user_schema, frame).items():
                 check = self.user_checks.setdefault(name, _CheckTally(name, Level.ERROR.value))

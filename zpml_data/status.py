@@ -227,9 +227,9 @@ def _encode_arrow(labels: pa.Array | pa.ChunkedArray, *, strict: bool = True) ->
     if not chunks:
         return np.empty(0, dtype=np.int8)
     if pa.types.is_integer(labels.type):
-        codes = np.concatenate([c.fill_null(-1).to_numpy(zero_copy_only=False) for c in chunks])
-        if strict and labels.null_count:
+        if strict and labels.null_count:  # name the nulls through the object path
             return _encode_objects(np.asarray(labels.to_pylist(), dtype=object))
+        codes = np.concatenate([c.fill_null(-1).to_numpy(zero_copy_only=False) for c in chunks])
         if strict:
             return check_codes(codes)
         return np.where((codes < 0) | (codes >= len(Status)), -1, codes).astype(np.int8)
