@@ -59,3 +59,11 @@ class TargetValueError(DataError, ValueError):
 
 class ShapeError(UsageError, ValueError):
     """Values and status labels whose shapes do not match."""
+
+
+class ConfigError(UsageError, ValueError):
+    """A configuration value outside its valid range, or an unknown configuration key."""
+
+
+class CapabilityError(DataError, ValueError):
+    """The data hold bottom (⊥) targets that the model cannot emit (exit code 1)."""

@@ -67,6 +67,12 @@ class SemanticTargets:
             }
         )
 
+    def pin_memory(self) -> SemanticTargets:
+        """Pin every field (torch tensors); ``DataLoader(pin_memory=True)`` calls this."""
+        return SemanticTargets(
+            **{field.name: getattr(self, field.name).pin_memory() for field in dataclasses.fields(self)}
+        )
+
 
 # Each per-code column of SEMANTICS packed as {value: bitmask of the codes with
 # that value}. Looking a code up is then sum(value * ((bitmask >> code) & 1)):

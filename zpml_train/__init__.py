@@ -1,7 +1,49 @@
 """zpml_train: stream zpml shards into an SCM trainer.
 
-The loader and trainer land with the shard format; this package already
-exists so the distribution's layout is stable.
+Names load lazily (PEP 562): ``import zpml_train`` costs nothing until a name
+is used, so a DataLoader worker imports only what it reads with.
 """
 
-__all__: list[str] = []
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+# Public name -> the module that defines it.
+_EXPORTS = {
+    "Batch": "zpml_train.batch",
+    "ShardDataset": "zpml_train.loader",
+    "ShardLoader": "zpml_train.loader",
+    "make_loader": "zpml_train.loader",
+    "SCMTrainer": "zpml_train.trainer",
+    "TrainingConfig": "zpml_train.config",
+    "SCMTrainingLoss": "zpml_train.losses",
+    "GradientPolicy": "zpml_train.policies",
+    "ProjectiveMLP": "zpml_train.heads",
+    "RationalHead": "zpml_train.heads",
+    "decode": "zpml_train.heads",
+}
+
+__all__ = sorted(_EXPORTS)
+
+if TYPE_CHECKING:
+    from zpml_train.batch import Batch
+    from zpml_train.config import TrainingConfig
+    from zpml_train.heads import ProjectiveMLP, RationalHead, decode
+    from zpml_train.loader import ShardDataset, ShardLoader, make_loader
+    from zpml_train.losses import SCMTrainingLoss
+    from zpml_train.policies import GradientPolicy
+    from zpml_train.trainer import SCMTrainer
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'zpml_train' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *__all__])
