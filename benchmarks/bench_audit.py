@@ -70,7 +70,7 @@ def _schema(status_type: pa.DataType) -> pa.Schema:
 def run_baseline(path: Path) -> None:
     import pandera.errors
 
-    from zpml_data.checks import builtin_schema
+    from zpml_data.auditing.checks import builtin_schema
 
     frame = pq.read_table(path).to_pandas()
     try:
@@ -80,7 +80,7 @@ def run_baseline(path: Path) -> None:
 
 
 def run_zpml(path: Path) -> None:
-    from zpml_data.audit import audit
+    from zpml_data import audit
 
     report = audit(path, group_by=["site"])
     assert report.targets[0].rows == pq.ParquetFile(path).metadata.num_rows

@@ -20,7 +20,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from benchmarks._timing import best_of
-from zpml_data.legacy import convert_legacy
+from zpml_data.convert.legacy import convert_legacy
 
 CHUNK = 1_000_000
 

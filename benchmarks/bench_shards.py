@@ -30,7 +30,7 @@ from benchmarks.bench_audit import write_dataset
 
 
 def run_zpml(source: Path, out: Path) -> float:
-    from zpml_data.shards import write_shards
+    from zpml_data.shards.writer import write_shards
 
     start = time.perf_counter()
     write_shards(source, out, overwrite=True, on_error="quarantine")  # the data has bad rows
@@ -41,8 +41,8 @@ def run_baseline(shards: Path, out: Path) -> float:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from zpml_data.manifest import read_manifest
     from zpml_data.shards import DEFAULT_ROW_GROUP_ROWS
+    from zpml_data.shards.manifest import read_manifest
 
     manifest = read_manifest(shards)
     table = pa.concat_tables(pq.read_table(shards / s.file) for s in manifest.shards)

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import numpy as np
 
-from zpml_data.cli import build_parser
+from zpml_data.cli.main import build_parser
 
 README = (Path(__file__).parents[1] / "README.md").read_text()
 

@@ -18,6 +18,9 @@ Errors about values a caller passed in (labels, shapes) are also
 
 from __future__ import annotations
 
+import itertools
+from collections.abc import Iterable
+
 
 class ZpmlError(Exception):
     """Root of every error zpml raises on purpose."""
@@ -67,3 +70,12 @@ class ConfigError(UsageError, ValueError):
 
 class CapabilityError(DataError, ValueError):
     """The data hold bottom (⊥) targets that the model cannot emit (exit code 1)."""
+
+
+# How many row positions an error message lists before it stops.
+MAX_POSITIONS = 5
+
+
+def first_positions(positions: Iterable[int]) -> str:
+    """The first :data:`MAX_POSITIONS` positions, comma-separated, for an error message."""
+    return ", ".join(str(int(p)) for p in itertools.islice(positions, MAX_POSITIONS))

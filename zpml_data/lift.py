@@ -13,16 +13,9 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from zpml_data.errors import ShapeError, TargetValueError
-from zpml_data.status import (
-    DEFAULT_SENTINEL_POLICY,
-    SEMANTICS,
-    Status,
-    check_codes,
-    encode_status,
-)
-
-_MAX_POSITIONS = 5
+from zpml_data.encode import check_codes, encode_status
+from zpml_data.errors import ShapeError, TargetValueError, first_positions
+from zpml_data.status import DEFAULT_SENTINEL_POLICY, SEMANTICS, Status
 
 
 @dataclasses.dataclass(frozen=True)
@@ -70,7 +63,10 @@ class SemanticTargets:
     def pin_memory(self) -> SemanticTargets:
         """Pin every field (torch tensors); ``DataLoader(pin_memory=True)`` calls this."""
         return SemanticTargets(
-            **{field.name: getattr(self, field.name).pin_memory() for field in dataclasses.fields(self)}
+            **{
+                field.name: getattr(self, field.name).pin_memory()
+                for field in dataclasses.fields(self)
+            }
         )
 
 
@@ -154,7 +150,7 @@ def lift_semantic_targets(values: Any, status_labels: Any) -> SemanticTargets:
         values: Target values, a numpy array (or anything ``np.asarray`` takes)
             or a torch tensor, of any shape, float16/32/64.
         status_labels: Labels or int8 codes of the same shape, in any form
-            :func:`zpml_data.status.encode_status` accepts.
+            :func:`zpml_data.encode.encode_status` accepts.
 
     Returns:
         ``SemanticTargets`` as numpy arrays, or as torch tensors on the values'
@@ -225,7 +221,7 @@ def _nonfinite_error(values: Any, nonfinite: Any) -> TargetValueError:
     bad = np.unique(values[positions].astype(np.float64).astype(str))
     return TargetValueError(
         f"{positions.size} value(s) labelled 'finite' are not finite ({', '.join(bad)}), "
-        f"first at {', '.join(map(str, positions[:_MAX_POSITIONS]))}; a finite target needs a "
+        f"first at {first_positions(positions)}; a finite target needs a "
         "number: label these rows bottom, censored_*, missing or fault instead"
     )
 

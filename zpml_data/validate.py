@@ -14,7 +14,9 @@ from typing import Any
 from zpml_data.errors import ConfigError
 
 
-def require_int(name: str, value: Any, *, minimum: int | None = None, maximum: int | None = None) -> int:
+def require_int(
+    name: str, value: Any, *, minimum: int | None = None, maximum: int | None = None
+) -> int:
     """``value`` as an int within ``[minimum, maximum]`` (bools are refused).
 
     Raises:

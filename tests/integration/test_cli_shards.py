@@ -56,7 +56,7 @@ def test_bad_rows_abort_with_exit_1_or_quarantine(tmp_path):
 
 KILLABLE = """
 import sys
-from zpml_data.shards import write_shards
+from zpml_data.shards.writer import write_shards
 write_shards(sys.argv[1], sys.argv[2], rows_per_shard=2000, batch_size=1000)
 """
 

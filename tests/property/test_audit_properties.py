@@ -5,7 +5,7 @@ import pandas as pd
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from zpml_data.audit import audit
+from zpml_data import audit
 from zpml_data.status import STATUS_LABELS
 
 labels = st.sampled_from([*STATUS_LABELS, None, "bogus", "Fault"])

@@ -9,7 +9,8 @@ from hypothesis.extra import numpy as hnp
 
 from tests.conftest import assert_bitwise_equal
 from zpml_data import lift_semantic_targets, lift_targets
-from zpml_data.legacy import convert_legacy, sentinel_policy
+from zpml_data.convert.legacy import convert_legacy
+from zpml_data.convert.policies import sentinel_policy
 
 values = hnp.arrays(
     np.float64, st.integers(0, 80), elements=st.floats(allow_nan=True, allow_infinity=True)

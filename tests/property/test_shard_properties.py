@@ -6,8 +6,8 @@ import pyarrow.parquet as pq
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from zpml_data.manifest import read_manifest
-from zpml_data.shards import write_shards
+from zpml_data.shards.manifest import read_manifest
+from zpml_data.shards.writer import write_shards
 from zpml_data.status import STATUS_LABELS
 
 

@@ -3,10 +3,10 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
-from zpml_data.audit import audit
+from zpml_data import audit
+from zpml_data.auditing.rendering import render_html, render_text
 from zpml_data.errors import UsageError
-from zpml_data.render import render_html, render_text
-from zpml_data.schema import DatasetSpec, Target
+from zpml_data.spec import DatasetSpec, Target
 
 
 def frame():

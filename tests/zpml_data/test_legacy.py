@@ -4,9 +4,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from zpml_data._markers import Kind, parse_text
+from zpml_data.convert.legacy import convert_legacy
+from zpml_data.convert.markers import Kind, parse_text
+from zpml_data.convert.policies import load_reason_map, sentinel_policy
 from zpml_data.errors import DataError, SourceError, UsageError
-from zpml_data.legacy import convert_legacy, load_reason_map, sentinel_policy
 from zpml_data.status import Status
 
 

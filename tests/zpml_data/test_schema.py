@@ -2,7 +2,7 @@ import pyarrow as pa
 import pytest
 
 from zpml_data.errors import SourceError, UsageError
-from zpml_data.schema import DatasetSpec, Target
+from zpml_data.spec import DatasetSpec, Target
 
 SCHEMA = pa.schema(
     [

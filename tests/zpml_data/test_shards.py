@@ -7,11 +7,11 @@ import pytest
 
 from zpml_data import encode_status
 from zpml_data.errors import DataError, IntegrityError, UsageError
-from zpml_data.manifest import read_manifest
-from zpml_data.schema import DatasetSpec, Target
-from zpml_data.shards import write_shards
+from zpml_data.shards.manifest import read_manifest
+from zpml_data.shards.verify import describe_shards, verify_shards
+from zpml_data.shards.writer import write_shards
+from zpml_data.spec import DatasetSpec, Target
 from zpml_data.status import STATUS_LABELS
-from zpml_data.verify import describe_shards, verify_shards
 
 
 def source(n=5000, seed=0):
@@ -200,7 +200,7 @@ def test_verify_recomputes_the_lift(shards):
     # lift can tell.
     import pyarrow as pa
 
-    from zpml_data.manifest import sha256_file
+    from zpml_data.shards.manifest import sha256_file
 
     path = shards / "part-00000.parquet"
     table = pq.read_table(path)

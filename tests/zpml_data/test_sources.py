@@ -3,7 +3,7 @@ import pyarrow as pa
 import pytest
 
 from zpml_data.errors import SourceError, UsageError
-from zpml_data.sources import open_source
+from zpml_data.io.sources import open_source
 
 
 def test_glob_and_directory_stream_every_row_with_file_and_row(tmp_path):

@@ -4,6 +4,7 @@ import pyarrow as pa
 import pytest
 import torch
 
+from zpml_data.encode import encode_status, suggest_label
 from zpml_data.errors import DataError, StatusLabelError
 from zpml_data.status import (
     BOTTOM_STATUSES,
@@ -12,8 +13,6 @@ from zpml_data.status import (
     STATUS_LABELS,
     UNTRAINED_STATUSES,
     Status,
-    encode_status,
-    suggest_label,
 )
 
 LABELS = ["finite", "bottom", "censored_below", "censored_above", "domain_invalid", "missing"]

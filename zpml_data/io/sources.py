@@ -22,8 +22,8 @@ import pyarrow.parquet as pq
 from pyarrow import csv
 
 from zpml_data.errors import SourceError, UsageError
+from zpml_data.io import DEFAULT_BATCH_SIZE
 
-DEFAULT_BATCH_SIZE = 262_144  # rows; a few MB per column, amortises per-batch overhead
 _FORMATS = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
 
 

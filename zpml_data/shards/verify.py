@@ -10,18 +10,11 @@ import pyarrow.parquet as pq
 
 from zpml_data.errors import IntegrityError
 from zpml_data.lift import lift_semantic_targets
-from zpml_data.manifest import Manifest, ShardFile, read_manifest, sha256_file
-from zpml_data.shard_format import shard_schema, status_counts
+from zpml_data.shards.format import column_2d, shard_schema, status_counts
+from zpml_data.shards.manifest import Manifest, ShardFile, read_manifest, sha256_file
 from zpml_data.status import STATUS_LABELS
 
 _LIFTED = ("Y_n", "Y_d", "mask_finite", "mask_bottom", "orientation_label", "bottom_kind")
-
-
-def _as_2d(column: pa.ChunkedArray) -> np.ndarray:
-    array = column.combine_chunks()
-    if pa.types.is_fixed_size_list(array.type):
-        return array.flatten().to_numpy(zero_copy_only=False).reshape(len(array), -1)
-    return array.to_numpy(zero_copy_only=False).reshape(-1, 1)
 
 
 def _check_shard(directory: Path, entry: ShardFile, schema: pa.Schema) -> list[str]:
@@ -51,12 +44,12 @@ def _check_shard(directory: Path, entry: ShardFile, schema: pa.Schema) -> list[s
         [g.first_row for g in entry.row_groups],
     ):
         problems.append(f"{entry.file}: row groups of {groups} rows, the manifest says otherwise")
-    codes = _as_2d(table.column("status"))
+    codes = column_2d(table, "status")
     if status_counts(codes) != entry.status_counts:
         problems.append(f"{entry.file}: status counts differ from the manifest")
-    fresh = lift_semantic_targets(_as_2d(table.column("values")), codes)
+    fresh = lift_semantic_targets(column_2d(table, "values"), codes)
     for name in _LIFTED:
-        stored = _as_2d(table.column(name))
+        stored = column_2d(table, name)
         expected = np.asarray(getattr(fresh, name)).astype(stored.dtype)
         if stored.tobytes() != expected.tobytes():
             problems.append(

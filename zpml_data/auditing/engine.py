@@ -13,11 +13,8 @@ import pandas as pd
 import pandera.pandas as pa_schema
 import pyarrow as pa
 
-from zpml_data.checks import CHECK_LEVELS, Level, check_target, failed_rows
-from zpml_data.errors import SourceError, UsageError
-from zpml_data.lift import sentinel_codes
-from zpml_data.progress import progress_bar
-from zpml_data.report import (
+from zpml_data.auditing.checks import CHECK_LEVELS, Level, check_target, failed_rows
+from zpml_data.auditing.report import (
     MAX_EXAMPLES,
     AuditReport,
     CheckResult,
@@ -25,9 +22,14 @@ from zpml_data.report import (
     compare_reports,
     json_value,
 )
-from zpml_data.schema import DatasetSpec, Target
-from zpml_data.sources import DEFAULT_BATCH_SIZE, Source, SourceBatch, open_source
-from zpml_data.status import STATUS_LABELS, Status, status_codes_lenient, suggest_label
+from zpml_data.encode import status_codes_lenient, suggest_label
+from zpml_data.errors import SourceError, UsageError
+from zpml_data.io import DEFAULT_BATCH_SIZE
+from zpml_data.io.progress import progress_bar
+from zpml_data.io.sources import Source, SourceBatch, open_source
+from zpml_data.lift import sentinel_codes
+from zpml_data.spec import DatasetSpec, Target
+from zpml_data.status import STATUS_LABELS, Status
 
 _SLOTS = len(STATUS_LABELS) + 1  # count slot 0 is an invalid status; slot c + 1 is code c
 

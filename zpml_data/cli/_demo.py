@@ -8,15 +8,16 @@ from pathlib import Path
 import numpy as np
 import pyarrow.parquet as pq
 
-from zpml_data._io import atomic_write_text
-from zpml_data.audit import audit
+from zpml_data.auditing.engine import audit
+from zpml_data.auditing.rendering import render_html
+from zpml_data.convert.legacy import convert_legacy
 from zpml_data.datasets import DATASETS, LEGACY_FLAGS, assay_dose_response, legacy_export
-from zpml_data.legacy import convert_legacy
+from zpml_data.encode import encode_status, parse_label
+from zpml_data.io.atomic import atomic_write_text
 from zpml_data.lift import lift_semantic_targets
-from zpml_data.render import render_html
-from zpml_data.shards import write_shards
-from zpml_data.status import STATUS_LABELS, encode_status, parse_label
-from zpml_data.verify import describe_shards, verify_shards
+from zpml_data.shards.verify import describe_shards, verify_shards
+from zpml_data.shards.writer import write_shards
+from zpml_data.status import STATUS_LABELS
 
 
 def status_mix_table(codes: np.ndarray) -> str:

@@ -19,7 +19,7 @@ import pandera.errors
 import pandera.pandas as pa
 from pandera.extensions import register_check_method
 
-from zpml_data.schema import Target
+from zpml_data.spec import Target
 from zpml_data.status import BOTTOM_STATUSES, STATUS_LABELS, Status
 
 VALUE, STATUS = "value", "status"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from html import escape
 from typing import Any
 
-from zpml_data.report import AuditReport, CheckResult, TargetReport
+from zpml_data.auditing.report import AuditReport, CheckResult, TargetReport
 from zpml_data.status import STATUS_LABELS
 
 # One colour per label (and one for invalid statuses), used by the HTML charts.

@@ -9,9 +9,11 @@ complete.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import re
 from pathlib import Path
+from types import TracebackType
 from typing import Any
 
 import numpy as np
@@ -19,56 +21,149 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from zpml_data import __version__
-from zpml_data._io import atomic_write_text, commit, parquet_writer
-from zpml_data.checks import CHECK_LEVELS, Level, check_target, status_is
-from zpml_data.errors import DataError, UsageError
-from zpml_data.manifest import (
+from zpml_data._version import __version__
+from zpml_data.auditing.checks import CHECK_LEVELS, Level, check_target, status_is
+from zpml_data.encode import encode_status
+from zpml_data.errors import DataError, UsageError, first_positions
+from zpml_data.io import DEFAULT_BATCH_SIZE
+from zpml_data.io.atomic import atomic_path, atomic_write_text, parquet_writer
+from zpml_data.io.progress import progress_bar
+from zpml_data.io.sources import Source, SourceBatch, open_source
+from zpml_data.shards import DEFAULT_ROW_GROUP_ROWS, DEFAULT_ROWS_PER_SHARD
+from zpml_data.shards.format import (
+    column_2d,
+    shard_name,
+    shard_schema,
+    status_counts,
+    target_columns,
+)
+from zpml_data.shards.manifest import (
     MANIFEST_NAME,
     QUARANTINE_NAME,
     Manifest,
+    RowGroup,
+    ShardFile,
     sha256_file,
 )
-from zpml_data.progress import progress_bar
-from zpml_data.schema import DatasetSpec, Target
-from zpml_data.shard_format import ShardWriter, shard_schema, target_columns
-from zpml_data.sources import DEFAULT_BATCH_SIZE, Source, SourceBatch, open_source
-from zpml_data.status import STATUS_LABELS, Status, encode_status
+from zpml_data.spec import DatasetSpec, Target
+from zpml_data.status import STATUS_LABELS, Status
+from zpml_data.validate import require_choice, require_positive_int
 
-DEFAULT_ROWS_PER_SHARD = 1 << 20
-# A shuffling loader reads one row group at a time: 16k rows is ~1 MB for ten
-# features, small enough to shuffle finely, big enough to read at full speed.
-DEFAULT_ROW_GROUP_ROWS = 1 << 14
 _OWNED = re.compile(r"^(part-\d{5}\.parquet|quarantine\.parquet|manifest\.json|\..+\.tmp)$")
 _ERROR_CHECKS = [name for name, level in CHECK_LEVELS.items() if level is Level.ERROR]
 
 
-class _Quarantine:
-    """Rows that failed a check, with their reason, written beside the shards."""
+class ShardWriter:
+    """Writes rows into shard files of ``rows_per_shard`` rows each; a context manager.
+
+    Rows are buffered until a shard is full. A clean exit writes the rest as
+    the last shard; an exception removes every shard this writer wrote.
+    ``shards`` lists what was written, counted from the written tables.
+    """
+
+    def __init__(
+        self,
+        out_dir: Path,
+        schema: pa.Schema,
+        *,
+        rows_per_shard: int,
+        row_group_rows: int,
+        seed: int | None,
+    ) -> None:
+        self.out_dir, self.schema = out_dir, schema
+        self.rows_per_shard, self.row_group_rows, self.seed = rows_per_shard, row_group_rows, seed
+        self.buffer: list[pa.RecordBatch] = []
+        self.buffered = 0
+        self.shards: list[ShardFile] = []
+
+    def __enter__(self) -> ShardWriter:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        if exc_type is None:
+            if self.buffered:
+                self._flush(self.buffered)
+            return
+        for shard in self.shards:
+            (self.out_dir / shard.file).unlink(missing_ok=True)
+
+    def add(self, batch: pa.RecordBatch) -> None:
+        """Buffer a batch of shard rows, writing every shard that fills up."""
+        self.buffer.append(batch)
+        self.buffered += batch.num_rows
+        while self.buffered >= self.rows_per_shard:
+            self._flush(self.rows_per_shard)
+
+    def _flush(self, rows: int) -> None:
+        table = pa.Table.from_batches(self.buffer, self.schema)
+        shard, rest = table.slice(0, rows), table.slice(rows)
+        self.buffer, self.buffered = rest.to_batches(), rest.num_rows
+        index = len(self.shards)
+        if self.seed is not None:
+            order = np.random.default_rng([self.seed, index]).permutation(rows)
+            shard = shard.take(pa.array(order))
+        self.shards.append(self._write(shard, shard_name(index)))
+
+    def _write(self, table: pa.Table, name: str) -> ShardFile:
+        path = self.out_dir / name
+        with atomic_path(path) as tmp, parquet_writer(tmp, self.schema) as writer:
+            writer.write_table(table, row_group_size=self.row_group_rows)
+        codes = column_2d(table, "status")
+        groups = [
+            RowGroup(start, len(chunk), status_counts(chunk))
+            for start in range(0, len(codes), self.row_group_rows)
+            for chunk in [codes[start : start + self.row_group_rows]]
+        ]
+        return ShardFile(
+            name, len(codes), path.stat().st_size, sha256_file(path), status_counts(codes), groups
+        )
+
+
+class QuarantineWriter:
+    """Rows that failed a check, with their reasons, in ``quarantine.parquet``; a context manager.
+
+    The file is created with the first row; a clean exit commits it, an
+    exception discards it. ``entry`` then describes it for the manifest.
+    """
 
     def __init__(self, out_dir: Path) -> None:
         self.path = out_dir / QUARANTINE_NAME
-        self.tmp = out_dir / f".{QUARANTINE_NAME}.tmp"
-        self.writer: Any = None
         self.rows = 0
+        self.entry: dict[str, Any] | None = None
+        self._files = contextlib.ExitStack()
+        self._writer: Any = None
+
+    def __enter__(self) -> QuarantineWriter:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        # Closes the Parquet writer, then commits the file (or removes it on an error).
+        self._files.__exit__(exc_type, exc, traceback)
+        if exc_type is None and self._writer is not None:
+            self.entry = {
+                "file": QUARANTINE_NAME,
+                "rows": self.rows,
+                "bytes": self.path.stat().st_size,
+                "sha256": sha256_file(self.path),
+            }
 
     def add(self, batch: pa.RecordBatch) -> None:
-        if self.writer is None:
-            self.writer = parquet_writer(self.tmp, batch.schema)
-        self.writer.write_batch(batch)
+        """Append quarantined rows."""
+        if self._writer is None:
+            tmp = self._files.enter_context(atomic_path(self.path))
+            self._writer = self._files.enter_context(parquet_writer(tmp, batch.schema))
+        self._writer.write_batch(batch)
         self.rows += batch.num_rows
-
-    def finish(self) -> dict[str, Any] | None:
-        if self.writer is None:
-            return None
-        self.writer.close()
-        commit(self.tmp, self.path)
-        return {
-            "file": QUARANTINE_NAME,
-            "rows": self.rows,
-            "bytes": self.path.stat().st_size,
-            "sha256": sha256_file(self.path),
-        }
 
 
 def _failures(frame: pd.DataFrame, spec: DatasetSpec) -> tuple[np.ndarray, np.ndarray]:
@@ -102,7 +197,7 @@ def _tag(
 def _abort_message(part: SourceBatch, bad: np.ndarray, reasons: np.ndarray) -> str:
     rows = np.flatnonzero(bad)
     names = sorted({n for r in np.unique(reasons[rows]) for n in r.split(",")})
-    first = ", ".join(str(part.first_row + r) for r in rows[:5])
+    first = first_positions(part.first_row + rows)
     return (
         f"{part.file}: {len(rows):,} rows of this batch fail {', '.join(names)} "
         f"(first at data rows {first}); run zpml audit on the source for the full report, "
@@ -241,11 +336,9 @@ def write_shards(
             or an ``out_dir`` that is not free.
         DataError: With ``on_error="abort"``, a row failed an error-level check.
     """
-    for option, value in (("rows_per_shard", rows_per_shard), ("row_group_rows", row_group_rows)):
-        if not isinstance(value, int) or value <= 0:
-            raise UsageError(f"{option} must be a positive whole number, got {value!r}")
-    if on_error not in ("abort", "quarantine"):
-        raise UsageError(f"on_error must be 'abort' or 'quarantine', got {on_error!r}")
+    require_positive_int("rows_per_shard", rows_per_shard)
+    require_positive_int("row_group_rows", row_group_rows)
+    require_choice("on_error", on_error, ("abort", "quarantine"))
     opened = open_source(source)
     resolved = (spec or DatasetSpec()).resolve(opened.schema, ", ".join(opened.names))
     unlabelled = [t.value for t in resolved.targets if t.status is None]
@@ -257,35 +350,27 @@ def write_shards(
     out = Path(out_dir)
     _prepare_out_dir(out, overwrite)
     schema = shard_schema(list(resolved.inputs or ()), len(resolved.targets))
-    writer = ShardWriter(out, schema, rows_per_shard, row_group_rows, seed)
-    quarantine = _Quarantine(out)
+    shards = ShardWriter(
+        out, schema, rows_per_shard=rows_per_shard, row_group_rows=row_group_rows, seed=seed
+    )
     offset = 0
-    try:
-        with progress_bar(opened.count_rows(), "shard", progress) as bar:
-            for part in opened.batches(resolved.columns, batch_size):
-                frame = part.batch.to_pandas()
-                frame.index = pd.RangeIndex(offset, offset + len(frame))
-                bad, reasons = _failures(frame, resolved)
-                row_ids = np.arange(offset, offset + len(frame), dtype=np.int64)
-                if bad.any():
-                    if on_error == "abort":
-                        raise DataError(_abort_message(part, bad, reasons))
-                    quarantine.add(_quarantine_batch(part, bad, reasons, row_ids))
-                kept = part.batch.filter(pa.array(~bad))
-                writer.add(_shard_batch(kept, resolved, schema, row_ids[~bad]))
-                offset += len(frame)
-                bar.update(len(frame))
-            writer.finish()
-            quarantined = quarantine.finish()
-    except BaseException:
-        if quarantine.writer is not None:
-            quarantine.writer.close()
-        for entry in out.iterdir():
-            if _OWNED.match(entry.name):
-                entry.unlink(missing_ok=True)
-        raise
-    rows = sum(s.rows for s in writer.shards)
-    totals = {label: sum(s.status_counts[label] for s in writer.shards) for label in STATUS_LABELS}
+    bar = progress_bar(opened.count_rows(), "shard", progress)
+    with shards, QuarantineWriter(out) as quarantine, bar:
+        for part in opened.batches(resolved.columns, batch_size):
+            frame = part.batch.to_pandas()
+            frame.index = pd.RangeIndex(offset, offset + len(frame))
+            bad, reasons = _failures(frame, resolved)
+            row_ids = np.arange(offset, offset + len(frame), dtype=np.int64)
+            if bad.any():
+                if on_error == "abort":
+                    raise DataError(_abort_message(part, bad, reasons))
+                quarantine.add(_quarantine_batch(part, bad, reasons, row_ids))
+            kept = part.batch.filter(pa.array(~bad))
+            shards.add(_shard_batch(kept, resolved, schema, row_ids[~bad]))
+            offset += len(frame)
+            bar.update(len(frame))
+    rows = sum(s.rows for s in shards.shards)
+    totals = {label: sum(s.status_counts[label] for s in shards.shards) for label in STATUS_LABELS}
     manifest = Manifest(
         created_by=f"zpml {__version__}",
         spec=resolved.to_dict(),
@@ -296,8 +381,8 @@ def write_shards(
         rows=rows,
         quarantined_rows=quarantine.rows,
         status_counts=totals,
-        shards=writer.shards,
-        quarantine=quarantined,
+        shards=shards.shards,
+        quarantine=quarantine.entry,
         seed=seed,
     )
     assert manifest.rows + manifest.quarantined_rows == manifest.source_rows

@@ -9,7 +9,6 @@ changed.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from collections import Counter
 from collections.abc import Mapping
@@ -19,104 +18,20 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import yaml
 from pyarrow import csv
 
-from zpml_data._io import atomic_path, atomic_write_text, parquet_writer
-from zpml_data._markers import Kind, classify_numbers, parse_text
-from zpml_data.errors import DataError, SourceError, UsageError
+from zpml_data.convert.ledger import ConversionLedger
+from zpml_data.convert.markers import Kind, classify_numbers, parse_text
+from zpml_data.errors import DataError, UsageError
+from zpml_data.io import DEFAULT_BATCH_SIZE
+from zpml_data.io.atomic import atomic_path, atomic_write_text, parquet_writer
+from zpml_data.io.progress import progress_bar
+from zpml_data.io.sources import SourceBatch, open_source
 from zpml_data.lift import lift_semantic_targets, lift_targets
-from zpml_data.progress import progress_bar
-from zpml_data.sources import DEFAULT_BATCH_SIZE, SourceBatch, open_source
-from zpml_data.status import DEFAULT_SENTINEL_POLICY, STATUS_LABELS, Status, parse_label
+from zpml_data.status import DEFAULT_SENTINEL_POLICY, STATUS_LABELS, Status
 
 _MAX_ROWS_SHOWN = 10
 _STATUS_TYPE = pa.dictionary(pa.int8(), pa.string())
-
-
-def sentinel_policy(
-    nan: str | None = None, posinf: str | None = None, neginf: str | None = None
-) -> dict[str, Status]:
-    """The sentinel policy with some labels overridden (``None`` keeps the default).
-
-    Raises:
-        UsageError: An unknown label, or ``finite`` for a non-finite sentinel.
-    """
-    policy = dict(DEFAULT_SENTINEL_POLICY)
-    for name, label in (("nan", nan), ("posinf", posinf), ("neginf", neginf)):
-        if label is not None:
-            status = parse_label(label, f"--{name}")
-            if status is Status.FINITE:
-                raise UsageError(f"--{name}: a non-finite value cannot be labelled 'finite'")
-            policy[name] = status
-    return policy
-
-
-def load_reason_map(path: str | Path) -> dict[str, Status]:
-    """Read a reason map (YAML or JSON, safe loader): ``{reason: label}``.
-
-    Raises:
-        SourceError: The file cannot be read.
-        UsageError: Not a mapping of strings to status labels.
-    """
-    try:
-        data = yaml.safe_load(Path(path).read_text())
-    except OSError as error:
-        raise SourceError(f"cannot read reason map {str(path)!r}: {error.strerror}") from None
-    except yaml.YAMLError as error:
-        raise UsageError(f"{path}: not valid YAML or JSON: {error}") from None
-    if not isinstance(data, Mapping) or not data:
-        raise UsageError(f"{path}: a reason map is a mapping of reason -> status label")
-    return {
-        str(reason): parse_label(str(label), f"{path}: reason {reason!r}")
-        for reason, label in data.items()
-    }
-
-
-@dataclasses.dataclass
-class ConversionLedger:
-    """What a conversion did: every row accounted for, and every change of meaning."""
-
-    sources: list[str]
-    dest: str
-    value: str
-    status_column: str
-    policy: dict[str, str]
-    rows_in: int = 0
-    rows_out: int = 0
-    counts: dict[str, dict[str, int]] = dataclasses.field(
-        default_factory=dict
-    )  # kind -> label -> rows
-    changed: dict[str, dict[str, Any]] = dataclasses.field(
-        default_factory=dict
-    )  # rule -> rows, first
-    notes: list[str] = dataclasses.field(default_factory=list)
-
-    @property
-    def lift_preserving(self) -> bool:
-        """True when every row lifts to the same ``(Y_n, Y_d)`` as the legacy ``lift_targets``."""
-        return not self.changed
-
-    def to_dict(self) -> dict[str, Any]:
-        """The ledger as JSON-ready data."""
-        return dataclasses.asdict(self) | {"lift_preserving": self.lift_preserving}
-
-    def render_text(self) -> str:
-        """The ledger as a terminal table."""
-        lines = [
-            f"converted {', '.join(self.sources)} -> {self.dest}",
-            f"  rows in: {self.rows_in:,}  rows out: {self.rows_out:,}",
-            "  original value        -> status          rows",
-        ]
-        for kind, labels in self.counts.items():
-            lines += [f"  {kind:<21} -> {label:<14} {n:>8,}" for label, n in labels.items()]
-        verdict = "yes" if self.lift_preserving else "no: meaning changed for"
-        lines.append(f"  lift-preserving (same (Y_n, Y_d) as legacy lift_targets): {verdict}")
-        for rule, info in self.changed.items():
-            first = ", ".join(f"{r['file']}:{r['row']}" for r in info["first_rows"][:3])
-            lines.append(f"    {rule}: {info['rows']:,} rows (first: {first})")
-        lines += [f"  note: {note}" for note in self.notes]
-        return "\n".join(lines)
 
 
 class _Converter:

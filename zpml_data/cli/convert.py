@@ -1,0 +1,83 @@
+"""``zpml convert``: label legacy NaN/±inf sentinel data."""
+
+from __future__ import annotations
+
+import argparse
+from typing import TYPE_CHECKING
+
+from zpml_data.cli.options import add_batch_size
+from zpml_data.errors import UsageError
+from zpml_data.status import DEFAULT_SENTINEL_POLICY
+
+if TYPE_CHECKING:
+    from zpml_data.cli.options import Subparsers
+
+
+def register(subparsers: Subparsers) -> None:
+    """Add the ``convert`` sub-parser."""
+    parser = subparsers.add_parser(
+        "convert",
+        help="label legacy NaN/inf sentinel data (and <x / >x text markers)",
+        description="Add an explicit status column to legacy data. The default policy "
+        "(NaN->bottom, +inf->censored_above, -inf->censored_below) lifts exactly as legacy "
+        "lift_targets; the ledger lists every row whose meaning another policy changes. "
+        "Exit 0: converted; 1: the data has values or reasons that cannot be labelled; "
+        "2: usage or I/O error.",
+    )
+    parser.add_argument("source", metavar="SOURCE", help="CSV or Parquet file (or directory)")
+    parser.add_argument("dest", metavar="DEST", help="output .parquet (or .csv) file")
+    parser.add_argument("--value", default="value", metavar="COL", help="legacy value column")
+    parser.add_argument(
+        "--status-column",
+        default="status",
+        metavar="NAME",
+        help="name of the status column to add (default: status)",
+    )
+    for sentinel, status in DEFAULT_SENTINEL_POLICY.items():
+        parser.add_argument(
+            f"--{sentinel}",
+            metavar="LABEL",
+            help=f"label for {sentinel} values (default: {status.label})",
+        )
+    parser.add_argument(
+        "--reason-column",
+        metavar="COL",
+        help="column saying why a value is missing; labels rows via --reason-map",
+    )
+    parser.add_argument(
+        "--reason-map", metavar="FILE", help="YAML/JSON mapping of reason -> status label"
+    )
+    parser.add_argument(
+        "--markers",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="parse '<x'/'>x' text markers (default: on for text columns)",
+    )
+    parser.add_argument("--force", action="store_true", help="replace an existing status column")
+    add_batch_size(parser)
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Convert, print the ledger and where it was written."""
+    from zpml_data.convert.legacy import convert_legacy
+    from zpml_data.convert.policies import load_reason_map, sentinel_policy
+
+    if (args.reason_column is None) != (args.reason_map is None):
+        raise UsageError("--reason-column and --reason-map go together")
+    ledger = convert_legacy(
+        args.source,
+        args.dest,
+        value=args.value,
+        status_column=args.status_column,
+        policy=sentinel_policy(args.nan, args.posinf, args.neginf),
+        reason_column=args.reason_column,
+        reason_map=load_reason_map(args.reason_map) if args.reason_map else None,
+        markers=args.markers,
+        force=args.force,
+        batch_size=args.batch_size,
+        progress=True,
+    )
+    print(ledger.render_text())
+    print(f"  ledger: {args.dest}.ledger.json")
+    return 0

@@ -1,0 +1,79 @@
+"""Options and argument types that several verbs share."""
+
+from __future__ import annotations
+
+import argparse
+from typing import TYPE_CHECKING
+
+from zpml_data.errors import ConfigError, UsageError
+from zpml_data.io import DEFAULT_BATCH_SIZE
+from zpml_data.validate import require_positive_int
+
+if TYPE_CHECKING:
+    from zpml_data.spec import DatasetSpec
+
+    # What ``add_subparsers`` returns; each verb's ``register`` adds its parser to it.
+    Subparsers = argparse._SubParsersAction[argparse.ArgumentParser]
+
+
+def positive_int(text: str) -> int:
+    """An argparse type: a whole number of at least 1 (checked by ``require_positive_int``)."""
+    try:
+        return require_positive_int("the value", int(text))
+    except ConfigError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+
+
+def add_batch_size(parser: argparse.ArgumentParser) -> None:
+    """``--batch-size N``: rows per record batch read."""
+    parser.add_argument(
+        "--batch-size",
+        type=positive_int,
+        default=DEFAULT_BATCH_SIZE,
+        metavar="N",
+        help=f"rows per record batch read; memory grows with it (default {DEFAULT_BATCH_SIZE:,})",
+    )
+
+
+def add_target_options(parser: argparse.ArgumentParser) -> None:
+    """``--spec``, ``--schema``, ``--value``, ``--status``, ``--inputs``."""
+    parser.add_argument("--spec", metavar="FILE", help="DatasetSpec file (YAML or TOML)")
+    parser.add_argument(
+        "--schema",
+        metavar="FILE",
+        help="your pandera YAML schema, checked beside the built-in rules",
+    )
+    parser.add_argument("--value", metavar="COL", help="target value column (default: value)")
+    parser.add_argument("--status", metavar="COL", help="status label column (default: status)")
+    parser.add_argument(
+        "--inputs",
+        metavar="COLS",
+        help="comma-separated input columns (default: the other numeric columns)",
+    )
+
+
+def spec_from_args(args: argparse.Namespace) -> DatasetSpec:
+    """The DatasetSpec from ``--spec``, overridden by ``--value/--status/--inputs/--schema``.
+
+    Raises:
+        UsageError: ``--value``/``--status`` with a spec file of several targets.
+    """
+    from dataclasses import replace
+
+    from zpml_data.spec import DatasetSpec, Target
+
+    spec = DatasetSpec.from_file(args.spec) if args.spec else DatasetSpec()
+    if args.value or args.status:
+        if len(spec.targets) > 1:
+            raise UsageError("--value/--status name one target; the spec file has several")
+        default = spec.targets[0]
+        spec = replace(
+            spec, targets=(Target(args.value or default.value, args.status or default.status),)
+        )
+    if args.inputs is not None:
+        spec = replace(spec, inputs=tuple(c for c in args.inputs.split(",") if c))
+    if args.schema:
+        spec = replace(spec, schema=args.schema)
+    return spec

@@ -1,0 +1,87 @@
+"""The shard file format: file names, the Arrow schema, and the target columns.
+
+Readers (a loader worker) import this module: it needs pyarrow and numpy,
+never pandas or pandera.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pyarrow as pa
+
+from zpml_data.lift import lift_semantic_targets
+from zpml_data.status import STATUS_LABELS
+
+
+def shard_name(index: int) -> str:
+    """The file name of shard ``index``: zero-padded, so names sort in shard order."""
+    return f"part-{index:05d}.parquet"
+
+
+def shard_schema(inputs: Sequence[str], targets: int) -> pa.Schema:
+    """The Arrow schema of a shard with these input columns and this many targets.
+
+    Inputs are one float32 column per feature (``inputs.<name>``): reading a
+    row group into a ``[B, F]`` array measured 2x faster that way than from a
+    fixed-size list column. With more than one target, each target column is
+    a fixed-size list of that length.
+    """
+
+    def shaped(dtype: pa.DataType) -> pa.DataType:
+        # "element" is the child name Parquet reads lists back with.
+        return dtype if targets == 1 else pa.list_(pa.field("element", dtype), targets)
+
+    return pa.schema(
+        [pa.field(f"inputs.{name}", pa.float32()) for name in inputs]
+        + [
+            ("values", shaped(pa.float32())),
+            ("status", shaped(pa.int8())),
+            ("Y_n", shaped(pa.float32())),
+            ("Y_d", shaped(pa.float32())),
+            ("mask_finite", shaped(pa.bool_())),
+            ("mask_bottom", shaped(pa.bool_())),
+            ("orientation_label", shaped(pa.int8())),
+            ("bottom_kind", shaped(pa.int8())),
+            ("row_id", pa.int64()),
+        ]
+    )
+
+
+def status_counts(codes: np.ndarray) -> dict[str, int]:
+    """Cells per label, all seven."""
+    counts = np.bincount(codes.ravel().astype(np.intp), minlength=len(STATUS_LABELS))
+    return {label: int(n) for label, n in zip(STATUS_LABELS, counts, strict=True)}
+
+
+def target_columns(values: np.ndarray, codes: np.ndarray, schema: pa.Schema) -> dict[str, pa.Array]:
+    """Lift ``[B, T]`` values and codes into the shard's target columns."""
+    lifted = lift_semantic_targets(values, codes)
+    arrays = {
+        "values": values,
+        "status": codes,
+        "Y_n": lifted.Y_n,
+        "Y_d": lifted.Y_d,
+        "mask_finite": lifted.mask_finite,
+        "mask_bottom": lifted.mask_bottom,
+        "orientation_label": lifted.orientation_label.astype(np.int8),
+        "bottom_kind": lifted.bottom_kind.astype(np.int8),
+    }
+    columns = {}
+    for name, array in arrays.items():
+        flat = pa.array(array.ravel())
+        shaped = schema.field(name).type
+        columns[name] = (
+            flat if array.shape[1] == 1 else pa.FixedSizeListArray.from_arrays(flat, type=shaped)
+        )
+    return columns
+
+
+def column_2d(table: pa.Table | pa.RecordBatch, name: str) -> np.ndarray:
+    """A shard column as a ``[rows, T]`` numpy array (a single target gives ``T = 1``)."""
+    column = table.column(name)
+    array = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
+    if pa.types.is_fixed_size_list(array.type):
+        return array.flatten().to_numpy(zero_copy_only=False).reshape(len(array), -1)
+    return array.to_numpy(zero_copy_only=False).reshape(-1, 1)
