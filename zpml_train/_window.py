@@ -1,0 +1,260 @@
+"""Reading shuffle windows: row groups read ahead in threads, permuted once, sliced into batches.
+
+A window is a few row groups read whole (columnar) and permuted once: each
+feature column is gathered in the window's order (a contiguous gather that
+stays in cache), then the ``[F, n]`` block is transposed once into the
+row-major ``[n, F]`` tensor, so every batch is a zero-copy slice of it.
+Decoding the next row groups runs in a small thread pool (pyarrow releases the
+GIL), overlapping with the gather of the current window.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections import OrderedDict
+from collections.abc import Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import torch
+
+from zpml_data.errors import IntegrityError
+from zpml_data.lift import SemanticTargets
+from zpml_data.shards.format import shard_schema
+from zpml_data.shards.manifest import Manifest, ShardFile, sha256_file
+from zpml_data.status import STATUS_LABELS
+from zpml_train._plan import EpochPlan, Segment
+from zpml_train.batch import Batch
+
+_TARGET_COLUMNS = ("values", "status", "Y_n", "Y_d", "mask_finite", "mask_bottom")
+_INT64_COLUMNS = ("orientation_label", "bottom_kind")  # int8 in shards, int64 in SemanticTargets
+_READ_THREADS = 2
+_CACHED_WINDOWS = 2
+
+# Shards this process has hashed: (path, size, mtime_ns, inode) -> sha256. A
+# forked DataLoader worker inherits it, so each file is hashed once per process.
+_VERIFIED: dict[tuple[str, int, int, int], str] = {}
+
+
+def _identity(path: Path) -> tuple[str, int, int, int]:
+    stat = path.stat()
+    return (str(path), stat.st_size, stat.st_mtime_ns, stat.st_ino)
+
+
+def check_shards(directory: Path, manifest: Manifest, hash_files: bool) -> None:
+    """Refuse a shard directory whose files are missing, resized or (``hash_files``) changed.
+
+    Raises:
+        IntegrityError: Naming every bad file.
+    """
+    problems = []
+    for entry in manifest.shards:
+        path = directory / entry.file
+        if not path.is_file():
+            problems.append(f"{entry.file}: listed in the manifest but missing")
+            continue
+        identity = _identity(path)
+        if identity[1] != entry.bytes:
+            problems.append(
+                f"{entry.file}: {identity[1]:,} bytes, the manifest says {entry.bytes:,} "
+                "(truncated or replaced)"
+            )
+        elif hash_files and _VERIFIED.get(identity) != entry.sha256:
+            digest = sha256_file(path)
+            if digest != entry.sha256:
+                problems.append(
+                    f"{entry.file}: sha256 differs from the manifest (the file changed)"
+                )
+            else:
+                _VERIFIED[identity] = digest
+    if problems:
+        raise IntegrityError(
+            f"{directory}: shards do not match the manifest: {'; '.join(problems)}; "
+            "write the shards again (zpml shard) or run `zpml verify` for details"
+        )
+
+
+class Window(NamedTuple):
+    """One shuffle window's rows, permuted."""
+
+    inputs: torch.Tensor  # [n, F] float32, row-major
+    columns: dict[str, torch.Tensor]  # target columns and row_id, [n] or [n, T]
+    label_rows: dict[int, torch.Tensor] | None  # per label: positions holding it (balance)
+
+
+class WindowReader:
+    """Reads the windows of an epoch plan from one shard directory."""
+
+    def __init__(self, directory: Path, manifest: Manifest, verified: bool) -> None:
+        self.directory, self.manifest, self.verified = directory, manifest, verified
+        targets = len(manifest.targets)
+        self.targets = targets
+        self.schema = shard_schema([n.removeprefix("inputs.") for n in manifest.inputs], targets)
+        self._pool: ThreadPoolExecutor | None = None
+        self._pending: dict[tuple[int, int], list[Future[pa.Table]]] = {}
+        self._windows: OrderedDict[tuple[int, int], Window] = OrderedDict()
+        self._pid = os.getpid()
+        self._local = threading.local()
+
+    def __getstate__(self) -> dict[str, Any]:
+        # Open files and threads stay in the process that made them.
+        return {"directory": self.directory, "manifest": self.manifest, "verified": self.verified}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__init__(state["directory"], state["manifest"], state["verified"])  # type: ignore[misc]
+
+    def batches(self, plan: EpochPlan, ks: Sequence[int]) -> Iterator[Batch]:
+        """This rank's batches ``ks`` of ``plan``, in that order."""
+        if self._pid != os.getpid():  # forked: threads and file offsets do not carry over
+            self.__init__(self.directory, self.manifest, self.verified)  # type: ignore[misc]
+        self._pending.clear()
+        upcoming = list(dict.fromkeys(s.window for k in ks for s in plan.segments(k)))
+        position = {window: i for i, window in enumerate(upcoming)}
+        for k in ks:
+            segments = plan.segments(k)
+            for segment in segments:
+                at = position[segment.window]
+                for window in upcoming[at : at + 2]:  # this window and the next: read ahead
+                    key = (plan.epoch, window)
+                    if key not in self._windows and key not in self._pending:
+                        self._pending[key] = self._submit(plan, window)
+            yield self._batch(plan, segments)
+
+    def _submit(self, plan: EpochPlan, window: int) -> list[Future[pa.Table]]:
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(_READ_THREADS, thread_name_prefix="zpml-read")
+        layout = plan.layout
+        return [
+            self._pool.submit(self._read_group, int(layout.shard[g]), int(layout.group[g]))
+            for g in plan.windows[window]
+        ]
+
+    def _file(self, shard: int) -> pq.ParquetFile:
+        # A ParquetFile must not serve two threads at once: each reader thread opens its own.
+        files: dict[int, pq.ParquetFile] = self._local.__dict__.setdefault("files", {})
+        if shard not in files:
+            files[shard] = self._open(shard)
+        return files[shard]
+
+    def _open(self, shard: int) -> pq.ParquetFile:
+        entry = self.manifest.shards[shard]
+        path = self.directory / entry.file
+        handle = pa.OSFile(str(path))
+        stat = os.fstat(handle.fileno())
+        identity = (str(path), stat.st_size, stat.st_mtime_ns, stat.st_ino)
+        if stat.st_size != entry.bytes or (
+            self.verified and _VERIFIED.get(identity) != entry.sha256
+        ):
+            handle.close()
+            raise IntegrityError(
+                f"{path}: changed since it was checked against the manifest; "
+                "write the shards again (zpml shard)"
+            )
+        file = pq.ParquetFile(handle)
+        _check_file(file, entry, self.schema, path)
+        return file
+
+    def _read_group(self, shard: int, group: int) -> pa.Table:
+        table = self._file(shard).read_row_group(group, use_threads=False)
+        expected = self.manifest.shards[shard].row_groups[group].rows
+        if table.num_rows != expected:
+            raise IntegrityError(
+                f"{self.directory / self.manifest.shards[shard].file}: row group {group} has "
+                f"{table.num_rows} rows, the manifest says {expected}"
+            )
+        return table
+
+    def _window(self, plan: EpochPlan, window: int) -> Window:
+        key = (plan.epoch, window)
+        cached = self._windows.get(key)
+        if cached is not None:
+            self._windows.move_to_end(key)
+            return cached
+        futures = self._pending.pop(key, None) or self._submit(plan, window)
+        tables = [future.result() for future in futures]
+        built = self._assemble(tables, plan.window_permutation(window), plan.options.balance)
+        self._windows[key] = built
+        while len(self._windows) > _CACHED_WINDOWS:
+            self._windows.popitem(last=False)
+        return built
+
+    def _assemble(self, tables: list[pa.Table], order: np.ndarray, balance: bool) -> Window:
+        rows, features = len(order), len(self.manifest.inputs)
+        by_feature = np.empty((features, rows), np.float32)
+        for j, name in enumerate(self.manifest.inputs):
+            np.take(_concat([t.column(name) for t in tables], 1), order, out=by_feature[j])
+        inputs = torch.empty((rows, features), dtype=torch.float32)
+        inputs.copy_(torch.from_numpy(by_feature).t())
+        columns = {}
+        for name in (*_TARGET_COLUMNS, *_INT64_COLUMNS, "row_id"):
+            width = 1 if name == "row_id" else self.targets
+            array = _concat([t.column(name) for t in tables], width)[order]
+            if name in _INT64_COLUMNS:
+                array = array.astype(np.int64)
+            columns[name] = torch.from_numpy(array)
+        codes = columns["status"]
+        if codes.numel() and (int(codes.min()) < 0 or int(codes.max()) >= len(STATUS_LABELS)):
+            raise IntegrityError(
+                f"{self.directory}: a shard holds status codes outside 0..{len(STATUS_LABELS) - 1}"
+            )
+        label_rows = None
+        if balance:
+            label_rows = {
+                label: torch.from_numpy(np.flatnonzero(codes.numpy().reshape(-1) == label))
+                for label in range(len(STATUS_LABELS))
+            }
+        return Window(inputs, columns, label_rows)
+
+    def _batch(self, plan: EpochPlan, segments: list[Segment]) -> Batch:
+        parts = [self._rows(plan, segment) for segment in segments]
+        inputs = _join([p[0] for p in parts])
+        columns = {name: _join([p[1][name] for p in parts]) for name in parts[0][1]}
+        targets = SemanticTargets(
+            Y_n=columns["Y_n"],
+            Y_d=columns["Y_d"],
+            mask_finite=columns["mask_finite"],
+            mask_bottom=columns["mask_bottom"],
+            orientation_label=columns["orientation_label"],
+            bottom_kind=columns["bottom_kind"],
+        )
+        return Batch(inputs, columns["values"], columns["status"], targets, columns["row_id"])
+
+    def _rows(
+        self, plan: EpochPlan, segment: Segment
+    ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        window = self._window(plan, segment.window)
+        if segment.label is None:
+            pick: slice | torch.Tensor = slice(segment.lo, segment.hi)
+        else:
+            assert window.label_rows is not None
+            pick = window.label_rows[segment.label][segment.lo : segment.hi]
+        return window.inputs[pick], {name: column[pick] for name, column in window.columns.items()}
+
+
+def _concat(columns: list[pa.ChunkedArray], width: int) -> np.ndarray:
+    """Row groups' chunks of one column as one numpy array, ``[n]`` or ``[n, width]``."""
+    chunks = [chunk for column in columns for chunk in column.chunks]
+    if width > 1 or (chunks and pa.types.is_fixed_size_list(chunks[0].type)):
+        arrays = [c.flatten().to_numpy(zero_copy_only=False) for c in chunks]
+        flat = np.concatenate(arrays) if arrays else np.zeros(0)
+        return flat.reshape(-1, width)
+    arrays = [c.to_numpy(zero_copy_only=False) for c in chunks]
+    return arrays[0] if len(arrays) == 1 else np.concatenate(arrays)
+
+
+def _join(parts: list[torch.Tensor]) -> torch.Tensor:
+    return parts[0] if len(parts) == 1 else torch.cat(parts)
+
+
+def _check_file(file: pq.ParquetFile, entry: ShardFile, schema: pa.Schema, path: Path) -> None:
+    if not file.schema_arrow.equals(schema):
+        raise IntegrityError(f"{path}: columns {file.schema_arrow.names} are not the shard schema")
+    if file.num_row_groups != len(entry.row_groups):
+        raise IntegrityError(
+            f"{path}: {file.num_row_groups} row groups, the manifest says {len(entry.row_groups)}"
+        )
