@@ -1,0 +1,384 @@
+"""SCMTrainer: train a projective model on lifted targets, refusing what it cannot learn.
+
+The loop, in :meth:`SCMTrainer.fit`::
+
+    check the data (manifest) → for each epoch: train steps → flush the last
+    accumulation group → read the epoch's metrics → validate → early stop?
+
+Each training step: lift the batch on the host and check it, move it to the
+device, draw a threshold, forward and loss under autocast and the gradient
+policy, backward, add the metrics on the device, and step the optimizer when
+the accumulation group is full. The host reads the device only at the
+logging cadence and at the end of an epoch.
+
+Loss functions follow the protocol in :mod:`zpml_train._protocol`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections import deque
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from zpml_data.errors import ConfigError, UsageError
+from zpml_data.status import BOTTOM_STATUSES, UNTRAINED_STATUSES
+from zpml_train._amp import Amp
+from zpml_train._batches import TrainingBatch, as_training_batch
+from zpml_train._capability import (
+    capability_error,
+    counts_from_manifest,
+    counts_in_batch,
+    has_bottoms,
+    has_untrained,
+    missing_loss_error,
+    resolve_capability,
+)
+from zpml_train._checkpoint import read_checkpoint, write_checkpoint
+from zpml_train._protocol import LossProtocol
+from zpml_train._thresholds import ThresholdSampler
+from zpml_train.config import TrainingConfig
+from zpml_train.metrics import MetricSums
+from zpml_train.policies import gradient_policy
+
+# How many recent thresholds `last_thresholds` keeps.
+THRESHOLD_HISTORY = 1024
+
+Record = dict[str, Any]
+
+
+class SCMTrainer:
+    """Signed Common Meadow training with the bottom-capability check.
+
+    Args:
+        model: Returns ``(P, Q)`` for a batch of inputs.
+        optimizer: Over the model's parameters.
+        loss_fn: ``loss_fn(outputs, (Y_n, Y_d), **keywords)`` → scalar tensor;
+            see :mod:`zpml_train._protocol` for the keywords.
+        train_loader: Iterable of batches: :class:`~zpml_train.Batch`,
+            ``(inputs, values, status_labels)``, legacy ``(inputs, values)``
+            with NaN/±inf sentinels, or ``(inputs, SemanticTargets)``. With a
+            ``manifest`` attribute (a shard loader), the checks read its status
+            counts before the first batch.
+        scheduler: Stepped after every optimizer step.
+        config: Settings; defaults to ``TrainingConfig()``.
+
+    Attributes:
+        history: One record per finished epoch: train metrics, ``val_`` metrics.
+        val_history: One record of ``val_`` metrics per validated epoch.
+        last_thresholds: The most recent per-step thresholds (bounded).
+        current_epoch: The epoch running, or the next one to run between epochs.
+        global_step: Training steps taken.
+        stopped_early: Whether the last ``fit`` stopped on low coverage.
+    """
+
+    def __init__(
+        self,
+        model: nn.Module,
+        optimizer: torch.optim.Optimizer,
+        loss_fn: Callable[..., Tensor],
+        train_loader: Iterable[Any],
+        *,
+        scheduler: Any = None,
+        config: TrainingConfig | None = None,
+    ) -> None:
+        self.config = TrainingConfig() if config is None else config
+        if not isinstance(self.config, TrainingConfig):
+            raise ConfigError(f"config must be a TrainingConfig, got {type(config).__name__}")
+        self.device = torch.device(self.config.device or "cpu")
+        self.model = model.to(self.device)
+        self.optimizer = optimizer
+        self.loss_fn = loss_fn
+        self.train_loader = train_loader
+        self.scheduler = scheduler
+        self.amp = Amp(self.config.mixed_precision, self.config.amp_dtype, self.device)
+        self.loss_protocol = LossProtocol.of(loss_fn)
+        self.capability = resolve_capability(model, self.config.tau_infer)
+        self.thresholds = ThresholdSampler(
+            self.config.tau_train_min, self.config.tau_train_max, self.config.seed
+        )
+        self.last_thresholds: deque[float] = deque(maxlen=THRESHOLD_HISTORY)
+        self.history: list[Record] = []
+        self.val_history: list[Record] = []
+        self.current_epoch = 0
+        self.global_step = 0
+        self.stopped_early = False
+        # The CLI sets this to the manifest's sha256; checkpoints carry it.
+        self.dataset_fingerprint: str | None = None
+        self._coverage_bad_epochs = 0
+        self._epoch_metrics = MetricSums(self.device)
+        self._loss_weights = self.config.loss_weights
+        self._group_steps = 0
+        self._group_rows = 0
+        self._train_checked = False
+
+    # -- the loop -------------------------------------------------------------------
+
+    def fit(self) -> list[Record]:
+        """Train from ``current_epoch`` to ``max_epochs``, or until coverage stays low.
+
+        Returns:
+            ``history``: one record per epoch, resumed epochs included.
+
+        Raises:
+            CapabilityError: The data hold bottoms the model cannot emit
+                (before any batch is read when the loader has a manifest,
+                else before the step of the first batch that holds one).
+            ConfigError: The data hold ``missing`` rows and the loss cannot mask them.
+        """
+        self._train_checked = self._check_manifest(self.train_loader, training=True)
+        self.optimizer.zero_grad(set_to_none=True)
+        self.stopped_early = False
+        for epoch in range(self.current_epoch, self.config.max_epochs):
+            self._start_epoch(epoch)
+            for batch in self.train_loader:
+                self.train_step(batch)
+            self._finish_group()
+            record = self._end_epoch(epoch)
+            self.current_epoch = epoch + 1
+            if self._coverage_stays_low(record):
+                self.stopped_early = True
+                break
+        self._train_checked = False
+        return self.history
+
+    def train_step(self, batch: Any) -> Tensor:
+        """One forward and backward pass; steps the optimizer when the group is full.
+
+        Returns:
+            The batch loss, detached, on the device (reading it syncs).
+        """
+        step = self._prepare(batch, training=True, checked=self._train_checked)
+        self.global_step += 1
+        tau = self.thresholds.draw()
+        self.last_thresholds.append(tau)
+        with self._policy(tau), self.amp.autocast():
+            outputs = self.model(step.inputs)
+            loss = self._loss(outputs, step, tau)
+        if loss.requires_grad:
+            scale = step.rows if self.config.gradient_accumulation_steps > 1 else 1
+            self.amp.backward(loss * scale if scale != 1 else loss)
+        self._epoch_metrics.add(loss, outputs, step.targets, tau)
+        self._group_steps += 1
+        self._group_rows += step.rows
+        if self._group_steps == self.config.gradient_accumulation_steps:
+            self._optimizer_step()
+        if (
+            self.config.log_hook is not None
+            and self.global_step % self.config.log_every_n_steps == 0
+        ):
+            metrics = self._epoch_metrics.read()
+            self._emit("train", step=self.global_step, step_loss=float(loss.detach()), **metrics)
+        return loss.detach()
+
+    def validate(self) -> Record | None:
+        """One pass over ``config.val_loader`` without gradients.
+
+        The threshold is the middle of the training range. Returns the
+        metrics (unprefixed), or ``None`` without a loader or batches.
+        """
+        loader = self.config.val_loader
+        if loader is None:
+            return None
+        checked = self._check_manifest(loader, training=False)
+        tau = 0.5 * (self.config.tau_train_min + self.config.tau_train_max)
+        sums = MetricSums(self.device)
+        batches = 0
+        was_training = self.model.training
+        self.model.eval()
+        try:
+            with torch.inference_mode():
+                for batch in loader:
+                    step = self._prepare(batch, training=False, checked=checked)
+                    with self.amp.autocast():
+                        outputs = self.model(step.inputs)
+                        loss = self._loss(outputs, step, tau)
+                    sums.add(loss, outputs, step.targets, tau)
+                    batches += 1
+        finally:
+            self.model.train(was_training)
+        return sums.read() if batches else None
+
+    # -- phases ---------------------------------------------------------------------
+
+    def _start_epoch(self, epoch: int) -> None:
+        self.current_epoch = epoch
+        self._epoch_metrics.reset()
+        self.model.train()
+        curriculum = self.config.loss_curriculum
+        if curriculum is not None:
+            self._loss_weights = dict(curriculum.weights(epoch, self.config.loss_weights))
+
+    def _finish_group(self) -> None:
+        """Step on a trailing partial accumulation group, weighted by its own rows."""
+        if self._group_steps:
+            self._optimizer_step()
+
+    def _end_epoch(self, epoch: int) -> Record:
+        record: Record = {"epoch": epoch, "step": self.global_step, **self._epoch_metrics.read()}
+        val = self.validate()
+        if val is not None:
+            val_record = {"epoch": epoch, **{f"val_{name}": value for name, value in val.items()}}
+            self.val_history.append(val_record)
+            record.update(val_record)
+        self.history.append(record)
+        self._emit("epoch", **record)
+        return record
+
+    def _coverage_stays_low(self, record: Record) -> bool:
+        """Count consecutive epochs of validation coverage below the threshold."""
+        coverage = record.get("val_coverage")
+        if coverage is None:
+            return False
+        if coverage >= self.config.coverage_threshold:
+            self._coverage_bad_epochs = 0
+        else:
+            self._coverage_bad_epochs += 1
+        return self._coverage_bad_epochs >= self.config.coverage_patience
+
+    # -- step pieces -----------------------------------------------------------------
+
+    def _prepare(self, batch: Any, *, training: bool, checked: bool) -> TrainingBatch:
+        step = as_training_batch(batch)
+        if not checked:
+            self._check_batch(step, training=training)
+        return step.to(self.device)
+
+    def _loss(self, outputs: Any, step: TrainingBatch, tau: float) -> Tensor:
+        keywords = self.loss_protocol.keywords(
+            semantic_targets=step.targets,
+            tau=tau,
+            inputs=step.inputs,
+            epoch=self.current_epoch,
+            global_step=self.global_step,
+            loss_weights=self._loss_weights,
+        )
+        loss = self.loss_fn(outputs, (step.targets.Y_n, step.targets.Y_d), **keywords)
+        if not isinstance(loss, Tensor) or loss.numel() != 1:
+            shape = tuple(loss.shape) if isinstance(loss, Tensor) else type(loss).__name__
+            raise UsageError(f"the loss function must return a scalar tensor, got {shape}")
+        return loss
+
+    def _optimizer_step(self) -> None:
+        if self.config.gradient_accumulation_steps > 1:
+            # Each micro-batch's loss was scaled by its rows: divide by the group's rows.
+            for group in self.optimizer.param_groups:
+                for parameter in group["params"]:
+                    if parameter.grad is not None:
+                        parameter.grad.div_(self._group_rows)
+        self.amp.step(self.optimizer)
+        self.optimizer.zero_grad(set_to_none=True)
+        if self.scheduler is not None:
+            self.scheduler.step()
+        self._group_steps = self._group_rows = 0
+
+    def _policy(self, tau: float) -> contextlib.AbstractContextManager[Any]:
+        policy = self.config.gradient_policy
+        return contextlib.nullcontext() if policy is None else gradient_policy(policy, tau=tau)
+
+    def _emit(self, phase: str, **values: Any) -> None:
+        if self.config.log_hook is not None:
+            self.config.log_hook({"phase": phase, "epoch": self.current_epoch, **values})
+
+    # -- checks --------------------------------------------------------------------
+
+    @property
+    def _refuses_bottoms(self) -> bool:
+        return (
+            self.capability is not None
+            and not self.capability.reachable
+            and not self.config.allow_bottom_unreachable
+        )
+
+    def _check_manifest(self, loader: Any, *, training: bool) -> bool:
+        """Check the loader's manifest counts; ``True`` if it had them (no batch checks needed)."""
+        status_counts = getattr(getattr(loader, "manifest", None), "status_counts", None)
+        if status_counts is None:
+            return False
+        counts = counts_from_manifest(status_counts)
+        where = f"the {'training' if training else 'validation'} data (by its manifest)"
+        if training and self._refuses_bottoms and any(s in BOTTOM_STATUSES for s in counts):
+            assert self.capability is not None
+            raise capability_error(self.capability, counts, self.config.tau_infer, where)
+        if not self.loss_protocol.masks_missing and any(s in UNTRAINED_STATUSES for s in counts):
+            raise missing_loss_error(self.loss_fn, counts, where)
+        return True
+
+    def _check_batch(self, step: TrainingBatch, *, training: bool) -> None:
+        """The same checks on one batch, on the host, before its step."""
+        if training and self._refuses_bottoms and has_bottoms(step.codes, step.targets):
+            assert self.capability is not None
+            counts = counts_in_batch(step.codes, step.targets)
+            raise capability_error(self.capability, counts, self.config.tau_infer, "a batch")
+        if not self.loss_protocol.masks_missing and has_untrained(step.codes, step.targets):
+            counts = counts_in_batch(step.codes, step.targets)
+            raise missing_loss_error(self.loss_fn, counts, "a batch")
+
+    # -- checkpoints -----------------------------------------------------------------
+
+    def save_checkpoint(self, path: str | Path, *, dataset: str | None = None) -> None:
+        """Write the training state between epochs, atomically.
+
+        It holds tensors and plain data only (``torch.load(weights_only=True)``
+        reads it), a format version, and the dataset fingerprint (``dataset``,
+        else ``dataset_fingerprint``; the CLI uses the manifest's sha256).
+        """
+        state: Record = {
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": None if self.scheduler is None else self.scheduler.state_dict(),
+            "scaler": self.amp.scaler.state_dict() if self.amp.scaler.is_enabled() else None,
+            "epoch": self.current_epoch,
+            "global_step": self.global_step,
+            "coverage_bad_epochs": self._coverage_bad_epochs,
+            "threshold_rng": self.thresholds.get_state(),
+            "torch_rng": torch.get_rng_state(),
+            "cuda_rng": torch.cuda.get_rng_state_all() if self.device.type == "cuda" else None,
+            "last_thresholds": list(self.last_thresholds),
+            "history": self.history,
+            "val_history": self.val_history,
+            "config": self.config.to_dict(),
+            "dataset": dataset if dataset is not None else self.dataset_fingerprint,
+        }
+        write_checkpoint(path, state)
+
+    def load_checkpoint(
+        self, path: str | Path, *, dataset: str | None = None, force: bool = False
+    ) -> None:
+        """Restore a state written by :meth:`save_checkpoint`; ``fit`` then resumes.
+
+        Args:
+            path: The checkpoint.
+            dataset: The fingerprint of the data to resume on (else
+                ``dataset_fingerprint``); a different stored one is refused.
+            force: Resume on different data anyway.
+
+        Raises:
+            SourceError: Unreadable file.
+            ConfigError: Not a zpml checkpoint, an unknown version, or different data.
+        """
+        expected = dataset if dataset is not None else self.dataset_fingerprint
+        state = read_checkpoint(path, map_location=self.device, dataset=expected, force=force)
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        if self.scheduler is not None and state.get("scheduler") is not None:
+            self.scheduler.load_state_dict(state["scheduler"])
+        if self.amp.scaler.is_enabled() and state.get("scaler") is not None:
+            self.amp.scaler.load_state_dict(state["scaler"])
+        self.current_epoch = int(state["epoch"])
+        self.global_step = int(state["global_step"])
+        self._coverage_bad_epochs = int(state["coverage_bad_epochs"])
+        self.thresholds.set_state(state["threshold_rng"])
+        if state.get("torch_rng") is not None:
+            torch.set_rng_state(state["torch_rng"].cpu())
+        if state.get("cuda_rng") is not None and self.device.type == "cuda":
+            torch.cuda.set_rng_state_all([s.cpu() for s in state["cuda_rng"]])
+        self.last_thresholds.clear()
+        self.last_thresholds.extend(state.get("last_thresholds", []))
+        self.history = list(state.get("history", []))
+        self.val_history = list(state.get("val_history", []))
+        self.dataset_fingerprint = state.get("dataset")
