@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 
+import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -14,6 +16,15 @@ from zpml_data.status import Status
 from zpml_train import ProjectiveMLP, SCMTrainer, SCMTrainingLoss, TrainingConfig, decode
 
 FAST = settings(max_examples=25, deadline=None)
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _single_thread() -> Iterator[None]:
+    # Tiny models: a second intra-op thread only adds spin-waits (see tests/zpml_train/conftest.py).
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
 
 
 def _loss_and_grads(

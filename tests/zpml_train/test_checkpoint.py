@@ -13,6 +13,8 @@ from zpml_data.errors import ConfigError, SourceError
 from zpml_train import ProjectiveMLP, SCMTrainer, SCMTrainingLoss, TrainingConfig
 from zpml_train._checkpoint import CHECKPOINT_FORMAT, CHECKPOINT_VERSION
 
+pytestmark = pytest.mark.usefixtures("single_thread")
+
 BATCHES = split(make_rows(96, seed=4), [32, 32, 32])
 
 

@@ -10,6 +10,8 @@ import torch
 from zpml_data.errors import ConfigError, SourceError
 from zpml_train import GradientPolicy, TrainingConfig
 
+pytestmark = pytest.mark.usefixtures("single_thread")
+
 
 def test_defaults_are_valid_and_round_trip_through_json() -> None:
     config = TrainingConfig()

@@ -11,6 +11,8 @@ from zeroproof.inference.mode import InferenceConfig, strict_inference
 from zpml_data.errors import ConfigError
 from zpml_train import ProjectiveMLP, RationalHead, decode
 
+pytestmark = pytest.mark.usefixtures("single_thread")
+
 
 def test_projective_mlp_emits_p_and_q_per_target() -> None:
     model = ProjectiveMLP(5, 3, hidden=(8,))

@@ -15,6 +15,8 @@ from zpml_data.status import Status
 from zpml_train import SCMTrainingLoss
 from zpml_train import losses as ours
 
+pytestmark = pytest.mark.usefixtures("single_thread")
+
 
 def _tuples(n: int = 400, seed: int = 0) -> tuple[torch.Tensor, ...]:
     _, values, codes = make_rows(n, seed=seed)

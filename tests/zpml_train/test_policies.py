@@ -10,6 +10,8 @@ from zpml_train import GradientPolicy, RationalHead
 from zpml_train.losses import rejection_loss
 from zpml_train.policies import active_gradient_policy, apply_gradient_policy, gradient_policy
 
+pytestmark = pytest.mark.usefixtures("single_thread")
+
 
 def test_the_context_sets_and_restores_the_policy_even_on_error() -> None:
     assert active_gradient_policy() is None

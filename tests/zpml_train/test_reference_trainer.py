@@ -21,6 +21,8 @@ from zeroproof.training import TrainingConfig as ReferenceConfig
 from tests.zpml_train._helpers import assert_states_close, labels_of, make_rows, split, state_copy
 from zpml_train import ProjectiveMLP, SCMTrainer, SCMTrainingLoss, TrainingConfig
 
+pytestmark = pytest.mark.usefixtures("single_thread")
+
 SEED = 11
 
 

@@ -22,6 +22,8 @@ from zpml_data.status import Status
 from zpml_train import Batch, ProjectiveMLP, SCMTrainer, SCMTrainingLoss, TrainingConfig
 from zpml_train import trainer as trainer_module
 
+pytestmark = pytest.mark.usefixtures("single_thread")
+
 FLOORED = {"q_param": "softplus", "q_min": 1e-3}  # |Q| > 1e-3 >= tau_infer: ⊥ unreachable
 
 
