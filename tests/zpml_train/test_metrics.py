@@ -56,14 +56,15 @@ def test_every_metric_on_a_hand_made_batch() -> None:
     assert result["rows"] == 8 and result["missing"] == 1
 
 
-def test_sums_are_additive_and_reset() -> None:
+@pytest.mark.parametrize("flush_every", [1, 32])
+def test_sums_are_additive_and_reset(flush_every: int) -> None:
     loss, outputs, targets = _batch()
-    twice = MetricSums("cpu")
+    twice = MetricSums("cpu", flush_every=flush_every)
     twice.add(loss, outputs, targets, 1e-6)
-    twice.add(loss * 3, outputs, targets, 1e-6)
+    twice.add(loss * 3, outputs, targets, 10.0)  # every output ⊥ at this threshold
     result = twice.read()
     assert result["loss"] == 1.0 and result["rows"] == 16 and result["missing"] == 2
-    assert result["coverage"] == 3 / 8
+    assert result["coverage"] == 3 / 16
     twice.reset()
     empty = twice.read()
     assert empty["rows"] == 0 and math.isnan(empty["loss"]) and math.isnan(empty["coverage"])
