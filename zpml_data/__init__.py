@@ -20,6 +20,7 @@ _EXPORTS = {
     "lift_semantic_targets": "zpml_data.lift",
     "lift_targets": "zpml_data.lift",
     "DatasetSpec": "zpml_data.spec",
+    "ResolvedSpec": "zpml_data.spec",
     "Target": "zpml_data.spec",
     "audit": "zpml_data.auditing.engine",
     "AuditReport": "zpml_data.auditing.report",
@@ -66,5 +67,5 @@ if TYPE_CHECKING:
     from zpml_data.shards.manifest import Manifest
     from zpml_data.shards.verify import verify_shards
     from zpml_data.shards.writer import write_shards
-    from zpml_data.spec import DatasetSpec, Target
+    from zpml_data.spec import DatasetSpec, ResolvedSpec, Target
     from zpml_data.status import STATUS_LABELS, Status

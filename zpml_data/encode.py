@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from zpml_data.errors import StatusLabelError, UsageError, first_positions
+from zpml_data.errors import StatusLabelError, UsageError, first_few
 from zpml_data.status import LABEL_TO_CODE, STATUS_LABELS, Status
 
 
@@ -231,7 +231,7 @@ def _label_error(problems: list[tuple[Any, int, np.ndarray]], *, what: str) -> S
     for label, count, rows in problems:
         shown = "null" if _is_null(label) else repr(label)
         hint = suggest_label(label)
-        text = f"{shown} ({count} row{'s' if count != 1 else ''}, first at {first_positions(rows)})"
+        text = f"{shown} ({count} row{'s' if count != 1 else ''}, first at {first_few(rows)})"
         parts.append(text + (f" — did you mean {hint!r}?" if hint else ""))
     expected = ", ".join(f"{code}={label}" for label, code in LABEL_TO_CODE.items())
     return StatusLabelError(

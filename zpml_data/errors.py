@@ -72,10 +72,10 @@ class CapabilityError(DataError, ValueError):
     """The data hold bottom (⊥) targets that the model cannot emit (exit code 1)."""
 
 
-# How many row positions an error message lists before it stops.
-MAX_POSITIONS = 5
+# How many rows (or names) an error message lists before it stops.
+MAX_SHOWN = 5
 
 
-def first_positions(positions: Iterable[int]) -> str:
-    """The first :data:`MAX_POSITIONS` positions, comma-separated, for an error message."""
-    return ", ".join(str(int(p)) for p in itertools.islice(positions, MAX_POSITIONS))
+def first_few(items: Iterable[object]) -> str:
+    """The first :data:`MAX_SHOWN` items (row positions, names), comma-separated."""
+    return ", ".join(str(item) for item in itertools.islice(items, MAX_SHOWN))

@@ -14,7 +14,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from zpml_data.encode import check_codes, encode_status
-from zpml_data.errors import ShapeError, TargetValueError, first_positions
+from zpml_data.errors import ShapeError, TargetValueError, first_few
 from zpml_data.status import DEFAULT_SENTINEL_POLICY, SEMANTICS, Status
 
 
@@ -221,7 +221,7 @@ def _nonfinite_error(values: Any, nonfinite: Any) -> TargetValueError:
     bad = np.unique(values[positions].astype(np.float64).astype(str))
     return TargetValueError(
         f"{positions.size} value(s) labelled 'finite' are not finite ({', '.join(bad)}), "
-        f"first at {first_positions(positions)}; a finite target needs a "
+        f"first at {first_few(positions)}; a finite target needs a "
         "number: label these rows bottom, censored_*, missing or fault instead"
     )
 

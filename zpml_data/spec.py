@@ -1,7 +1,9 @@
-"""DatasetSpec: which columns are inputs, targets and groups.
+"""DatasetSpec (what the user wrote) and ResolvedSpec (checked against the data).
 
 A spec is plain data (YAML or TOML on disk). :meth:`DatasetSpec.resolve`
-checks it against a source's columns and fills in the defaults.
+checks it against a source's columns, fills in the defaults and returns a
+:class:`ResolvedSpec`, whose targets say by their type whether they carry
+status labels (:class:`LabelledTarget`) or legacy sentinels (:class:`LegacyTarget`).
 """
 
 from __future__ import annotations
@@ -23,14 +25,81 @@ DEFAULT_STATUS = "status"
 
 @dataclass(frozen=True)
 class Target:
-    """One regression target: its value column and its status column.
+    """One regression target as the user names it: its value and status columns.
 
-    ``status=None`` (or a default ``status`` column the source lacks) means
-    the target is legacy data: NaN/±inf sentinels with no labels.
+    Attributes:
+        value: The value column.
+        status: The status column. ``None`` (not named) takes a column called
+            ``status`` if the source has one; without it the target is legacy
+            data (NaN/±inf sentinels, no labels). A named column the source
+            lacks is an error.
     """
 
     value: str = "value"
-    status: str | None = DEFAULT_STATUS
+    status: str | None = None
+
+
+@dataclass(frozen=True)
+class LabelledTarget:
+    """A target whose status column is in the data."""
+
+    value: str
+    status: str
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        """The source columns of this target."""
+        return (self.value, self.status)
+
+
+@dataclass(frozen=True)
+class LegacyTarget:
+    """A target without status labels: NaN and ±inf in its values are legacy sentinels."""
+
+    value: str
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        """The source columns of this target."""
+        return (self.value,)
+
+
+ResolvedTarget = LabelledTarget | LegacyTarget
+
+
+@dataclass(frozen=True)
+class ResolvedSpec:
+    """A spec checked against a source's columns: every column exists and has a usable type.
+
+    Attributes:
+        targets: Each target, labelled or legacy.
+        inputs: The numeric input columns, in order.
+        groups: Columns to break the status counts down by.
+        schema: Path of the user's pandera YAML schema, if any.
+    """
+
+    targets: tuple[ResolvedTarget, ...]
+    inputs: tuple[str, ...]
+    groups: tuple[str, ...]
+    schema: str | None
+
+    @property
+    def columns(self) -> list[str]:
+        """Every column the spec names, in a stable order without repeats."""
+        names = [c for target in self.targets for c in target.columns]
+        return list(dict.fromkeys([*names, *self.inputs, *self.groups]))
+
+    def to_dict(self) -> dict[str, Any]:
+        """The spec as plain data, for manifests and reports (legacy targets: ``status`` null)."""
+        return {
+            "targets": [
+                {"value": t.value, "status": t.status if isinstance(t, LabelledTarget) else None}
+                for t in self.targets
+            ],
+            "inputs": list(self.inputs),
+            "groups": list(self.groups),
+            "schema": self.schema,
+        }
 
 
 @dataclass(frozen=True)
@@ -109,11 +178,7 @@ class DatasetSpec:
             spec = dataclasses.replace(spec, schema=str(path.parent / spec.schema))
         return spec
 
-    def to_dict(self) -> dict[str, Any]:
-        """The spec as plain data, for manifests and reports."""
-        return dataclasses.asdict(self)
-
-    def resolve(self, schema: pa.Schema, where: str) -> DatasetSpec:
+    def resolve(self, schema: pa.Schema, where: str) -> ResolvedSpec:
         """Check the spec against a source's columns and fill in the defaults.
 
         Args:
@@ -121,20 +186,18 @@ class DatasetSpec:
             where: The source's name, for messages.
 
         Returns:
-            A spec with concrete ``inputs``, and ``status=None`` for a default
-            status column the source does not have (legacy data).
+            The :class:`ResolvedSpec`: a target with no status column named is
+            labelled by a ``status`` column if the source has one, else legacy;
+            inputs default to every other numeric column.
 
         Raises:
-            UsageError: A named column does not exist; the message lists those that do.
+            UsageError: A named column does not exist (the message lists those
+                that do), or a value or input column does not hold numbers.
         """
         columns = list(schema.names)
-        # A default status column the source lacks means legacy (unlabelled) data.
-        targets = tuple(
-            Target(t.value, None) if t.status == DEFAULT_STATUS and t.status not in columns else t
-            for t in self.targets
-        )
-        named = [t.value for t in targets] + [t.status for t in targets if t.status]
-        named += list(self.groups) + list(self.inputs or ())
+        targets = tuple(_resolve_target(target, columns) for target in self.targets)
+        named = [c for target in targets for c in target.columns]
+        named += [*self.groups, *(self.inputs or ())]
         missing = [name for name in dict.fromkeys(named) if name not in columns]
         if missing:
             raise UsageError(
@@ -158,15 +221,16 @@ class DatasetSpec:
                 f"{where}: input column(s) {', '.join(map(repr, text))} are not numbers; "
                 "inputs are float features: encode them first or leave them out of --inputs"
             )
-        return dataclasses.replace(self, targets=targets, inputs=inputs)
+        return ResolvedSpec(targets, tuple(inputs), self.groups, self.schema)
 
-    @property
-    def columns(self) -> list[str]:
-        """Every column the spec names, in a stable order without repeats."""
-        names: list[str] = []
-        for target in self.targets:
-            names += [target.value] + ([target.status] if target.status else [])
-        return list(dict.fromkeys(names + list(self.inputs or ()) + list(self.groups)))
+
+def _resolve_target(target: Target, columns: list[str]) -> ResolvedTarget:
+    """Labelled if the status column is named or the default one exists; else legacy."""
+    if target.status is not None:
+        return LabelledTarget(target.value, target.status)  # checked with the other columns
+    if DEFAULT_STATUS in columns:
+        return LabelledTarget(target.value, DEFAULT_STATUS)
+    return LegacyTarget(target.value)
 
 
 def _numeric(kind: pa.DataType) -> bool:

@@ -49,4 +49,6 @@ def test_counts_equal_value_counts_for_any_batch_size(frame, batch_size):
     assert failed == {c.name: c.failed for c in whole.checks}
     assert failed["status_present"] == int(frame["status"].isna().sum())
     finite = frame["status"] == "finite"
-    assert failed["finite_value"] == int((finite & ~np.isfinite(frame["value"])).sum())
+    with np.errstate(over="ignore"):  # shards store float32: 1e39 is not a finite value there
+        as_float32 = frame["value"].to_numpy().astype(np.float32)
+    assert failed["finite_value"] == int((finite & ~np.isfinite(as_float32)).sum())

@@ -34,7 +34,7 @@ def test_censored_bounds_and_breakdown():
     assert target.censored["below"] == {"count": 2, "min": 0.002, "max": 0.006}
     assert target.censored["above"] == {"count": 2, "min": 500.0, "max": 800.0}
     assert target.fault == 1 and target.missing == 0
-    assert report.spec["inputs"] == ("x", "y2")  # the other numeric columns
+    assert report.spec["inputs"] == ["x", "y2"]  # the other numeric columns
     # y2 is an input here, and NaN on row 0, a finite y1 row: a warning.
     assert report.verdict == "warn"
     assert [e["row"] for e in target.checks[3].examples] == [0]

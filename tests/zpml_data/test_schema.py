@@ -2,7 +2,7 @@ import pyarrow as pa
 import pytest
 
 from zpml_data.errors import SourceError, UsageError
-from zpml_data.spec import DatasetSpec, Target
+from zpml_data.spec import DatasetSpec, LabelledTarget, LegacyTarget, Target
 
 SCHEMA = pa.schema(
     [
@@ -18,13 +18,21 @@ SCHEMA = pa.schema(
 
 def test_defaults_resolve_inputs_to_other_numeric_columns():
     spec = DatasetSpec(groups=("b",)).resolve(SCHEMA, "src")
-    assert spec.targets == (Target("value", "status"),)
+    assert spec.targets == (LabelledTarget("value", "status"),)
     assert spec.inputs == ("a",)
+    assert spec.columns == ["value", "status", "a", "b"]
 
 
 def test_default_status_missing_means_legacy():
     spec = DatasetSpec().resolve(pa.schema([("value", pa.float64())]), "src")
-    assert spec.targets == (Target("value", None),)
+    assert spec.targets == (LegacyTarget("value"),)
+    assert spec.to_dict()["targets"] == [{"value": "value", "status": None}]
+
+
+def test_a_named_status_column_that_is_absent_is_an_error_not_legacy_data():
+    values_only = pa.schema([("value", pa.float64())])
+    with pytest.raises(UsageError, match="src: no column 'status'; the columns are 'value'"):
+        DatasetSpec(targets=(Target("value", "status"),)).resolve(values_only, "src")
 
 
 def test_yaml_spec(tmp_path):

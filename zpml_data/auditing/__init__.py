@@ -13,12 +13,13 @@ from zpml_data._lazy import lazy_exports
 
 _EXPORTS = {
     "CHECK_LEVELS": "zpml_data.auditing.checks",
-    "Level": "zpml_data.auditing.checks",
+    "Level": "zpml_data.auditing.report",
     "builtin_schema": "zpml_data.auditing.checks",
     "audit": "zpml_data.auditing.engine",
-    "load_user_schema": "zpml_data.auditing.engine",
+    "load_user_schema": "zpml_data.auditing.checks",
     "AuditReport": "zpml_data.auditing.report",
     "CheckResult": "zpml_data.auditing.report",
+    "Verdict": "zpml_data.auditing.report",
     "Comparison": "zpml_data.auditing.report",
     "TargetReport": "zpml_data.auditing.report",
     "compare_reports": "zpml_data.auditing.report",
@@ -29,13 +30,15 @@ __all__ = sorted(_EXPORTS)
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
 
 if TYPE_CHECKING:
-    from zpml_data.auditing.checks import CHECK_LEVELS, Level, builtin_schema
-    from zpml_data.auditing.engine import audit, load_user_schema
+    from zpml_data.auditing.checks import CHECK_LEVELS, builtin_schema, load_user_schema
+    from zpml_data.auditing.engine import audit
     from zpml_data.auditing.rendering import render_html, render_text
     from zpml_data.auditing.report import (
         AuditReport,
         CheckResult,
         Comparison,
+        Level,
         TargetReport,
+        Verdict,
         compare_reports,
     )

@@ -1,17 +1,21 @@
-"""The audit's semantic rules, as pandera checks a YAML schema can name.
+"""The semantic rules as pandera checks, and the one function that checks a batch.
 
 Importing this module registers the checks with pandera. The built-in schema
 (``schemas/status-target.yaml``) validates a frame whose target columns are
-named ``value`` and ``status`` and whose other columns are the inputs; the
-audit renames each target's columns to those names before validating.
+named ``value`` and ``status`` and whose other columns are the inputs; each
+target's columns are renamed to those names before validating. The audit and
+the shard writer both check batches with :func:`check_batch`, so a row the
+audit passes is a row the writer accepts.
 """
 
 from __future__ import annotations
 
 import functools
-from enum import StrEnum
+from collections.abc import Sequence
+from dataclasses import dataclass
 from importlib import resources
-from typing import Any
+from pathlib import Path
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -19,18 +23,13 @@ import pandera.errors
 import pandera.pandas as pa
 from pandera.extensions import register_check_method
 
-from zpml_data.spec import Target
+from zpml_data.auditing.report import Level
+from zpml_data.errors import SourceError, UsageError
+from zpml_data.io.sources import SourceBatch
+from zpml_data.spec import LegacyTarget, ResolvedSpec, ResolvedTarget
 from zpml_data.status import BOTTOM_STATUSES, STATUS_LABELS, Status
 
 VALUE, STATUS = "value", "status"
-
-
-class Level(StrEnum):
-    """How much a failed check matters: errors fail the audit, warnings do not."""
-
-    ERROR = "error"
-    WARNING = "warning"
-
 
 # Stable check names, in report order, with their levels.
 CHECK_LEVELS: dict[str, Level] = {
@@ -63,21 +62,31 @@ def status_known(status: pd.Series) -> pd.Series:
     return status_is(status, list(STATUS_LABELS)) | status.isna()
 
 
+def finite_in_float32(values: pd.Series | pd.DataFrame) -> np.ndarray:
+    """Where values are finite once stored as float32, as shards store them.
+
+    A value beyond float32's range (``1e39``) is finite in float64 but becomes
+    ``inf`` in a shard, so it is not finite here.
+    """
+    array = values.to_numpy(dtype=np.float64, na_value=np.nan)
+    with np.errstate(over="ignore"):
+        return np.isfinite(array.astype(np.float32))
+
+
 @register_check_method(check_type="vectorized", supported_types=pd.DataFrame)
 def finite_value(frame: pd.DataFrame) -> pd.Series:
-    """A ``finite`` row has a finite value."""
+    """A ``finite`` row has a finite value, within float32's range."""
     finite = status_is(frame[STATUS], [Status.FINITE.label])
-    return ~finite | np.isfinite(frame[VALUE].to_numpy(dtype=np.float64, na_value=np.nan))
+    return ~finite | finite_in_float32(frame[VALUE])
 
 
 @register_check_method(check_type="vectorized", supported_types=pd.DataFrame)
 def input_finite(frame: pd.DataFrame) -> pd.Series:
-    """A trainable (finite or bottom) row has finite inputs in every other column."""
+    """A trainable (finite or bottom) row has finite float32 inputs in every other column."""
     inputs = frame.drop(columns=[VALUE, STATUS])
     if inputs.shape[1] == 0:
         return pd.Series(True, index=frame.index)
-    values = inputs.to_numpy(dtype=np.float64, na_value=np.nan)
-    return ~status_is(frame[STATUS], _TRAINABLE) | np.isfinite(values).all(axis=1)
+    return ~status_is(frame[STATUS], _TRAINABLE) | finite_in_float32(inputs).all(axis=1)
 
 
 @register_check_method(check_type="vectorized")
@@ -104,19 +113,101 @@ def failed_rows(schema: pa.DataFrameSchema, frame: pd.DataFrame) -> dict[str, np
     return {}
 
 
-def check_target(frame: pd.DataFrame, target: Target, inputs: list[str]) -> dict[str, np.ndarray]:
+def check_target(
+    frame: pd.DataFrame, target: ResolvedTarget, inputs: Sequence[str]
+) -> dict[str, np.ndarray]:
     """Run the built-in checks on one target of ``frame``; failing row labels per check name.
 
     The target's columns are renamed to ``value``/``status`` for the built-in
-    schema; a target without a status column gets the legacy schema.
+    schema; a legacy target gets the legacy schema.
     """
-    if target.status is None:
+    if isinstance(target, LegacyTarget):
         checked = frame[[target.value]].rename(columns={target.value: VALUE})
-    else:
-        checked = frame[[target.value, target.status, *inputs]].rename(
-            columns={target.value: VALUE, target.status: STATUS}
-        )
-    return failed_rows(builtin_schema(target.status is not None), checked)
+        return failed_rows(builtin_schema(with_status=False), checked)
+    checked = frame[[target.value, target.status, *inputs]].rename(
+        columns={target.value: VALUE, target.status: STATUS}
+    )
+    return failed_rows(builtin_schema(with_status=True), checked)
+
+
+class Failure(NamedTuple):
+    """The rows of a batch that failed one check."""
+
+    check: str
+    level: Level
+    target: ResolvedTarget | None  # None: a check of the user's schema, over the whole frame
+    rows: np.ndarray  # row labels: data row numbers within the batch's file
+
+
+@dataclass(frozen=True)
+class CheckedBatch:
+    """A record batch as a pandas frame, with every check it failed.
+
+    Attributes:
+        frame: The batch, indexed by data row number within its file.
+        failures: One entry per failed check (and target).
+    """
+
+    frame: pd.DataFrame
+    failures: list[Failure]
+
+
+def check_batch(
+    part: SourceBatch, spec: ResolvedSpec, user_schema: pa.DataFrameSchema | None
+) -> CheckedBatch:
+    """Check one batch: the built-in rules per target, then the user's schema (error level).
+
+    Args:
+        part: The batch and where it came from.
+        spec: The resolved spec (its targets and inputs).
+        user_schema: The user's pandera schema (see :func:`load_user_schema`), if any.
+
+    Returns:
+        The :class:`CheckedBatch`.
+    """
+    frame = part.batch.to_pandas()
+    frame.index = pd.RangeIndex(part.first_row, part.first_row + len(frame))
+    failures = [
+        Failure(name, CHECK_LEVELS[name], target, rows)
+        for target in spec.targets
+        for name, rows in check_target(frame, target, spec.inputs).items()
+    ]
+    if user_schema is not None:
+        failures += [
+            Failure(name, Level.ERROR, None, rows)
+            for name, rows in failed_rows(user_schema, frame).items()
+        ]
+    return CheckedBatch(frame, failures)
+
+
+def columns_to_check(
+    spec: ResolvedSpec, user_schema: pa.DataFrameSchema | None, available: Sequence[str]
+) -> list[str]:
+    """The spec's columns and those the user's schema names that the source has.
+
+    The user's schema may name columns the source lacks: pandera reports those.
+    """
+    named = [] if user_schema is None else [str(name) for name in user_schema.columns]
+    return [c for c in dict.fromkeys([*spec.columns, *named]) if c in available]
+
+
+def load_user_schema(path: str | Path | None) -> pa.DataFrameSchema | None:
+    """Load a user's pandera YAML schema (validated beside the built-in rules).
+
+    Raises:
+        SourceError: The file cannot be read.
+        UsageError: The file is not a pandera schema.
+    """
+    if path is None:
+        return None
+    try:
+        text = Path(path).read_text()
+    except OSError as error:
+        raise SourceError(f"cannot read schema file {str(path)!r}: {error.strerror}") from None
+    try:
+        return pa.DataFrameSchema.from_yaml(text)
+    except Exception as error:  # pandera raises many kinds for a malformed schema
+        raise UsageError(f"{path}: not a pandera YAML schema: {error}") from None
 
 
 def _schema_file(name: str) -> Any:

@@ -4,31 +4,35 @@ from __future__ import annotations
 
 import dataclasses
 from collections import Counter
-from collections.abc import Sequence
-from pathlib import Path
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 import pandas as pd
-import pandera.pandas as pa_schema
 import pyarrow as pa
 
-from zpml_data.auditing.checks import CHECK_LEVELS, Level, check_target, failed_rows
+from zpml_data.auditing.checks import (
+    CHECK_LEVELS,
+    check_batch,
+    columns_to_check,
+    finite_in_float32,
+    load_user_schema,
+)
 from zpml_data.auditing.report import (
     MAX_EXAMPLES,
     AuditReport,
     CheckResult,
+    Level,
     TargetReport,
     compare_reports,
     json_value,
 )
 from zpml_data.encode import status_codes_lenient, suggest_label
-from zpml_data.errors import SourceError, UsageError
 from zpml_data.io import DEFAULT_BATCH_SIZE
 from zpml_data.io.progress import progress_bar
 from zpml_data.io.sources import Source, SourceBatch, open_source
 from zpml_data.lift import sentinel_codes
-from zpml_data.spec import DatasetSpec, Target
+from zpml_data.spec import DatasetSpec, LabelledTarget, LegacyTarget, ResolvedSpec, ResolvedTarget
 from zpml_data.status import STATUS_LABELS, Status
 
 _SLOTS = len(STATUS_LABELS) + 1  # count slot 0 is an invalid status; slot c + 1 is code c
@@ -37,7 +41,7 @@ _SLOTS = len(STATUS_LABELS) + 1  # count slot 0 is an invalid status; slot c + 1
 class _CheckTally:
     """Running count and first examples of one check's failures."""
 
-    def __init__(self, name: str, level: str) -> None:
+    def __init__(self, name: str, level: Level) -> None:
         self.result = CheckResult(name, level)
 
     def add(self, failed_rows: np.ndarray, describe: Any) -> None:
@@ -49,7 +53,7 @@ class _CheckTally:
 class _TargetTally:
     """Running totals of one target over the batches of a source."""
 
-    def __init__(self, target: Target, groups: Sequence[str]) -> None:
+    def __init__(self, target: ResolvedTarget, groups: Sequence[str]) -> None:
         self.target = target
         self.counts = np.zeros(_SLOTS, dtype=np.int64)
         self.groups: dict[str, dict[str, np.ndarray]] = {column: {} for column in groups}
@@ -59,12 +63,9 @@ class _TargetTally:
             Status.CENSORED_ABOVE: [np.inf, -np.inf],
         }
         self.unknown: Counter[str] = Counter()
-        names = (
-            ["legacy_sentinel"]
-            if target.status is None
-            else [n for n in CHECK_LEVELS if n != "legacy_sentinel"]
-        )
-        self.checks = {name: _CheckTally(name, CHECK_LEVELS[name].value) for name in names}
+        legacy = isinstance(target, LegacyTarget)
+        names = [n for n in CHECK_LEVELS if (n == "legacy_sentinel") == legacy]
+        self.checks = {name: _CheckTally(name, CHECK_LEVELS[name]) for name in names}
 
     def add_counts(self, file: str, batch: pa.RecordBatch, codes: np.ndarray) -> None:
         slots = codes.astype(np.int64) + 1
@@ -98,10 +99,10 @@ class _TargetTally:
         }
         return TargetReport(
             value=self.target.value,
-            status=self.target.status,
+            status=self.target.status if isinstance(self.target, LabelledTarget) else None,
             rows=int(self.counts.sum()),
             status_counts=status_counts,
-            invalid_status=int(self.counts[0]) if self.target.status else 0,
+            invalid_status=int(self.counts[0]),
             unknown_labels={
                 label: {"count": n, "did_you_mean": suggest_label(label)}
                 for label, n in self.unknown.most_common()
@@ -129,8 +130,8 @@ def _add_group_counts(table: dict[str, np.ndarray], column: pa.Array, slots: np.
             table[key] = table.get(key, 0) + row
 
 
-def _codes(batch: pa.RecordBatch, target: Target) -> np.ndarray:
-    if target.status is None:
+def _codes(batch: pa.RecordBatch, target: ResolvedTarget) -> np.ndarray:
+    if isinstance(target, LegacyTarget):
         # Legacy data: count every row as what the default sentinel policy would make it.
         values = batch.column(target.value).to_numpy(zero_copy_only=False).astype(np.float64)
         return sentinel_codes(values)
@@ -141,17 +142,15 @@ class _Audit:
     """One pass over one source."""
 
     def __init__(
-        self, source: Source, spec: DatasetSpec, user_schema: Any, batch_size: int
+        self, source: Source, spec: ResolvedSpec, user_schema: Any, batch_size: int
     ) -> None:
         self.source, self.spec, self.user_schema = source, spec, user_schema
         self.batch_size = batch_size
-        self.targets = [_TargetTally(t, spec.groups) for t in spec.targets]
+        self.targets = {t: _TargetTally(t, spec.groups) for t in spec.targets}
         self.user_checks: dict[str, _CheckTally] = {}
 
     def run(self, show_progress: bool) -> AuditReport:
-        # The user's schema may name columns the source lacks: pandera reports those.
-        wanted = self.spec.columns + _schema_columns(self.user_schema)
-        columns = [c for c in dict.fromkeys(wanted) if c in self.source.schema.names]
+        columns = columns_to_check(self.spec, self.user_schema, self.source.schema.names)
         with progress_bar(self.source.count_rows(), "audit", show_progress) as bar:
             for part in self.source.batches(columns, self.batch_size):
                 self._add(part)
@@ -159,77 +158,55 @@ class _Audit:
         return AuditReport(
             sources=self.source.names,
             spec=self.spec.to_dict(),
-            targets=[t.report() for t in self.targets],
+            targets=[t.report() for t in self.targets.values()],
             schema_checks=[tally.result for tally in self.user_checks.values()],
         )
 
     def _add(self, part: SourceBatch) -> None:
-        frame = part.batch.to_pandas()
-        frame.index = pd.RangeIndex(part.first_row, part.first_row + len(frame))
-        inputs = list(self.spec.inputs or ())
-        for tally in self.targets:
+        for tally in self.targets.values():
             tally.add_counts(part.file, part.batch, _codes(part.batch, tally.target))
-            target = tally.target
-            for name, rows in check_target(frame, target, inputs).items():
-                describe = _describer(part.file, frame, target, inputs, name)
-                tally.checks[name].add(rows, describe)
-                if name == "status_known":
-                    labels = frame.loc[rows, target.status].astype(str).value_counts()
-                    tally.unknown.update(labels.to_dict())
-        if self.user_schema is not None:
-            for name, rows in failed_rows(self.user_schema, frame).items():
-                check = self.user_checks.setdefault(name, _CheckTally(name, Level.ERROR.value))
-                check.add(rows, _describer(part.file, frame, None, [], name))
+        checked = check_batch(part, self.spec, self.user_schema)
+        frame = checked.frame
+        for failure in checked.failures:
+            describe = _describer(part.file, frame, failure.target, self.spec.inputs, failure.check)
+            if failure.target is None:
+                check = self.user_checks.setdefault(
+                    failure.check, _CheckTally(failure.check, failure.level)
+                )
+                check.add(failure.rows, describe)
+                continue
+            tally = self.targets[failure.target]
+            tally.checks[failure.check].add(failure.rows, describe)
+            if failure.check == "status_known" and isinstance(failure.target, LabelledTarget):
+                labels = frame.loc[failure.rows, failure.target.status].astype(str)
+                tally.unknown.update(labels.value_counts().to_dict())
 
 
 def _describer(
-    file: str, frame: pd.DataFrame, target: Target | None, inputs: list[str], check: str
-) -> Any:
+    file: str,
+    frame: pd.DataFrame,
+    target: ResolvedTarget | None,
+    inputs: Sequence[str],
+    check: str,
+) -> Callable[[int], dict[str, Any]]:
     """A function that turns a failing row label into a JSON-ready example."""
 
     def describe(row: int) -> dict[str, Any]:
         example: dict[str, Any] = {"file": file, "row": int(row)}
         if target is not None:
             example["value"] = json_value(frame.at[row, target.value])
-            if target.status is not None:
-                status = frame.at[row, target.status]
-                example["status"] = None if pd.isna(status) else json_value(status)
+        if isinstance(target, LabelledTarget):
+            status = frame.at[row, target.status]
+            example["status"] = None if pd.isna(status) else json_value(status)
         if check == "input_finite":
-            cells = frame.loc[row, inputs]
-            example["inputs"] = {c: json_value(v) for c, v in cells.items() if not _finite(v)}
+            cells = frame.loc[row, list(inputs)]
+            finite = finite_in_float32(cells)
+            example["inputs"] = {
+                c: json_value(v) for (c, v), ok in zip(cells.items(), finite, strict=True) if not ok
+            }
         return example
 
     return describe
-
-
-def _finite(value: Any) -> bool:
-    try:
-        return bool(np.isfinite(float(value)))
-    except (TypeError, ValueError):
-        return False
-
-
-def _schema_columns(schema: Any) -> list[str]:
-    return [] if schema is None else [str(name) for name in schema.columns]
-
-
-def load_user_schema(path: str | Path | None) -> pa_schema.DataFrameSchema | None:
-    """Load a user's pandera YAML schema (validated beside the built-in rules).
-
-    Raises:
-        SourceError: The file cannot be read.
-        UsageError: The file is not a pandera schema.
-    """
-    if path is None:
-        return None
-    try:
-        text = Path(path).read_text()
-    except OSError as error:
-        raise SourceError(f"cannot read schema file {str(path)!r}: {error.strerror}") from None
-    try:
-        return pa_schema.DataFrameSchema.from_yaml(text)
-    except Exception as error:  # pandera raises many kinds for a malformed schema
-        raise UsageError(f"{path}: not a pandera YAML schema: {error}") from None
 
 
 def audit(

@@ -1,17 +1,44 @@
-"""AuditReport: what an audit found, and its terminal, JSON and HTML renderings."""
+"""AuditReport: what an audit found, as data (renderings live in :mod:`.rendering`)."""
 
 from __future__ import annotations
 
 import json
 import math
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
+from enum import StrEnum
 from typing import Any
 
 from zpml_data.status import STATUS_LABELS
 
 REPORT_VERSION = 1
 MAX_EXAMPLES = 20
-VERDICTS = ("pass", "warn", "fail")
+
+
+class Level(StrEnum):
+    """How much a failed check matters: errors fail the audit, warnings do not."""
+
+    ERROR = "error"
+    WARNING = "warning"
+
+
+class Verdict(StrEnum):
+    """An audit's outcome, from best to worst."""
+
+    PASS = "pass"
+    WARN = "warn"
+    FAIL = "fail"
+
+    @classmethod
+    def worst(cls, verdicts: Iterable[Verdict]) -> Verdict:
+        """The worst of some verdicts (``PASS`` for none)."""
+        order = list(cls)
+        return max(verdicts, key=order.index, default=cls.PASS)
+
+    @classmethod
+    def of_failure(cls, level: Level) -> Verdict:
+        """The verdict a failed check of this level gives."""
+        return cls.FAIL if level is Level.ERROR else cls.WARN
 
 
 def json_value(value: Any) -> Any:
@@ -30,7 +57,7 @@ class CheckResult:
     """One check's outcome: how many rows failed it and the first examples."""
 
     name: str
-    level: str  # "error" or "warning"
+    level: Level
     failed: int = 0
     examples: list[dict[str, Any]] = field(default_factory=list)
 
@@ -61,9 +88,9 @@ class TargetReport:
         }
 
     @property
-    def verdict(self) -> str:
+    def verdict(self) -> Verdict:
         """``fail`` if an error-level check failed, ``warn`` for a warning, else ``pass``."""
-        return worst("fail" if c.level == "error" else "warn" for c in self.checks if c.failed)
+        return Verdict.worst(Verdict.of_failure(c.level) for c in self.checks if c.failed)
 
 
 @dataclass
@@ -108,13 +135,13 @@ class AuditReport:
     comparison: Comparison | None = None
 
     @property
-    def verdict(self) -> str:
+    def verdict(self) -> Verdict:
         """The worst verdict of any target, user check or skew warning."""
         verdicts = [t.verdict for t in self.targets]
-        verdicts += ["fail" for c in self.schema_checks if c.failed]
+        verdicts += [Verdict.of_failure(c.level) for c in self.schema_checks if c.failed]
         if self.comparison and any(self.comparison.skewed.values()):
-            verdicts.append("warn")
-        return worst(verdicts)
+            verdicts.append(Verdict.WARN)
+        return Verdict.worst(verdicts)
 
     def to_dict(self) -> dict[str, Any]:
         """The report as JSON-ready data, documented by ``schemas/report.schema.json``.
@@ -143,11 +170,6 @@ class AuditReport:
     def to_json(self) -> str:
         """The report as a JSON document."""
         return json.dumps(self.to_dict(), indent=2, sort_keys=True, allow_nan=False)
-
-
-def worst(verdicts: Any) -> str:
-    """The worst of some verdicts (``pass`` for none)."""
-    return max(verdicts, key=VERDICTS.index, default="pass")
 
 
 def _target_dict(target: TargetReport) -> dict[str, Any]:

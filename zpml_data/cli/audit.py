@@ -60,6 +60,7 @@ def run(args: argparse.Namespace) -> int:
     """Audit, print the summary, write the requested reports; 1 if the verdict fails."""
     from zpml_data.auditing.engine import audit
     from zpml_data.auditing.rendering import render_html, render_text
+    from zpml_data.auditing.report import Verdict
     from zpml_data.io.atomic import atomic_write_text
 
     groups = [g for option in args.group_by for g in option.split(",") if g]
@@ -79,5 +80,5 @@ def run(args: argparse.Namespace) -> int:
         atomic_write_text(args.json, report.to_json() + "\n")
     if args.html:
         atomic_write_text(args.html, render_html(report))
-    failed = report.verdict == "fail" or (args.strict and report.verdict == "warn")
+    failed = report.verdict is Verdict.FAIL or (args.strict and report.verdict is Verdict.WARN)
     return 1 if failed else 0

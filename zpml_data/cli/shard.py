@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import argparse
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, get_args
 
 from zpml_data.cli.options import add_batch_size, add_target_options, positive_int, spec_from_args
 from zpml_data.errors import UsageError
-from zpml_data.shards import DEFAULT_ROW_GROUP_ROWS, DEFAULT_ROWS_PER_SHARD
+from zpml_data.shards import DEFAULT_ROW_GROUP_ROWS, DEFAULT_ROWS_PER_SHARD, OnError
 
 if TYPE_CHECKING:
     from zpml_data.cli.options import Subparsers
@@ -45,7 +45,7 @@ def register(subparsers: Subparsers) -> None:
     )
     parser.add_argument(
         "--on-error",
-        choices=["abort", "quarantine"],
+        choices=get_args(OnError),
         default="abort",
         help="stop at the first bad row (default), or set bad rows aside",
     )

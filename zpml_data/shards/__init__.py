@@ -9,7 +9,7 @@ Names load lazily.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from zpml_data._lazy import lazy_exports
 
@@ -17,6 +17,8 @@ DEFAULT_ROWS_PER_SHARD = 1 << 20
 # A shuffling loader reads one row group at a time: 16k rows is ~1 MB for ten
 # features, small enough to shuffle finely, big enough to read at full speed.
 DEFAULT_ROW_GROUP_ROWS = 1 << 14
+# What write_shards does with a row that fails an error-level check.
+OnError = Literal["abort", "quarantine"]
 
 _EXPORTS = {
     "MANIFEST_NAME": "zpml_data.shards.manifest",
@@ -35,7 +37,7 @@ _EXPORTS = {
     "describe_shards": "zpml_data.shards.verify",
     "verify_shards": "zpml_data.shards.verify",
 }
-__all__ = ["DEFAULT_ROWS_PER_SHARD", "DEFAULT_ROW_GROUP_ROWS", *sorted(_EXPORTS)]
+__all__ = ["DEFAULT_ROWS_PER_SHARD", "DEFAULT_ROW_GROUP_ROWS", "OnError", *sorted(_EXPORTS)]
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
 
 if TYPE_CHECKING:

@@ -14,28 +14,25 @@ import hashlib
 import re
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, get_args
 
 import numpy as np
-import pandas as pd
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from zpml_data._version import __version__
-from zpml_data.auditing.checks import CHECK_LEVELS, Level, check_target, status_is
-from zpml_data.encode import encode_status
-from zpml_data.errors import DataError, UsageError, first_positions
+from zpml_data.auditing.checks import check_batch, columns_to_check, load_user_schema
+from zpml_data.errors import DataError, UsageError, first_few
 from zpml_data.io import DEFAULT_BATCH_SIZE
 from zpml_data.io.atomic import atomic_path, atomic_write_text, parquet_writer
 from zpml_data.io.progress import progress_bar
-from zpml_data.io.sources import Source, SourceBatch, open_source
-from zpml_data.shards import DEFAULT_ROW_GROUP_ROWS, DEFAULT_ROWS_PER_SHARD
+from zpml_data.io.sources import Source, open_source
+from zpml_data.shards import DEFAULT_ROW_GROUP_ROWS, DEFAULT_ROWS_PER_SHARD, OnError
+from zpml_data.shards._batches import abort_message, quarantine_batch, reject_reasons, shard_batch
 from zpml_data.shards.format import (
     column_2d,
     shard_name,
     shard_schema,
     status_counts,
-    target_columns,
 )
 from zpml_data.shards.manifest import (
     MANIFEST_NAME,
@@ -45,12 +42,11 @@ from zpml_data.shards.manifest import (
     ShardFile,
     sha256_file,
 )
-from zpml_data.spec import DatasetSpec, Target
-from zpml_data.status import STATUS_LABELS, Status
+from zpml_data.spec import DatasetSpec, LabelledTarget, ResolvedSpec
+from zpml_data.status import STATUS_LABELS
 from zpml_data.validate import require_choice, require_positive_int
 
 _OWNED = re.compile(r"^(part-\d{5}\.parquet|quarantine\.parquet|manifest\.json|\..+\.tmp)$")
-_ERROR_CHECKS = [name for name, level in CHECK_LEVELS.items() if level is Level.ERROR]
 
 
 class ShardWriter:
@@ -166,85 +162,6 @@ class QuarantineWriter:
         self.rows += batch.num_rows
 
 
-def _failures(frame: pd.DataFrame, spec: DatasetSpec) -> tuple[np.ndarray, np.ndarray]:
-    """Which rows of a batch fail an error-level check, and the failed checks' names per row."""
-    inputs = list(spec.inputs or ())
-    reasons = np.full(len(frame), "", dtype=object)
-    for target in spec.targets:
-        for name, labels in check_target(frame, target, inputs).items():
-            if name not in _ERROR_CHECKS:
-                continue
-            where = labels - frame.index[0]
-            _tag(reasons, where, name, target, spec)
-        # Shards store float32: a finite float64 value beyond its range would become inf.
-        value = frame[target.value].to_numpy(dtype=np.float64, na_value=np.nan)
-        with np.errstate(over="ignore"):
-            overflow = np.isfinite(value) & ~np.isfinite(value.astype(np.float32))
-        finite = status_is(frame[target.status], [Status.FINITE.label]).to_numpy(dtype=bool)
-        _tag(reasons, np.flatnonzero(overflow & finite), "finite_value", target, spec)
-    return reasons != "", reasons
-
-
-def _tag(
-    reasons: np.ndarray, rows: np.ndarray, name: str, target: Target, spec: DatasetSpec
-) -> None:
-    """Add a failed check's name to the reasons of some rows (positions in the batch)."""
-    tag = name if len(spec.targets) == 1 else f"{name}:{target.value}"
-    current = reasons[rows]
-    reasons[rows] = np.where(current == "", tag, current + "," + tag)
-
-
-def _abort_message(part: SourceBatch, bad: np.ndarray, reasons: np.ndarray) -> str:
-    rows = np.flatnonzero(bad)
-    names = sorted({n for r in np.unique(reasons[rows]) for n in r.split(",")})
-    first = first_positions(part.first_row + rows)
-    return (
-        f"{part.file}: {len(rows):,} rows of this batch fail {', '.join(names)} "
-        f"(first at data rows {first}); run zpml audit on the source for the full report, "
-        "fix the rows, or shard with --on-error quarantine to set them aside"
-    )
-
-
-def _shard_batch(
-    kept: pa.RecordBatch, spec: DatasetSpec, schema: pa.Schema, row_ids: np.ndarray
-) -> pa.RecordBatch:
-    """The shard columns for the rows that passed: inputs, lifted targets, row ids."""
-    columns: dict[str, pa.Array] = {
-        f"inputs.{name}": pc.fill_null(
-            kept.column(name).cast(pa.float32(), safe=False), float("nan")
-        )
-        for name in spec.inputs or ()
-    }
-    with np.errstate(over="ignore"):  # only non-finite rows can overflow: checked before
-        values = np.stack(
-            [
-                kept.column(t.value).to_numpy(zero_copy_only=False).astype(np.float32)
-                for t in spec.targets
-            ],
-            axis=1,
-        )
-    codes = np.stack([encode_status(kept.column(t.status)) for t in spec.targets], axis=1)
-    columns |= target_columns(values, codes, schema)
-    columns["row_id"] = pa.array(row_ids, pa.int64())
-    return pa.RecordBatch.from_arrays([columns[f.name] for f in schema], schema=schema)
-
-
-def _quarantine_batch(
-    part: SourceBatch, bad: np.ndarray, reasons: np.ndarray, row_ids: np.ndarray
-) -> pa.RecordBatch:
-    rows = pa.array(np.flatnonzero(bad))
-    batch = part.batch.take(rows)
-    extra = {
-        "row_id": pa.array(row_ids[bad], pa.int64()),
-        "source_file": pa.array([part.file] * len(rows), pa.string()),
-        "source_row": pa.array(part.first_row + np.flatnonzero(bad), pa.int64()),
-        "check": pa.array(reasons[bad].tolist(), pa.string()),
-    }
-    return pa.RecordBatch.from_arrays(
-        [*batch.columns, *extra.values()], names=[*batch.schema.names, *extra]
-    )
-
-
 def _prepare_out_dir(out_dir: Path, overwrite: bool) -> None:
     """Make ``out_dir`` ready: create it, or clear a previous (or interrupted) shard set.
 
@@ -257,7 +174,7 @@ def _prepare_out_dir(out_dir: Path, overwrite: bool) -> None:
     foreign = [e.name for e in entries if not _OWNED.match(e.name)]
     if foreign:
         raise UsageError(
-            f"{out_dir} holds files zpml did not write ({', '.join(foreign[:5])}); "
+            f"{out_dir} holds files zpml did not write ({first_few(foreign)}); "
             "choose an empty or new directory"
         )
     manifest = out_dir / MANIFEST_NAME
@@ -301,7 +218,7 @@ def write_shards(
     *,
     rows_per_shard: int = DEFAULT_ROWS_PER_SHARD,
     row_group_rows: int = DEFAULT_ROW_GROUP_ROWS,
-    on_error: str = "abort",
+    on_error: OnError = "abort",
     seed: int | None = None,
     overwrite: bool = False,
     batch_size: int = DEFAULT_BATCH_SIZE,
@@ -309,15 +226,16 @@ def write_shards(
 ) -> Manifest:
     """Validate, lift and write a source as verified training shards.
 
-    Streams the source; each batch is validated with the audit's pandera
-    checks, its status encoded to int8 codes and its targets lifted. Every
-    source row lands in exactly one shard or in ``quarantine.parquet`` with
-    the failed check's name, and the manifest says so.
+    Streams the source; each batch is checked exactly as the audit checks it
+    (the built-in pandera checks and the spec's own schema), its status
+    encoded to int8 codes and its targets lifted. Every source row lands in
+    exactly one shard or in ``quarantine.parquet`` with the failed checks'
+    names, and the manifest says so.
 
     Args:
-        source: Anything :func:`zpml_data.sources.open_source` opens.
+        source: Anything :func:`zpml_data.io.sources.open_source` opens.
         out_dir: The shard directory (created; see :func:`_prepare_out_dir`).
-        spec: Targets, inputs and groups (defaults as in :func:`zpml_data.audit.audit`).
+        spec: Targets, inputs and groups (defaults as in :func:`zpml_data.audit`).
         rows_per_shard: Rows per shard file (the last may hold fewer).
         row_group_rows: Rows per Parquet row group, the unit a loader reads.
         on_error: ``"abort"`` stops at the first failing row, leaving no
@@ -329,58 +247,55 @@ def write_shards(
         progress: Show a progress bar (only on a terminal).
 
     Returns:
-        The :class:`~zpml_data.manifest.Manifest`, also in ``out_dir/manifest.json``.
+        The :class:`~zpml_data.shards.manifest.Manifest`, also in ``out_dir/manifest.json``.
 
     Raises:
-        UsageError: Bad options, unknown columns, a target without status labels,
-            or an ``out_dir`` that is not free.
+        ConfigError: A size that is not a positive integer, or an unknown ``on_error``.
+        UsageError: Unknown columns, a target without status labels, or an
+            ``out_dir`` that is not free.
         DataError: With ``on_error="abort"``, a row failed an error-level check.
     """
     require_positive_int("rows_per_shard", rows_per_shard)
     require_positive_int("row_group_rows", row_group_rows)
-    require_choice("on_error", on_error, ("abort", "quarantine"))
+    require_choice("on_error", on_error, get_args(OnError))
     opened = open_source(source)
     resolved = (spec or DatasetSpec()).resolve(opened.schema, ", ".join(opened.names))
-    unlabelled = [t.value for t in resolved.targets if t.status is None]
-    if unlabelled:
-        raise UsageError(
-            f"target {unlabelled[0]!r} has no status column; label it first "
-            "(zpml convert) or name it with --status"
-        )
+    targets = _labelled(resolved)
+    user_schema = load_user_schema(resolved.schema)
     out = Path(out_dir)
     _prepare_out_dir(out, overwrite)
-    schema = shard_schema(list(resolved.inputs or ()), len(resolved.targets))
+    schema = shard_schema(resolved.inputs, len(targets))
     shards = ShardWriter(
         out, schema, rows_per_shard=rows_per_shard, row_group_rows=row_group_rows, seed=seed
     )
-    offset = 0
+    read = 0
     bar = progress_bar(opened.count_rows(), "shard", progress)
+    columns = columns_to_check(resolved, user_schema, opened.schema.names)
     with shards, QuarantineWriter(out) as quarantine, bar:
-        for part in opened.batches(resolved.columns, batch_size):
-            frame = part.batch.to_pandas()
-            frame.index = pd.RangeIndex(offset, offset + len(frame))
-            bad, reasons = _failures(frame, resolved)
-            row_ids = np.arange(offset, offset + len(frame), dtype=np.int64)
+        for part in opened.batches(columns, batch_size):
+            reasons = reject_reasons(part, check_batch(part, resolved, user_schema), targets)
+            bad = reasons != ""
+            row_ids = np.arange(read, read + part.batch.num_rows, dtype=np.int64)
             if bad.any():
                 if on_error == "abort":
-                    raise DataError(_abort_message(part, bad, reasons))
-                quarantine.add(_quarantine_batch(part, bad, reasons, row_ids))
+                    raise DataError(abort_message(part, reasons))
+                quarantine.add(quarantine_batch(part, reasons, row_ids))
             kept = part.batch.filter(pa.array(~bad))
-            shards.add(_shard_batch(kept, resolved, schema, row_ids[~bad]))
-            offset += len(frame)
-            bar.update(len(frame))
-    rows = sum(s.rows for s in shards.shards)
-    totals = {label: sum(s.status_counts[label] for s in shards.shards) for label in STATUS_LABELS}
+            shards.add(shard_batch(kept, resolved.inputs, targets, schema, row_ids[~bad]))
+            read += part.batch.num_rows
+            bar.update(part.batch.num_rows)
     manifest = Manifest(
         created_by=f"zpml {__version__}",
         spec=resolved.to_dict(),
-        inputs=[f"inputs.{name}" for name in resolved.inputs or ()],
-        targets=[t.value for t in resolved.targets],
+        inputs=[f"inputs.{name}" for name in resolved.inputs],
+        targets=[t.value for t in targets],
         source=_fingerprint(opened),
-        source_rows=offset,
-        rows=rows,
+        source_rows=read,
+        rows=sum(s.rows for s in shards.shards),
         quarantined_rows=quarantine.rows,
-        status_counts=totals,
+        status_counts={
+            label: sum(s.status_counts[label] for s in shards.shards) for label in STATUS_LABELS
+        },
         shards=shards.shards,
         quarantine=quarantine.entry,
         seed=seed,
@@ -388,3 +303,18 @@ def write_shards(
     assert manifest.rows + manifest.quarantined_rows == manifest.source_rows
     atomic_write_text(out / MANIFEST_NAME, manifest.to_json())
     return manifest
+
+
+def _labelled(spec: ResolvedSpec) -> tuple[LabelledTarget, ...]:
+    """The spec's targets, every one labelled: shards hold status codes.
+
+    Raises:
+        UsageError: A target has no status column.
+    """
+    legacy = [t.value for t in spec.targets if not isinstance(t, LabelledTarget)]
+    if legacy:
+        raise UsageError(
+            f"target {legacy[0]!r} has no status column; label it first "
+            "(zpml convert) or name it with --status"
+        )
+    return tuple(t for t in spec.targets if isinstance(t, LabelledTarget))

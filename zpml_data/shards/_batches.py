@@ -1,0 +1,92 @@
+"""From a checked source batch to shard rows and quarantine rows."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from zpml_data.auditing.checks import CheckedBatch
+from zpml_data.auditing.report import Level
+from zpml_data.encode import encode_status
+from zpml_data.errors import first_few
+from zpml_data.io.sources import SourceBatch
+from zpml_data.shards.format import target_columns
+from zpml_data.spec import LabelledTarget
+
+
+def reject_reasons(
+    part: SourceBatch, checked: CheckedBatch, targets: tuple[LabelledTarget, ...]
+) -> np.ndarray:
+    """Per row of the batch, the error-level checks it failed, comma-separated ('' for none).
+
+    With several targets, a target's check is named ``check:value_column``.
+    """
+    reasons = np.full(part.batch.num_rows, "", dtype=object)
+    for failure in checked.failures:
+        if failure.level is not Level.ERROR:
+            continue
+        tag = failure.check
+        if failure.target is not None and len(targets) > 1:
+            tag = f"{tag}:{failure.target.value}"
+        rows = failure.rows - part.first_row
+        current = reasons[rows]
+        reasons[rows] = np.where(current == "", tag, current + "," + tag)
+    return reasons
+
+
+def abort_message(part: SourceBatch, reasons: np.ndarray) -> str:
+    """The message of the DataError that stops sharding at a batch with failing rows."""
+    rows = np.flatnonzero(reasons != "")
+    names = sorted({n for r in np.unique(reasons[rows]) for n in r.split(",")})
+    return (
+        f"{part.file}: {len(rows):,} rows of this batch fail {', '.join(names)} "
+        f"(first at data rows {first_few(part.first_row + rows)}); run zpml audit on "
+        "the source for the full report, fix the rows, or shard with --on-error quarantine "
+        "to set them aside"
+    )
+
+
+def shard_batch(
+    kept: pa.RecordBatch,
+    inputs: tuple[str, ...],
+    targets: tuple[LabelledTarget, ...],
+    schema: pa.Schema,
+    row_ids: np.ndarray,
+) -> pa.RecordBatch:
+    """The shard columns for the rows that passed: inputs, lifted targets, row ids."""
+    columns: dict[str, pa.Array] = {
+        f"inputs.{name}": pc.fill_null(
+            kept.column(name).cast(pa.float32(), safe=False), float("nan")
+        )
+        for name in inputs
+    }
+    # Only rows that are not finite can overflow float32 here: finite_value refused the others.
+    with np.errstate(over="ignore"):
+        values = np.stack(
+            [
+                kept.column(t.value).to_numpy(zero_copy_only=False).astype(np.float32)
+                for t in targets
+            ],
+            axis=1,
+        )
+    codes = np.stack([encode_status(kept.column(t.status)) for t in targets], axis=1)
+    columns |= target_columns(values, codes, schema)
+    columns["row_id"] = pa.array(row_ids, pa.int64())
+    return pa.RecordBatch.from_arrays([columns[f.name] for f in schema], schema=schema)
+
+
+def quarantine_batch(part: SourceBatch, reasons: np.ndarray, row_ids: np.ndarray) -> pa.RecordBatch:
+    """The rejected rows as read, with their row id, source file and row, and failed checks."""
+    bad = reasons != ""
+    rows = np.flatnonzero(bad)
+    batch = part.batch.take(pa.array(rows))
+    extra = {
+        "row_id": pa.array(row_ids[bad], pa.int64()),
+        "source_file": pa.array([part.file] * len(rows), pa.string()),
+        "source_row": pa.array(part.first_row + rows, pa.int64()),
+        "check": pa.array(reasons[bad].tolist(), pa.string()),
+    }
+    return pa.RecordBatch.from_arrays(
+        [*batch.columns, *extra.values()], names=[*batch.schema.names, *extra]
+    )
