@@ -175,20 +175,29 @@ class TrainingConfig:
             SourceError: The file cannot be read.
             ConfigError: An unknown suffix, a parse error, unknown keys or bad values.
         """
-        path = Path(path)
-        try:
-            text = path.read_text(encoding="utf-8")
-        except OSError as error:
-            raise SourceError(
-                f"cannot read training config {str(path)!r}: {error.strerror}"
-            ) from None
-        values: Mapping[str, Any] = _parse(path, text)
+        values: Mapping[str, Any] = read_settings(path)
         if set(values) == {"training"} and isinstance(values["training"], Mapping):
             values = values["training"]
         try:
             return cls.from_dict(values, **runtime)
         except ConfigError as error:
             raise ConfigError(f"{path}: {error}") from None
+
+
+def read_settings(path: str | Path) -> dict[str, Any]:
+    """The mapping in a TOML (``.toml``) or YAML (``.yaml``/``.yml``, safe loader) file.
+
+    Raises:
+        SourceError: The file cannot be read.
+        ConfigError: An unknown suffix, a parse error, or not a mapping.
+    """
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        reason = getattr(error, "strerror", None) or str(error)
+        raise SourceError(f"cannot read config {str(path)!r}: {reason}") from None
+    return _parse(path, text)
 
 
 def _parse(path: Path, text: str) -> dict[str, Any]:

@@ -27,6 +27,7 @@ from torch import Tensor, nn
 
 from zpml_data.errors import ConfigError, UsageError
 from zpml_data.status import BOTTOM_STATUSES, UNTRAINED_STATUSES
+from zpml_data.validate import require_positive_int
 from zpml_train._amp import Amp
 from zpml_train._batches import TrainingBatch, as_training_batch
 from zpml_train._capability import (
@@ -118,8 +119,12 @@ class SCMTrainer:
 
     # -- the loop -------------------------------------------------------------------
 
-    def fit(self) -> list[Record]:
+    def fit(self, epochs: int | None = None) -> list[Record]:
         """Train from ``current_epoch`` to ``max_epochs``, or until coverage stays low.
+
+        Args:
+            epochs: Run at most this many epochs now (a caller that checkpoints
+                after each epoch passes 1); ``None``: up to ``max_epochs``.
 
         Returns:
             ``history``: one record per epoch, resumed epochs included.
@@ -133,7 +138,10 @@ class SCMTrainer:
         self._train_checked = self._check_manifest(self.train_loader, training=True)
         self.optimizer.zero_grad(set_to_none=True)
         self.stopped_early = False
-        for epoch in range(self.current_epoch, self.config.max_epochs):
+        last = self.config.max_epochs
+        if epochs is not None:
+            last = min(last, self.current_epoch + require_positive_int("epochs", epochs))
+        for epoch in range(self.current_epoch, last):
             self._start_epoch(epoch)
             for batch in self.train_loader:
                 self.train_step(batch)
@@ -207,6 +215,9 @@ class SCMTrainer:
 
     def _start_epoch(self, epoch: int) -> None:
         self.current_epoch = epoch
+        set_epoch = getattr(self.train_loader, "set_epoch", None)
+        if set_epoch is not None:  # a shard loader reseeds its shuffle; resumes keep the order
+            set_epoch(epoch)
         self._epoch_metrics.reset()
         self.model.train()
         curriculum = self.config.loss_curriculum

@@ -8,13 +8,14 @@ from typing import Any
 from tqdm import tqdm
 
 
-def progress_bar(total: int | None, what: str, enabled: bool = True) -> Any:
-    """A row-counting progress bar on stderr, disabled unless stderr is a terminal.
+def progress_bar(total: int | None, what: str, enabled: bool = True, unit: str = " rows") -> Any:
+    """A counting progress bar on stderr, disabled unless stderr is a terminal.
 
     Args:
-        total: Rows expected, or ``None`` when unknown.
+        total: Units (rows) expected, or ``None`` when unknown.
         what: A short label, such as ``"audit"``.
         enabled: ``False`` turns the bar off even on a terminal.
+        unit: What is counted.
 
     Returns:
         A context manager with ``update(rows)``.
@@ -22,7 +23,7 @@ def progress_bar(total: int | None, what: str, enabled: bool = True) -> Any:
     return tqdm(
         total=total,
         desc=what,
-        unit=" rows",
+        unit=unit,
         unit_scale=True,
         file=sys.stderr,
         disable=not (enabled and sys.stderr.isatty()),

@@ -1,0 +1,93 @@
+"""`zpml train` through the real CLI on shards written by `zpml shard`."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from tests.conftest import run_zpml as zpml
+from zpml_data.datasets import rational_poles
+
+
+@pytest.fixture(scope="module")
+def shards(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    root = tmp_path_factory.mktemp("train")
+    for name, seed in (("train", 0), ("val", 1)):
+        rational_poles(3_000, seed=seed).to_parquet(root / f"{name}.parquet")
+        result = zpml("shard", root / f"{name}.parquet", root / name)
+        assert result.returncode == 0, result.stderr
+    return root / "train", root / "val"
+
+
+def _lines(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def test_train_writes_the_run_directory_and_resumes(
+    tmp_path: Path, shards: tuple[Path, Path]
+) -> None:
+    train, val = shards
+    run = tmp_path / "run"
+    args = ("train", train, "--val", val, "--out", run, "--batch-size", "128", "--lr", "0.01")
+    result = zpml(*args, "--epochs", "2")
+    assert result.returncode == 0, result.stderr
+    assert sorted(p.name for p in run.iterdir()) == [
+        "best.pt",
+        "config.json",
+        "last.pt",
+        "metrics.jsonl",
+    ]
+    assert "finite_rmse" in result.stdout and "bottom_recall" in result.stdout
+    metrics = _lines(run / "metrics.jsonl")
+    assert [m["epoch"] for m in metrics] == [0, 1]
+    assert all(m["loss"] == m["loss"] and m["val_loss"] is not None for m in metrics)
+    assert metrics[1]["rows"] == 3_000
+    config = json.loads((run / "config.json").read_text())
+    fingerprint = hashlib.sha256((train / "manifest.json").read_bytes()).hexdigest()
+    assert config["data"]["train_manifest_sha256"] == fingerprint
+    assert config["run"]["batch_size"] == 128 and config["training"]["max_epochs"] == 2
+    checkpoint = torch.load(run / "last.pt", weights_only=True)
+    assert checkpoint["epoch"] == 2 and checkpoint["dataset"] == fingerprint
+
+    again = zpml(*args, "--epochs", "2")
+    assert again.returncode == 2 and "--resume" in again.stderr  # the run is not replaced
+
+    resumed = zpml(*args, "--epochs", "3", "--resume")
+    assert resumed.returncode == 0, resumed.stderr
+    after = _lines(run / "metrics.jsonl")
+    assert [m["epoch"] for m in after] == [0, 1, 2]
+    assert after[:2] == metrics  # the first two epochs are kept as they were
+
+    other = zpml("train", val, "--out", run, "--epochs", "4", "--resume")
+    assert other.returncode == 2 and "was trained on dataset" in other.stderr
+    assert "Traceback" not in other.stderr
+
+
+def test_a_head_that_cannot_emit_bottom_is_refused(
+    tmp_path: Path, shards: tuple[Path, Path]
+) -> None:
+    train, _ = shards
+    config = tmp_path / "floored.toml"
+    config.write_text('[training]\ntau_infer = 1e-6\n\n[run]\nq_param = "softplus"\nq_min = 0.01\n')
+    run = tmp_path / "run"
+    result = zpml("train", train, "--config", config, "--out", run)
+    assert result.returncode == 1, result.stderr
+    assert "unreachable" in result.stderr and "bottom" in result.stderr
+    assert "allow_bottom_unreachable" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
+    assert not (run / "last.pt").exists()
+
+
+def test_bad_options_and_configs_exit_2(tmp_path: Path, shards: tuple[Path, Path]) -> None:
+    train, _ = shards
+    assert zpml("train", train, "--batch-size", "0", "--out", tmp_path / "a").returncode == 2
+    unknown = tmp_path / "unknown.toml"
+    unknown.write_text("[run]\nbatch = 3\n")
+    result = zpml("train", train, "--config", unknown, "--out", tmp_path / "b")
+    assert result.returncode == 2 and "'batch'" in result.stderr
+    missing = zpml("train", tmp_path / "absent", "--out", tmp_path / "c")
+    assert missing.returncode == 2 and "no such directory" in missing.stderr

@@ -1,0 +1,270 @@
+"""A training run from shard directories into a run directory: what ``zpml train`` does.
+
+A run directory holds ``config.json`` (the resolved settings and the data's
+manifest fingerprints), ``metrics.jsonl`` (one JSON object per epoch),
+``last.pt`` and ``best.pt`` (checkpoints, written atomically after every
+epoch) and ``report.html``. ``resume=True`` continues a run from ``last.pt``
+on the same data.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from zpml_data.errors import ConfigError, UsageError
+from zpml_data.io.atomic import atomic_write_text
+from zpml_data.shards.manifest import MANIFEST_NAME
+from zpml_data.validate import require_choice, require_float, require_int, require_positive_int
+from zpml_train.config import TrainingConfig, read_settings
+from zpml_train.heads import ProjectiveMLP
+from zpml_train.loader import ShardLoader, make_loader
+from zpml_train.losses import SCMTrainingLoss
+from zpml_train.trainer import Record, SCMTrainer
+
+RUN_FILES = ("config.json", "metrics.jsonl", "last.pt", "best.pt", "report.html")
+_BALANCE = ("none", "status")
+
+
+@dataclasses.dataclass
+class RunSettings:
+    """What a run sets beyond :class:`TrainingConfig`: the model, optimizer and loader."""
+
+    batch_size: int = 256
+    lr: float = 1e-3
+    seed: int = 0
+    hidden: tuple[int, ...] = (64, 64)
+    # "none": Q free to reach 0; "softplus": Q >= q_min (cannot emit ⊥ when q_min >= tau_infer).
+    q_param: str = "none"
+    q_min: float = 0.0
+    balance: str = "none"
+    num_workers: int = 0
+
+    def __post_init__(self) -> None:
+        self.batch_size = require_positive_int("batch_size", self.batch_size)
+        self.lr = require_float("lr", self.lr, minimum=0.0, strict_minimum=True)
+        self.seed = require_int("seed", self.seed, minimum=0, maximum=2**63 - 1)
+        if not isinstance(self.hidden, list | tuple):
+            raise ConfigError(f"hidden must be a list of layer widths, got {self.hidden!r}")
+        self.hidden = tuple(require_positive_int("hidden[]", h) for h in self.hidden)
+        self.q_param = require_choice("q_param", self.q_param, ("none", "softplus"))
+        self.q_min = require_float("q_min", self.q_min, minimum=0.0)
+        self.balance = require_choice("balance", self.balance, _BALANCE)
+        self.num_workers = require_int("num_workers", self.num_workers, minimum=0, maximum=64)
+
+    @classmethod
+    def from_dict(cls, values: Mapping[str, Any], where: str = "run settings") -> RunSettings:
+        """Settings from plain data, unknown keys refused by name."""
+        known = {field.name for field in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ConfigError(
+                f"{where}: unknown key(s) {', '.join(map(repr, unknown))}; "
+                f"known keys: {', '.join(sorted(known))}"
+            )
+        return cls(**dict(values))
+
+
+def load_run_config(path: str | Path | None) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The ``training`` and ``run`` tables of a config file (TOML or YAML).
+
+    Without a ``run`` table the whole file is training settings.
+    """
+    if path is None:
+        return {}, {}
+    values = read_settings(path)
+    if not set(values) & {"training", "run"}:
+        return dict(values), {}
+    unknown = sorted(set(values) - {"training", "run"})
+    tables = {name: values.get(name) or {} for name in ("training", "run")}
+    if unknown or not all(isinstance(t, Mapping) for t in tables.values()):
+        raise ConfigError(
+            f"{path}: expected the tables 'training' and 'run' (mappings), got {sorted(values)}"
+        )
+    return dict(tables["training"]), dict(tables["run"])
+
+
+def manifest_fingerprint(shard_dir: str | Path) -> str:
+    """The sha256 of a shard directory's manifest: the identity of the data a run trains on."""
+    return hashlib.sha256((Path(shard_dir) / MANIFEST_NAME).read_bytes()).hexdigest()
+
+
+class _Progress:
+    """A loader seen through a progress bar (on a terminal); everything else passes through."""
+
+    def __init__(self, loader: ShardLoader, show: Callable[[int], Any] | None) -> None:
+        self.loader, self.show = loader, show
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.loader, name)
+
+    def __len__(self) -> int:
+        return len(self.loader)
+
+    def __iter__(self) -> Iterator[Any]:
+        if self.show is None:
+            yield from self.loader
+            return
+        with self.show(len(self.loader)) as bar:
+            for batch in self.loader:
+                yield batch
+                bar.update(1)
+
+
+def prepare_run_dir(run_dir: Path, resume: bool) -> None:
+    """Create a new run directory, or check the one to resume.
+
+    Raises:
+        UsageError: A new run into a directory holding files, or ``resume``
+            without a run to resume.
+    """
+    if resume:
+        if not (run_dir / "last.pt").is_file() or not (run_dir / "config.json").is_file():
+            raise UsageError(f"{run_dir}: no run to resume (no last.pt and config.json there)")
+        return
+    if run_dir.exists() and (not run_dir.is_dir() or any(run_dir.iterdir())):
+        raise UsageError(
+            f"{run_dir}: exists and is not an empty directory; choose a new --out, "
+            "or continue the run there with --resume"
+        )
+    run_dir.mkdir(parents=True, exist_ok=True)
+
+
+def train_run(
+    shard_dir: str | Path,
+    run_dir: str | Path,
+    *,
+    val_dir: str | Path | None = None,
+    training: Mapping[str, Any] | None = None,
+    settings: RunSettings | None = None,
+    resume: bool = False,
+    force: bool = False,
+    progress: Callable[[int], Any] | None = None,
+    echo: Callable[[str], None] = print,
+) -> SCMTrainer:
+    """Train a ``ProjectiveMLP`` sized from the manifest; write the run directory.
+
+    Args:
+        shard_dir: Training shards (``zpml shard``).
+        run_dir: Where the run's files go; new and empty unless ``resume``.
+        val_dir: Validation shards, run once per epoch.
+        training: :class:`TrainingConfig` fields.
+        settings: Model, optimizer and loader settings.
+        resume: Continue the run in ``run_dir`` from ``last.pt``.
+        force: Resume on data other than the run's (by manifest sha256).
+        progress: ``progress(total_batches)`` gives a bar context manager.
+        echo: Where a line per epoch goes.
+
+    Returns:
+        The trainer, after ``fit``.
+
+    Raises:
+        CapabilityError: The data hold ⊥ targets the configured head cannot emit.
+        ConfigError, UsageError, SourceError, IntegrityError: As their names say.
+    """
+    run_dir, settings = Path(run_dir), settings or RunSettings()
+    prepare_run_dir(run_dir, resume)
+    torch.manual_seed(settings.seed)
+    balance = None if settings.balance == "none" else "status"
+    loader = make_loader(
+        shard_dir,
+        settings.batch_size,
+        seed=settings.seed,
+        balance=balance,  # type: ignore[arg-type]
+        num_workers=settings.num_workers,
+    )
+    val_loader = None
+    if val_dir is not None:
+        val_loader = make_loader(val_dir, settings.batch_size, shuffle=False)
+    # The run's seed also seeds the thresholds, unless the training settings name their own.
+    values = {"seed": settings.seed, **(training or {})}
+    config = TrainingConfig.from_dict(values, val_loader=val_loader)
+    manifest = loader.manifest
+    model = ProjectiveMLP(
+        len(manifest.inputs),
+        len(manifest.targets),
+        settings.hidden,
+        q_param=settings.q_param,  # type: ignore[arg-type]
+        q_min=settings.q_min,
+    )
+    trainer = SCMTrainer(
+        model,
+        torch.optim.Adam(model.parameters(), lr=settings.lr),
+        SCMTrainingLoss(),
+        _Progress(loader, progress),
+        config=config,
+    )
+    trainer.dataset_fingerprint = manifest_fingerprint(shard_dir)
+    if resume:
+        trainer.load_checkpoint(run_dir / "last.pt", force=force)
+    _write_config(run_dir, shard_dir, val_dir, config, settings, trainer.dataset_fingerprint)
+    best = min((_score(r) for r in trainer.history), default=float("inf"))
+    while trainer.current_epoch < config.max_epochs:
+        trainer.fit(epochs=1)  # one epoch at a time, checkpointing after each
+        record = trainer.history[-1]
+        _append_metrics(run_dir, trainer.history)
+        trainer.save_checkpoint(run_dir / "last.pt")
+        if _score(record) <= best:
+            best = _score(record)
+            trainer.save_checkpoint(run_dir / "best.pt")
+        echo(_epoch_line(record))
+        if trainer.stopped_early:
+            echo(f"stopped early: validation coverage below {config.coverage_threshold}")
+            break
+    return trainer
+
+
+def _score(record: Mapping[str, Any]) -> float:
+    """Lower is better: validation loss when there is one, else training loss."""
+    value = record.get("val_loss", record.get("loss"))
+    return float("inf") if value is None or value != value else float(value)
+
+
+def _write_config(
+    run_dir: Path,
+    shard_dir: str | Path,
+    val_dir: str | Path | None,
+    config: TrainingConfig,
+    settings: RunSettings,
+    fingerprint: str | None,
+) -> None:
+    data = {
+        "data": {
+            "train": str(Path(shard_dir).absolute()),
+            "train_manifest_sha256": fingerprint,
+            "val": None if val_dir is None else str(Path(val_dir).absolute()),
+            "val_manifest_sha256": None if val_dir is None else manifest_fingerprint(val_dir),
+        },
+        "run": dataclasses.asdict(settings),
+        "training": config.to_dict(),
+    }
+    atomic_write_text(run_dir / "config.json", json.dumps(data, indent=2, sort_keys=True) + "\n")
+
+
+def _append_metrics(run_dir: Path, history: list[Record]) -> None:
+    """Rewrite ``metrics.jsonl`` whole (atomically): a crash never leaves half a line."""
+    lines = [json.dumps(_plain(record), sort_keys=True) for record in history]
+    atomic_write_text(run_dir / "metrics.jsonl", "".join(line + "\n" for line in lines))
+
+
+def _plain(record: Mapping[str, Any]) -> dict[str, Any]:
+    """JSON has no NaN: missing metrics (a denominator of 0) become null."""
+    return {
+        key: None if isinstance(value, float) and value != value else value
+        for key, value in record.items()
+        if key != "phase"
+    }
+
+
+def _epoch_line(record: Mapping[str, Any]) -> str:
+    parts = [f"epoch {record['epoch']}", f"loss {record.get('loss', float('nan')):.4g}"]
+    if "val_loss" in record:
+        parts.append(f"val_loss {record['val_loss']:.4g}")
+        parts.append(f"val_coverage {record.get('val_coverage', float('nan')):.3f}")
+    return ", ".join(parts)
