@@ -196,7 +196,7 @@ def read_settings(path: str | Path) -> dict[str, Any]:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as error:
         reason = getattr(error, "strerror", None) or str(error)
-        raise SourceError(f"cannot read config {str(path)!r}: {reason}") from None
+        raise SourceError(f"cannot read {str(path)!r}: {reason}") from None
     return _parse(path, text)
 
 
