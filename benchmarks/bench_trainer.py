@@ -1,6 +1,7 @@
 """One epoch of SCMTrainer against a plain PyTorch loop doing the same math, in one run.
 
-Run: ``python -m benchmarks.bench_trainer [--rows 200000] [--repeats 3] [--threads 1] [--quick]``.
+Run: ``python -m benchmarks.bench_trainer [--rows 200000] [--repeats 3] [--threads 1]
+[--device cpu] [--no-reference] [--quick]``.
 
 Both sides train a copy of the same small ``ProjectiveMLP`` (16 features,
 hidden 64×64) with Adam on the same in-memory batches of 256 rows, as the
@@ -8,13 +9,13 @@ shard loader yields them (``Batch`` with the stored lifted targets: 85%
 finite, bottoms, censored, 2% missing), with ``SCMTrainingLoss`` and one
 threshold drawn per step from ``[1e-4, 1e-3]``:
 
-* plain: ``model(x)``, the loss on the precomputed targets, ``backward``,
-  ``step``, ``zero_grad``, drawing each step's threshold from a seeded
-  generator: nothing else;
+* plain: the batch moved to the device, ``model(x)``, the loss on the
+  precomputed targets, ``backward``, ``step``, ``zero_grad``, drawing each
+  step's threshold from a seeded generator: nothing else;
 * zpml: ``SCMTrainer.fit()`` for one epoch, with a log hook at the default
   cadence (every 50 steps), so the metrics' host reads are in the time;
-* reference (not with ``--quick``): zeroproofml 0.6.1's ``SCMTrainer`` on
-  the same batches, for scale.
+* reference (not with ``--quick`` or ``--no-reference``): zeroproofml
+  0.6.1's ``SCMTrainer`` on the same batches, for scale.
 
 The sides alternate, ``repeats`` times each, and the fastest run of each
 counts (the least noisy estimate on a shared machine). Both sides must end
@@ -53,8 +54,11 @@ MIX = {  # status -> share of rows
 }
 
 
-def make_batches(rows: int) -> list[Batch]:
-    """Batches of 256 rows as the shard loader yields them: stored lifted targets included."""
+def make_batches(rows: int, pin: bool = False) -> list[Batch]:
+    """Batches of 256 rows as the shard loader yields them: stored lifted targets included.
+
+    ``pin``: in pinned memory, as the loader gives them for a CUDA device.
+    """
     generator = torch.Generator().manual_seed(SEED)
     inputs = torch.randn(rows, FEATURES, generator=generator)
     shares = torch.tensor(list(MIX.values()))
@@ -70,20 +74,29 @@ def make_batches(rows: int) -> list[Batch]:
         batch_targets = type(targets)(
             **{name: field[rows_slice] for name, field in vars(targets).items()}
         )
-        batches.append(
-            Batch(inputs[rows_slice], values[rows_slice], codes[rows_slice], batch_targets)
-        )
+        batch = Batch(inputs[rows_slice], values[rows_slice], codes[rows_slice], batch_targets)
+        if pin:
+            batch = Batch(*(t.pin_memory() for t in batch[:4]))
+        batches.append(batch)
     return batches
 
 
-def plain_loop(model: torch.nn.Module, batches: list[Batch]) -> float:
+def _synchronize(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def plain_loop(model: torch.nn.Module, batches: list[Batch], device: torch.device) -> float:
     """The same math by hand: forward, loss on precomputed targets, backward, step."""
+    model.to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
     loss_fn = SCMTrainingLoss()
     thresholds = torch.Generator().manual_seed(SEED)
     start = time.perf_counter()
+    _synchronize(device)
     for batch in batches:
         tau = float(torch.empty(1).uniform_(*TAU, generator=thresholds))
+        batch = batch.to(device, non_blocking=True)
         targets = batch.targets
         assert targets is not None
         outputs = model(batch.inputs)
@@ -91,34 +104,45 @@ def plain_loop(model: torch.nn.Module, batches: list[Batch]) -> float:
         loss.backward()
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
+    _synchronize(device)
     return time.perf_counter() - start
 
 
-def zpml_trainer(model: torch.nn.Module, batches: list[Batch]) -> float:
+def zpml_trainer(model: torch.nn.Module, batches: list[Batch], device: torch.device) -> float:
     """``SCMTrainer.fit()`` for one epoch, logging at the default cadence."""
     config = TrainingConfig(
-        tau_train_min=TAU[0], tau_train_max=TAU[1], seed=SEED, log_hook=lambda record: None
+        tau_train_min=TAU[0],
+        tau_train_max=TAU[1],
+        seed=SEED,
+        log_hook=lambda record: None,
+        device=str(device),
     )
+    model.to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
     trainer = SCMTrainer(model, optimizer, SCMTrainingLoss(), batches, config=config)
+    _synchronize(device)
     start = time.perf_counter()
     trainer.fit()
+    _synchronize(device)
     return time.perf_counter() - start
 
 
-def reference_trainer(model: torch.nn.Module, batches: list[Batch]) -> float:
+def reference_trainer(model: torch.nn.Module, batches: list[Batch], device: torch.device) -> float:
     """zeroproofml 0.6.1's SCMTrainer on the same batches, as (inputs, its SemanticTargets)."""
     from zeroproof.training import SCMTrainer as ReferenceTrainer
     from zeroproof.training import SemanticTargets as ReferenceTargets
     from zeroproof.training import TrainingConfig as ReferenceConfig
 
     pairs = [(b.inputs, ReferenceTargets(**vars(b.targets))) for b in batches]
-    config = ReferenceConfig(tau_train_min=TAU[0], tau_train_max=TAU[1])
+    config = ReferenceConfig(tau_train_min=TAU[0], tau_train_max=TAU[1], device=device)
+    model.to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
     trainer = ReferenceTrainer(model, optimizer, SCMTrainingLoss(), pairs, config=config)
     torch.manual_seed(SEED)
+    _synchronize(device)
     start = time.perf_counter()
     trainer.fit()
+    _synchronize(device)
     return time.perf_counter() - start
 
 
@@ -127,30 +151,33 @@ def main() -> int:
     parser.add_argument("--rows", type=int, default=200_000)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--threads", type=int, default=1, help="torch intra-op threads")
+    parser.add_argument("--device", default="cpu", help="torch device, e.g. cuda")
+    parser.add_argument("--no-reference", action="store_true", help="skip zeroproofml's trainer")
     parser.add_argument("--quick", action="store_true", help="small data, no goal (for CI)")
     args = parser.parse_args()
     rows, repeats = (4_096, 1) if args.quick else (args.rows, args.repeats)
     torch.set_num_threads(args.threads)
-    batches = make_batches(rows)
+    device = torch.device(args.device)
+    batches = make_batches(rows, pin=device.type == "cuda")
     torch.manual_seed(SEED)
     initial = ProjectiveMLP(FEATURES, 1, hidden=HIDDEN)
 
     times: dict[str, list[float]] = {"plain": [], "zpml": []}
     final: dict[str, Any] = {}
-    plain_loop(copy.deepcopy(initial), batches[:20])  # warm up allocator and kernels
+    plain_loop(copy.deepcopy(initial), batches[:20], device)  # warm up allocator and kernels
     for _ in range(repeats):
         for name, run in (("plain", plain_loop), ("zpml", zpml_trainer)):
             model = copy.deepcopy(initial)
-            times[name].append(run(model, batches))
+            times[name].append(run(model, batches, device))
             final[name] = model.state_dict()
-    if not args.quick:
-        times["reference"] = [reference_trainer(copy.deepcopy(initial), batches)]
+    if not (args.quick or args.no_reference):
+        times["reference"] = [reference_trainer(copy.deepcopy(initial), batches, device)]
 
     same = all(torch.equal(final["plain"][k], final["zpml"][k]) for k in final["plain"])
     best = {name: min(runs) for name, runs in times.items()}
     print(
         f"{rows:,} rows, batch {BATCH}, ProjectiveMLP({FEATURES}, hidden={HIDDEN}), Adam, "
-        f"{torch.get_num_threads()} thread(s), best of {repeats}"
+        f"{device}, {torch.get_num_threads()} thread(s), best of {repeats}"
     )
     for name, seconds in best.items():
         runs = ", ".join(f"{t:.2f}" for t in times[name])

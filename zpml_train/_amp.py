@@ -15,6 +15,12 @@ _DTYPES = {"float16": torch.float16, "bfloat16": torch.bfloat16}
 class Amp:
     """Autocast and, for fp16 on CUDA, a ``GradScaler``; no-ops when AMP is off.
 
+    The scaler's ``step`` reads its overflow flag on the host (a sync per
+    optimizer step) unless the optimizer scales itself: pass
+    ``torch.optim.Adam(..., fused=True)`` with fp16, or use bf16, which needs
+    no scaler. Checked on an H200: no host sync in fp32, bf16, or fp16 with
+    fused Adam.
+
     Args:
         enabled: ``TrainingConfig.mixed_precision``.
         amp_dtype: ``"auto"``, ``"float16"`` or ``"bfloat16"``.

@@ -152,7 +152,9 @@ class MetricSums:
             ]
         ).flatten(1)
         error = torch.where(decoded, P / Q - Y_n, torch.zeros_like(P))
-        loss_x_rows = torch.stack(losses).double() @ rows.to(device, torch.float64)
+        loss_x_rows = torch.stack(losses).double() @ rows.to(
+            device, torch.float64, non_blocking=True
+        )
         self.sums += torch.cat(
             [
                 loss_x_rows.reshape(1),
