@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 
 from zpml_data.errors import ConfigError, SourceError
 from zpml_data.io.atomic import atomic_path
+
+if TYPE_CHECKING:
+    from zpml_train.trainer import SCMTrainer
 
 CHECKPOINT_FORMAT = "zpml-train-checkpoint"
 # Bumped when a key changes meaning; readers refuse versions they do not know.
@@ -65,3 +68,53 @@ def read_checkpoint(
             "resume on the same data, or force it (force=True, --force) to continue anyway"
         )
     return state
+
+
+def capture_state(trainer: SCMTrainer, dataset: str | None) -> dict[str, Any]:
+    """Everything a resume needs, as tensors and plain data.
+
+    Args:
+        trainer: The trainer, between epochs.
+        dataset: The data's fingerprint; ``None`` takes the trainer's.
+    """
+    scaler = trainer.amp.scaler
+    return {
+        "model": trainer.model.state_dict(),
+        "optimizer": trainer.optimizer.state_dict(),
+        "scheduler": None if trainer.scheduler is None else trainer.scheduler.state_dict(),
+        "scaler": scaler.state_dict() if scaler.is_enabled() else None,
+        "epoch": trainer.current_epoch,
+        "global_step": trainer.global_step,
+        "coverage_bad_epochs": trainer.coverage_bad_epochs,
+        "threshold_rng": trainer.thresholds.get_state(),
+        "torch_rng": torch.get_rng_state(),
+        "cuda_rng": torch.cuda.get_rng_state_all() if trainer.device.type == "cuda" else None,
+        "last_thresholds": list(trainer.last_thresholds),
+        "history": trainer.history,
+        "val_history": trainer.val_history,
+        "config": trainer.config.to_dict(),
+        "dataset": dataset if dataset is not None else trainer.dataset_fingerprint,
+    }
+
+
+def restore_state(trainer: SCMTrainer, state: dict[str, Any]) -> None:
+    """Put a state from :func:`capture_state` (checked by :func:`read_checkpoint`) back."""
+    trainer.model.load_state_dict(state["model"])
+    trainer.optimizer.load_state_dict(state["optimizer"])
+    if trainer.scheduler is not None and state.get("scheduler") is not None:
+        trainer.scheduler.load_state_dict(state["scheduler"])
+    if trainer.amp.scaler.is_enabled() and state.get("scaler") is not None:
+        trainer.amp.scaler.load_state_dict(state["scaler"])
+    trainer.current_epoch = int(state["epoch"])
+    trainer.global_step = int(state["global_step"])
+    trainer.coverage_bad_epochs = int(state["coverage_bad_epochs"])
+    trainer.thresholds.set_state(state["threshold_rng"])
+    if state.get("torch_rng") is not None:
+        torch.set_rng_state(state["torch_rng"].cpu())
+    if state.get("cuda_rng") is not None and trainer.device.type == "cuda":
+        torch.cuda.set_rng_state_all([s.cpu() for s in state["cuda_rng"]])
+    trainer.last_thresholds.clear()
+    trainer.last_thresholds.extend(state.get("last_thresholds", []))
+    trainer.history = list(state.get("history", []))
+    trainer.val_history = list(state.get("val_history", []))
+    trainer.dataset_fingerprint = state.get("dataset")

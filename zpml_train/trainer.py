@@ -39,7 +39,7 @@ from zpml_train._capability import (
     missing_loss_error,
     resolve_capability,
 )
-from zpml_train._checkpoint import read_checkpoint, write_checkpoint
+from zpml_train._checkpoint import capture_state, read_checkpoint, restore_state, write_checkpoint
 from zpml_train._protocol import LossProtocol
 from zpml_train._thresholds import ThresholdSampler
 from zpml_train.config import TrainingConfig
@@ -75,6 +75,8 @@ class SCMTrainer:
         current_epoch: The epoch running, or the next one to run between epochs.
         global_step: Training steps taken.
         stopped_early: Whether the last ``fit`` stopped on low coverage.
+        coverage_bad_epochs: Consecutive epochs of validation coverage below
+            ``coverage_threshold`` so far.
     """
 
     def __init__(
@@ -110,7 +112,7 @@ class SCMTrainer:
         self.stopped_early = False
         # The CLI sets this to the manifest's sha256; checkpoints carry it.
         self.dataset_fingerprint: str | None = None
-        self._coverage_bad_epochs = 0
+        self.coverage_bad_epochs = 0
         self._epoch_metrics = MetricSums(self.device)
         self._loss_weights = self.config.loss_weights
         self._group_steps = 0
@@ -246,10 +248,10 @@ class SCMTrainer:
         if coverage is None:
             return False
         if coverage >= self.config.coverage_threshold:
-            self._coverage_bad_epochs = 0
+            self.coverage_bad_epochs = 0
         else:
-            self._coverage_bad_epochs += 1
-        return self._coverage_bad_epochs >= self.config.coverage_patience
+            self.coverage_bad_epochs += 1
+        return self.coverage_bad_epochs >= self.config.coverage_patience
 
     # -- step pieces -----------------------------------------------------------------
 
@@ -338,24 +340,7 @@ class SCMTrainer:
         reads it), a format version, and the dataset fingerprint (``dataset``,
         else ``dataset_fingerprint``; the CLI uses the manifest's sha256).
         """
-        state: Record = {
-            "model": self.model.state_dict(),
-            "optimizer": self.optimizer.state_dict(),
-            "scheduler": None if self.scheduler is None else self.scheduler.state_dict(),
-            "scaler": self.amp.scaler.state_dict() if self.amp.scaler.is_enabled() else None,
-            "epoch": self.current_epoch,
-            "global_step": self.global_step,
-            "coverage_bad_epochs": self._coverage_bad_epochs,
-            "threshold_rng": self.thresholds.get_state(),
-            "torch_rng": torch.get_rng_state(),
-            "cuda_rng": torch.cuda.get_rng_state_all() if self.device.type == "cuda" else None,
-            "last_thresholds": list(self.last_thresholds),
-            "history": self.history,
-            "val_history": self.val_history,
-            "config": self.config.to_dict(),
-            "dataset": dataset if dataset is not None else self.dataset_fingerprint,
-        }
-        write_checkpoint(path, state)
+        write_checkpoint(path, capture_state(self, dataset))
 
     def load_checkpoint(
         self, path: str | Path, *, dataset: str | None = None, force: bool = False
@@ -374,22 +359,4 @@ class SCMTrainer:
         """
         expected = dataset if dataset is not None else self.dataset_fingerprint
         state = read_checkpoint(path, map_location=self.device, dataset=expected, force=force)
-        self.model.load_state_dict(state["model"])
-        self.optimizer.load_state_dict(state["optimizer"])
-        if self.scheduler is not None and state.get("scheduler") is not None:
-            self.scheduler.load_state_dict(state["scheduler"])
-        if self.amp.scaler.is_enabled() and state.get("scaler") is not None:
-            self.amp.scaler.load_state_dict(state["scaler"])
-        self.current_epoch = int(state["epoch"])
-        self.global_step = int(state["global_step"])
-        self._coverage_bad_epochs = int(state["coverage_bad_epochs"])
-        self.thresholds.set_state(state["threshold_rng"])
-        if state.get("torch_rng") is not None:
-            torch.set_rng_state(state["torch_rng"].cpu())
-        if state.get("cuda_rng") is not None and self.device.type == "cuda":
-            torch.cuda.set_rng_state_all([s.cpu() for s in state["cuda_rng"]])
-        self.last_thresholds.clear()
-        self.last_thresholds.extend(state.get("last_thresholds", []))
-        self.history = list(state.get("history", []))
-        self.val_history = list(state.get("val_history", []))
-        self.dataset_fingerprint = state.get("dataset")
+        restore_state(self, state)
