@@ -106,3 +106,29 @@ def test_foreign_future_and_missing_checkpoints_are_refused(tmp_path: Path) -> N
         trainer.load_checkpoint(tmp_path / "partial.pt")
     with pytest.raises(SourceError, match=r"checkpoint .*absent.pt' does not exist"):
         trainer.load_checkpoint(tmp_path / "absent.pt")
+
+
+class _EpochLoader(list):
+    """A list of batches that records the epochs it is set to, like the shard loader."""
+
+    epochs: list[int]
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epochs.append(epoch)
+
+
+def test_epoch_by_epoch_fits_with_checkpoints_equal_one_fit(tmp_path: Path) -> None:
+    straight = _trainer(3)
+    straight.fit()
+    stepwise = _trainer(3)
+    stepwise.train_loader = loader = _EpochLoader(BATCHES)
+    loader.epochs = []
+    while stepwise.current_epoch < 3:
+        stepwise.fit(epochs=1)
+        stepwise.save_checkpoint(tmp_path / "last.pt")
+        stepwise.load_checkpoint(tmp_path / "last.pt")
+    assert loader.epochs == [0, 1, 2]
+    assert [r["loss"] for r in stepwise.history] == [r["loss"] for r in straight.history]
+    assert_states_equal(state_copy(stepwise.model), state_copy(straight.model))
+    with pytest.raises(ConfigError, match=r"epochs must be >= 1, got 0"):
+        stepwise.fit(epochs=0)
