@@ -1,6 +1,6 @@
 """Converting legacy sentinel data: zpml convert against a bare pyarrow read, in one run.
 
-Run: ``python -m benchmarks.bench_convert [--rows N]``. Writes a Parquet file
+Run: ``python -m benchmarks.bench_convert [--rows N] [--quick]``. Writes a Parquet file
 of ``N`` rows (8 float32 features, a float32 value with NaN/±inf sentinels),
 then times a bare ``pyarrow.parquet.read_table`` of it, a bare read + write
 (the floor for any conversion that writes a file), and
@@ -19,7 +19,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from benchmarks._timing import best_of
+from benchmarks._timing import add_quick_option, best_of
 from zpml_data.convert.legacy import convert_legacy
 
 CHUNK = 1_000_000
@@ -51,7 +51,10 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rows", type=int, default=10_000_000)
     parser.add_argument("--repeats", type=int, default=3)
+    add_quick_option(parser)
     args = parser.parse_args()
+    if args.quick:
+        args.rows, args.repeats = 20_000, 1
     with tempfile.TemporaryDirectory() as tmp:
         source, dest = Path(tmp) / "legacy.parquet", Path(tmp) / "converted.parquet"
         write_legacy(source, args.rows)

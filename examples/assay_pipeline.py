@@ -21,6 +21,7 @@ from zpml_data.status import Status
 
 
 def main(workdir: Path) -> None:
+    workdir.mkdir(parents=True, exist_ok=True)
     legacy = workdir / "assay-export.csv"
     legacy_export(assay_dose_response(n_rows=50_000, seed=1)).to_csv(legacy, index=False)
 

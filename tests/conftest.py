@@ -5,6 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+from hypothesis import settings
+
+# Tests write only under their tmp_path: no hypothesis example database in the working tree.
+settings.register_profile("zpml", database=None)
+settings.load_profile("zpml")
 
 FIELDS = ("Y_n", "Y_d", "mask_finite", "mask_bottom", "orientation_label", "bottom_kind")
 

@@ -105,9 +105,9 @@ DATASETS = {"assay": assay_dose_response, "rational": rational_poles}
 
 # Why a legacy export blanked a value, for the statuses a sentinel cannot tell apart.
 LEGACY_FLAGS = {
-    "fault": "sensor_fault",
-    "missing": "not_measured",
-    "domain_invalid": "negative_dose",
+    Status.FAULT.label: "sensor_fault",
+    Status.MISSING.label: "not_measured",
+    Status.DOMAIN_INVALID.label: "negative_dose",
 }
 
 
@@ -125,8 +125,9 @@ def legacy_export(frame: pd.DataFrame) -> pd.DataFrame:
         The table without ``status``, with sentinel values and ``flag``.
     """
     status = frame["status"].astype(str)
-    value = frame["value"].where(status == "finite", np.nan)
-    value = value.mask(status == "censored_above", np.inf).mask(status == "censored_below", -np.inf)
+    value = frame["value"].where(status == Status.FINITE.label, np.nan)
+    value = value.mask(status == Status.CENSORED_ABOVE.label, np.inf)
+    value = value.mask(status == Status.CENSORED_BELOW.label, -np.inf)
     legacy = frame.drop(columns=["status"]).assign(value=value)
     legacy["flag"] = status.map(LEGACY_FLAGS)  # NaN where the sentinel says it all
     return legacy

@@ -220,7 +220,8 @@ def _nonfinite_error(values: Any, nonfinite: Any) -> TargetValueError:
     positions = np.flatnonzero(nonfinite)
     bad = np.unique(values[positions].astype(np.float64).astype(str))
     return TargetValueError(
-        f"{positions.size} value(s) labelled 'finite' are not finite ({', '.join(bad)}), "
+        f"{positions.size} value(s) labelled {Status.FINITE.label!r} are not finite "
+        f"({', '.join(bad)}), "
         f"first at {first_few(positions)}; a finite target needs a "
         "number: label these rows bottom, censored_*, missing or fault instead"
     )

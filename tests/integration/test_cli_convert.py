@@ -115,4 +115,4 @@ def test_bad_inputs(tmp_path):
     message = one_error_line(
         zpml("convert", tmp_path / "lab.csv", tmp_path / "o.parquet", "--reason-column", "why"), 2
     )
-    assert "--reason-column and --reason-map go together" in message
+    assert "a reason column and a reason map go together (--reason-column COL" in message

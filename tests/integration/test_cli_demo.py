@@ -1,25 +1,58 @@
-"""The real `zpml` command, run as a subprocess."""
+"""The real `zpml` command, run as a subprocess: the demo, and how errors exit."""
+
+import json
+import re
 
 import pandas as pd
 
 from tests.conftest import run_zpml as zpml
+from zpml_data.shards.manifest import read_manifest
+from zpml_data.status import STATUS_LABELS
 
 
-def test_demo_writes_the_example_data_and_prints_the_mix(tmp_path):
-    result = zpml("demo", str(tmp_path / "out"))
+def printed_mix(stdout, name):
+    """Label -> count from the status table the demo prints for dataset ``name``."""
+    section = stdout.split(f"{name}: ", 1)[1]
+    rows = re.findall(r"^  (\w+) +([\d,]+) +[\d.]+%$", section, re.M)[: len(STATUS_LABELS)]
+    return {label: int(count.replace(",", "")) for label, count in rows}
+
+
+def test_demo_prints_the_counts_of_what_it_wrote(tmp_path):
+    out = tmp_path / "out"
+    result = zpml("demo", out)
     assert result.returncode == 0, result.stderr
-    assay = pd.read_parquet(tmp_path / "out" / "assay.parquet")
-    assert len(assay) == 20_000
-    assert "censored_below" in result.stdout and "fault" in result.stdout
-    finite = int((assay["status"] == "finite").sum())
-    assert f"lifted: {finite:,} finite targets" in result.stdout
+    for name in ("assay", "rational"):
+        frame = pd.read_parquet(out / f"{name}.parquet")
+        counts = frame["status"].astype(str).value_counts()
+        assert printed_mix(result.stdout, name) == {
+            label: int(counts.get(label, 0)) for label in STATUS_LABELS
+        }
+        finite = int(counts.get("finite", 0))
+        untrained = int(counts.get("missing", 0))
+        bottom = len(frame) - finite - untrained
+        assert (
+            f"lifted: {finite:,} finite targets, {bottom:,} bottom (Y_d = 0), "
+            f"{untrained:,} untrained" in result.stdout
+        )
+        report = json.loads((out / f"{name}-audit.json").read_text())
+        assert f"audit: {report['verdict']}" in result.stdout
+
+    original = pd.read_parquet(out / "assay.parquet")["status"].astype(str)
+    converted = pd.read_parquet(out / "assay-converted.parquet")["status"].astype(str)
+    assert f"rows in: {len(original):,}  rows out: {len(converted):,}" in result.stdout
+    same = int((original == converted).sum())
+    assert f"labels recovered: {same:,} of {len(original):,} rows match" in result.stdout
+
+    manifest = read_manifest(out / "assay-shards")
+    assert manifest.rows == len(original)
+    assert f"shards: {manifest.rows:,} rows in {len(manifest.shards)} shards" in result.stdout
 
 
 def test_usage_error_exits_2_without_traceback():
     result = zpml("no-such-verb")
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
-    assert "invalid choice" in result.stderr
+    assert "invalid choice: 'no-such-verb'" in result.stderr
 
 
 def test_io_error_exits_2_with_one_line(tmp_path):

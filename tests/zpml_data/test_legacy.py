@@ -6,8 +6,9 @@ import pytest
 
 from zpml_data.convert.legacy import convert_legacy
 from zpml_data.convert.markers import Kind, parse_text
+from zpml_data.convert.output import ConvertedFile
 from zpml_data.convert.policies import load_reason_map, sentinel_policy
-from zpml_data.errors import DataError, SourceError, UsageError
+from zpml_data.errors import DataError, IntegrityError, SourceError, UsageError
 from zpml_data.status import Status
 
 
@@ -121,3 +122,50 @@ def test_data_errors_write_nothing(tmp_path):
             frame, tmp_path / "o.parquet", reason_column="why", reason_map={"ok": Status.FINITE}
         )
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_blank_reason_is_no_reason_and_the_policy_decides(tmp_path):
+    source = tmp_path / "blank.parquet"
+    table = pa.table(
+        {
+            "value": [np.nan, np.nan, np.inf, np.nan, 2.0],
+            "why": ["", "   ", "\t", " sensor_fault ", None],
+        }
+    )
+    pq.write_table(table, source)
+    ledger = convert_legacy(
+        source,
+        tmp_path / "o.parquet",
+        reason_column="why",
+        reason_map={"sensor_fault": Status.FAULT},
+    )
+    out = pq.read_table(tmp_path / "o.parquet").column("status").to_pylist()
+    assert out == ["bottom", "bottom", "censored_above", "fault", "finite"]
+    assert ledger.counts["NaN or empty"] == {"bottom": 2}
+    assert ledger.counts["reason sensor_fault"] == {"fault": 1}
+
+
+def test_a_reason_column_and_a_reason_map_go_together(tmp_path):
+    frame = pd.DataFrame({"value": [np.nan], "why": ["x"]})
+    with pytest.raises(UsageError, match="a reason column and a reason map go together"):
+        convert_legacy(frame, tmp_path / "o.parquet", reason_column="why")
+    with pytest.raises(UsageError, match="a reason column and a reason map go together"):
+        convert_legacy(frame, tmp_path / "o.parquet", reason_map={"x": Status.FAULT})
+
+
+@pytest.mark.parametrize("dest", ["o.parquet", "o.csv"])
+def test_rows_out_is_counted_from_the_file_so_a_dropped_row_fails(tmp_path, monkeypatch, dest):
+    frame = pd.DataFrame({"value": [1.0, np.nan, 3.0, np.inf, 5.0]})
+    ledger = convert_legacy(frame, tmp_path / dest, batch_size=2)
+    assert (ledger.rows_in, ledger.rows_out) == (5, 5)
+
+    write = ConvertedFile.write
+
+    def drop_first_row(self, batch):  # a fault planted in the writer
+        write(self, batch.slice(1))
+
+    monkeypatch.setattr(ConvertedFile, "write", drop_first_row)
+    with pytest.raises(IntegrityError, match="2 rows written for 5 read; rows were lost"):
+        convert_legacy(frame, tmp_path / f"lost-{dest}", batch_size=2)
+    assert not (tmp_path / f"lost-{dest}").exists()
+    assert not (tmp_path / f"lost-{dest}.ledger.json").exists()

@@ -97,7 +97,9 @@ def test_non_finite_value_labelled_finite():
 def test_shape_mismatch():
     with pytest.raises(ShapeError, match=r"labels have shape \(2,\) but values have shape \(3,\)"):
         lift_semantic_targets(np.zeros(3), ["finite", "finite"])
-    with pytest.raises(ValueError):
+    with pytest.raises(
+        ValueError, match=r"labels have shape \(4,\) but values have shape \(2, 2\)"
+    ):
         lift_semantic_targets(torch.zeros(2, 2), ["finite"] * 4)
 
 

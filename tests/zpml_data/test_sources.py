@@ -2,7 +2,7 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
-from zpml_data.errors import SourceError, UsageError
+from zpml_data.errors import ConfigError, SourceError, UsageError
 from zpml_data.io.sources import open_source
 
 
@@ -48,3 +48,10 @@ def test_errors(tmp_path):
     (tmp_path / "bad.parquet").write_text("not parquet")
     with pytest.raises(SourceError, match="cannot open as parquet"):
         open_source(tmp_path / "bad.parquet")
+
+
+@pytest.mark.parametrize("batch_size", [0, -1, 2.5, True])
+def test_batch_size_must_be_a_positive_integer(batch_size):
+    source = open_source(pd.DataFrame({"v": [1, 2]}))
+    with pytest.raises(ConfigError, match=f"batch_size must be .*got {batch_size!r}"):
+        next(source.batches(batch_size=batch_size))

@@ -84,7 +84,7 @@ def test_encode_keeps_shape():
 
 def test_unknown_labels_are_named_with_counts_positions_and_hints():
     labels = ["finite", "Finite", None, "censored-above", "zz", "Finite", "finite"]
-    with pytest.raises(StatusLabelError) as info:
+    with pytest.raises(StatusLabelError, match="unknown status labels: ") as info:
         encode_status(labels)
     message = str(info.value)
     assert "'Finite' (2 rows, first at 1, 5) — did you mean 'finite'?" in message
@@ -97,7 +97,7 @@ def test_unknown_labels_are_named_with_counts_positions_and_hints():
 def test_label_errors_are_value_and_data_errors():
     with pytest.raises(ValueError, match="unknown status labels"):
         encode_status(["nope"])
-    with pytest.raises(DataError):
+    with pytest.raises(DataError, match="unknown status labels: 'nope'"):
         encode_status(["nope"])
 
 

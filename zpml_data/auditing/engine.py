@@ -108,8 +108,8 @@ class _TargetTally:
                 for label, n in self.unknown.most_common()
             },
             censored=censored,
-            missing=status_counts["missing"],
-            fault=status_counts["fault"],
+            missing=status_counts[Status.MISSING.label],
+            fault=status_counts[Status.FAULT.label],
             groups={
                 column: {key: by_label(counts) for key, counts in sorted(table.items())}
                 for column, table in self.groups.items()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from html import escape
 from typing import Any
 
+from zpml_data._text import status_mix_table, text_table
 from zpml_data.auditing.report import AuditReport, CheckResult, TargetReport
 from zpml_data.status import STATUS_LABELS
 
@@ -16,18 +17,6 @@ COLOURS = dict(
         strict=True,
     )
 )
-
-
-def _table(header: list[str], rows: list[list[str]]) -> list[str]:
-    """A plain-text table: the first column left-aligned, the rest right-aligned."""
-    widths = [max(len(str(c)) for c in column) for column in zip(header, *rows, strict=True)]
-
-    def line(cells: list[str]) -> str:
-        padded = [str(cells[0]).ljust(widths[0])]
-        padded += [str(c).rjust(w) for c, w in zip(cells[1:], widths[1:], strict=True)]
-        return "  " + "  ".join(padded)
-
-    return [line(header), *map(line, rows)]
 
 
 def _breakdown_rows(breakdown: dict[str, dict[str, int]]) -> list[list[str]]:
@@ -53,7 +42,10 @@ def render_text(report: AuditReport) -> str:
                 + (["SKEW"] if abs(e.change_pp) > comparison.threshold_pp else [""])
                 for e in entries
             ]
-            out += [f"target {value!r}:", *_table(["status", "this", "other", "change", ""], rows)]
+            out += [
+                f"target {value!r}:",
+                *text_table(["status", "this", "other", "change", ""], rows),
+            ]
     out.append(f"\nverdict: {report.verdict}")
     return "\n".join(out)
 
@@ -61,11 +53,7 @@ def render_text(report: AuditReport) -> str:
 def _target_text(target: TargetReport) -> list[str]:
     status = f"status column {target.status!r}" if target.status else "no status column (legacy)"
     out = [f"\ntarget {target.value!r}, {status}: {target.rows:,} rows"]
-    shares = target.status_shares
-    out += _table(
-        ["status", "rows", "share"],
-        [[label, f"{n:,}", f"{shares[label]:.2%}"] for label, n in target.status_counts.items()],
-    )
+    out += status_mix_table(target.status_counts)
     if target.invalid_status:
         out.append(f"  invalid (null or unknown): {target.invalid_status:,}")
     for label, info in target.unknown_labels.items():
@@ -78,9 +66,9 @@ def _target_text(target: TargetReport) -> list[str]:
             )
     header = ["", *STATUS_LABELS, "invalid"]
     for column, breakdown in target.groups.items():
-        out += [f"  by {column}:", *_table([column, *header[1:]], _breakdown_rows(breakdown))]
+        out += [f"  by {column}:", *text_table([column, *header[1:]], _breakdown_rows(breakdown))]
     if len(target.files) > 1:
-        out += ["  by file:", *_table(["file", *header[1:]], _breakdown_rows(target.files))]
+        out += ["  by file:", *text_table(["file", *header[1:]], _breakdown_rows(target.files))]
     for check in target.checks:
         out += _check_text(check, target.value)
     return out

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow.parquet as pq
 
+from zpml_data._text import status_mix_table
 from zpml_data.auditing.engine import audit
 from zpml_data.auditing.rendering import render_html
 from zpml_data.convert.legacy import convert_legacy
@@ -15,22 +16,9 @@ from zpml_data.datasets import DATASETS, LEGACY_FLAGS, assay_dose_response, lega
 from zpml_data.encode import encode_status, parse_label
 from zpml_data.io.atomic import atomic_write_text
 from zpml_data.lift import lift_semantic_targets
+from zpml_data.shards.format import status_counts
 from zpml_data.shards.verify import describe_shards, verify_shards
 from zpml_data.shards.writer import write_shards
-from zpml_data.status import STATUS_LABELS
-
-
-def status_mix_table(codes: np.ndarray) -> str:
-    """Render the count and share of each status label as a text table."""
-    counts = np.bincount(codes.ravel(), minlength=len(STATUS_LABELS))
-    total = max(int(counts.sum()), 1)
-    width = max(map(len, STATUS_LABELS))
-    lines = [f"  {'status':<{width}}  {'rows':>9}  {'share':>7}"]
-    lines += [
-        f"  {label:<{width}}  {count:>9,}  {count / total:>7.2%}"
-        for label, count in zip(STATUS_LABELS, counts, strict=True)
-    ]
-    return "\n".join(lines)
 
 
 def run_demo(out_dir: Path, echo: Callable[[str], None] = print) -> None:
@@ -48,7 +36,7 @@ def run_demo(out_dir: Path, echo: Callable[[str], None] = print) -> None:
         codes = encode_status(frame["status"])
         targets = lift_semantic_targets(frame["value"].to_numpy(np.float32), codes)
         echo(f"{name}: {len(frame):,} rows -> {path}")
-        echo(status_mix_table(codes))
+        echo("\n".join(status_mix_table(status_counts(codes))))
         echo(
             f"  lifted: {int(targets.mask_finite.sum()):,} finite targets, "
             f"{int(targets.mask_bottom.sum()):,} bottom (Y_d = 0), "

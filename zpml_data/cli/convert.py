@@ -6,7 +6,6 @@ import argparse
 from typing import TYPE_CHECKING
 
 from zpml_data.cli.options import add_batch_size
-from zpml_data.errors import UsageError
 from zpml_data.status import DEFAULT_SENTINEL_POLICY
 
 if TYPE_CHECKING:
@@ -63,8 +62,6 @@ def run(args: argparse.Namespace) -> int:
     from zpml_data.convert.legacy import convert_legacy
     from zpml_data.convert.policies import load_reason_map, sentinel_policy
 
-    if (args.reason_column is None) != (args.reason_map is None):
-        raise UsageError("--reason-column and --reason-map go together")
     ledger = convert_legacy(
         args.source,
         args.dest,

@@ -15,14 +15,12 @@ class ConversionLedger:
     value: str
     status_column: str
     policy: dict[str, str]
-    rows_in: int = 0
-    rows_out: int = 0
-    counts: dict[str, dict[str, int]] = dataclasses.field(
-        default_factory=dict
-    )  # kind -> label -> rows
-    changed: dict[str, dict[str, Any]] = dataclasses.field(
-        default_factory=dict
-    )  # rule -> rows, first
+    rows_in: int = 0  # counted from the values read
+    rows_out: int = 0  # counted back from the file written
+    # kind of legacy value -> label -> rows
+    counts: dict[str, dict[str, int]] = dataclasses.field(default_factory=dict)
+    # "kind -> label" -> {"rows": n, "first_rows": [{"file", "row"}, ...]}, for changed lifts
+    changed: dict[str, dict[str, Any]] = dataclasses.field(default_factory=dict)
     notes: list[str] = dataclasses.field(default_factory=list)
 
     @property
@@ -46,7 +44,7 @@ class ConversionLedger:
         verdict = "yes" if self.lift_preserving else "no: meaning changed for"
         lines.append(f"  lift-preserving (same (Y_n, Y_d) as legacy lift_targets): {verdict}")
         for rule, info in self.changed.items():
-            first = ", ".join(f"{r['file']}:{r['row']}" for r in info["first_rows"][:3])
+            first = ", ".join(f"{r['file']}:{r['row']}" for r in info["first_rows"])
             lines.append(f"    {rule}: {info['rows']:,} rows (first: {first})")
         lines += [f"  note: {note}" for note in self.notes]
         return "\n".join(lines)

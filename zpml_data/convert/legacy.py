@@ -18,19 +18,18 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-from pyarrow import csv
 
 from zpml_data.convert.ledger import ConversionLedger
 from zpml_data.convert.markers import Kind, classify_numbers, parse_text
-from zpml_data.errors import DataError, UsageError
+from zpml_data.convert.output import ConvertedFile
+from zpml_data.errors import MAX_SHOWN, DataError, IntegrityError, UsageError
 from zpml_data.io import DEFAULT_BATCH_SIZE
-from zpml_data.io.atomic import atomic_path, atomic_write_text, parquet_writer
+from zpml_data.io.atomic import atomic_path, atomic_write_text
 from zpml_data.io.progress import progress_bar
-from zpml_data.io.sources import SourceBatch, open_source
+from zpml_data.io.sources import Source, SourceBatch, open_source
 from zpml_data.lift import lift_semantic_targets, lift_targets
 from zpml_data.status import DEFAULT_SENTINEL_POLICY, STATUS_LABELS, Status
 
-_MAX_ROWS_SHOWN = 10
 _STATUS_TYPE = pa.dictionary(pa.int8(), pa.string())
 
 
@@ -108,14 +107,15 @@ class _Converter:
             text, count = item["values"], item["counts"]
             self.unparseable[text] += count
             shown = self.unparseable_rows.setdefault(text, [])
-            if len(shown) < 3:
+            if len(shown) < MAX_SHOWN:
                 hits = rows[np.flatnonzero(pc.equal(bad, text).to_numpy(zero_copy_only=False))]
-                shown += [f"{part.file}:{part.first_row + r}" for r in hits[: 3 - len(shown)]]
+                room = MAX_SHOWN - len(shown)
+                shown += [f"{part.file}:{part.first_row + r}" for r in hits[:room]]
 
     def _apply_reasons(
         self, part: SourceBatch, codes: np.ndarray, kinds: np.ndarray, labels: list[str]
     ) -> tuple[np.ndarray, np.ndarray, list[str]]:
-        reasons = part.batch.column(self.reason_column).cast(pa.string()).dictionary_encode()
+        reasons = _given_reasons(part.batch.column(self.reason_column)).dictionary_encode()
         names = reasons.dictionary.to_pylist()
         index = reasons.indices.fill_null(-1).to_numpy(zero_copy_only=False)
         for i, name in enumerate(names):
@@ -140,14 +140,14 @@ class _Converter:
     ) -> None:
         ledger = self.ledger
         ledger.rows_in += len(values)
-        ledger.rows_out += len(values)
         # Coerced-to-number is what a legacy pipeline saw: markers and text were NaN there.
         legacy = np.where((kinds == Kind.BELOW) | (kinds == Kind.ABOVE), np.nan, values)
         finite_bad = (codes == Status.FINITE) & ~np.isfinite(values)
         if finite_bad.any():
             self.nonfinite += int(finite_bad.sum())
+            room = MAX_SHOWN - len(self.nonfinite_rows)
             self.nonfinite_rows += [
-                f"{part.file}:{part.first_row + r}" for r in np.flatnonzero(finite_bad)[:3]
+                f"{part.file}:{part.first_row + r}" for r in np.flatnonzero(finite_bad)[:room]
             ]
             codes = np.where(finite_bad, Status.MISSING, codes)  # only to finish the pass; it fails
         new = lift_semantic_targets(values, codes)
@@ -165,7 +165,7 @@ class _Converter:
                     f"{kind} -> {label}", {"rows": 0, "first_rows": []}
                 )
                 info["rows"] += int(rows.size)
-                room = _MAX_ROWS_SHOWN - len(info["first_rows"])
+                room = MAX_SHOWN - len(info["first_rows"])
                 info["first_rows"] += [
                     {"file": part.file, "row": int(part.first_row + r)} for r in rows[:room]
                 ]
@@ -190,7 +190,7 @@ class _Converter:
             )
         if self.nonfinite:
             problems.append(
-                f"{self.nonfinite:,} rows would be 'finite' with a non-finite value "
+                f"{self.nonfinite:,} rows would be {Status.FINITE.label!r} with a non-finite value "
                 f"(first at {', '.join(self.nonfinite_rows)}); map those reasons to another label"
             )
         if problems:
@@ -219,15 +219,17 @@ def convert_legacy(
     ``<dest>.ledger.json``.
 
     Args:
-        source: Anything :func:`zpml_data.sources.open_source` opens.
+        source: Anything :func:`zpml_data.io.sources.open_source` opens.
         dest: The output file.
         value: The legacy value column.
         status_column: Name of the status column to add.
         policy: Labels for ``"nan"``, ``"posinf"``, ``"neginf"`` (default:
             bottom, censored_above, censored_below, which is lift-preserving).
-        reason_column: A column saying why a value is what it is; where it is
-            not null, ``reason_map`` decides the row's label.
+        reason_column: A column saying why a value is what it is; where it
+            gives a reason, ``reason_map`` decides the row's label. A null,
+            empty or whitespace-only reason gives none: the policy decides.
         reason_map: ``{reason: Status}``; every reason present must be in it.
+            Given exactly when ``reason_column`` is.
         markers: Parse ``<x``/``>x`` text markers (default: for text columns).
         force: Replace an existing status column instead of refusing.
         batch_size: Rows per record batch.
@@ -237,15 +239,66 @@ def convert_legacy(
         The :class:`ConversionLedger`.
 
     Raises:
-        UsageError: Unknown columns, an existing status column without ``force``.
+        UsageError: Unknown columns, an existing status column without
+            ``force``, or a reason column without a reason map (or the reverse).
         DataError: Unparseable values, reasons missing from the map, or a row
             that would be ``finite`` without a finite value. Nothing is written.
+        IntegrityError: The file written holds a different number of rows
+            than were read (``rows_out``, counted back from the file). Nothing
+            is kept.
         SourceError: The source cannot be read or ``dest`` written.
     """
     opened = open_source(source)
+    _check_columns(opened, value, status_column, reason_column, force)
+    if (reason_column is None) != (reason_map is None):
+        raise UsageError(
+            "a reason column and a reason map go together (--reason-column COL "
+            "--reason-map FILE): the column says why, the map says which label that means"
+        )
+    policy = dict(policy or DEFAULT_SENTINEL_POLICY)
+    ledger = ConversionLedger(
+        opened.names, str(dest), value, status_column, {k: v.label for k, v in policy.items()}
+    )
+    converter = _Converter(ledger, policy, reason_column, reason_map, markers)
     names = list(opened.schema.names)
-    needed = [value] + ([reason_column] if reason_column else [])
-    missing = [c for c in needed if c not in names]
+    out_columns = names if status_column in names else [*names, status_column]
+    with atomic_path(dest) as tmp:
+        output = ConvertedFile(tmp, as_csv=str(dest).lower().endswith(".csv"))
+        with output, progress_bar(opened.count_rows(), "convert", progress) as bar:
+            for part in opened.batches(batch_size=batch_size):
+                output.write(converter.convert(part, out_columns))
+                bar.update(part.batch.num_rows)
+            converter.raise_collected()
+            fields = {f.name: f for f in opened.schema} | {
+                status_column: pa.field(status_column, _STATUS_TYPE)
+            }
+            output.finish(pa.schema([fields[name] for name in out_columns]))
+        ledger.rows_out = output.rows_written()
+        if ledger.rows_out != ledger.rows_in:
+            raise IntegrityError(
+                f"{dest}: {ledger.rows_out:,} rows written for {ledger.rows_in:,} read; "
+                "rows were lost, so nothing was kept: this is a bug, please report it"
+            )
+    if ledger.rows_in and ledger.counts.keys() == {Kind.FINITE.description}:
+        ledger.notes.append(
+            f"every value of {value!r} is finite: all rows are labelled {Status.FINITE.label!r}"
+        )
+    atomic_write_text(
+        f"{dest}.ledger.json", json.dumps(ledger.to_dict(), indent=2, sort_keys=True) + "\n"
+    )
+    return ledger
+
+
+def _check_columns(
+    opened: Source, value: str, status_column: str, reason_column: str | None, force: bool
+) -> None:
+    """Refuse a conversion whose columns are absent, or whose status column exists already.
+
+    Raises:
+        UsageError: Naming the columns there are, or how to replace the status column.
+    """
+    names = list(opened.schema.names)
+    missing = [c for c in (value, reason_column) if c is not None and c not in names]
     if missing:
         raise UsageError(
             f"{', '.join(opened.names)}: no column {', '.join(map(repr, missing))}; "
@@ -256,53 +309,9 @@ def convert_legacy(
             f"{', '.join(opened.names)} already has a status column {status_column!r}; "
             "audit it with zpml audit, or pass --force to replace it"
         )
-    if reason_column and not reason_map:
-        raise UsageError("a reason column needs a reason map (--reason-map FILE)")
-    policy = dict(policy or DEFAULT_SENTINEL_POLICY)
-    ledger = ConversionLedger(
-        opened.names, str(dest), value, status_column, {k: v.label for k, v in policy.items()}
-    )
-    converter = _Converter(ledger, policy, reason_column, reason_map, markers)
-    out_columns = names if status_column in names else [*names, status_column]
-    as_csv = str(dest).lower().endswith(".csv")
-    with atomic_path(dest) as tmp, progress_bar(opened.count_rows(), "convert", progress) as bar:
-        writer = None
-        try:
-            for part in opened.batches(batch_size=batch_size):
-                out = converter.convert(part, out_columns)
-                if writer is None:
-                    writer = _writer(tmp, out.schema, as_csv)
-                writer.write_batch(_for_csv(out) if as_csv else out)
-                bar.update(part.batch.num_rows)
-            converter.raise_collected()
-            if writer is None:  # an empty source still gets its (empty) output
-                empty = pa.schema([*opened.schema, pa.field(status_column, _STATUS_TYPE)])
-                writer = _writer(tmp, pa.schema([empty.field(n) for n in out_columns]), as_csv)
-        finally:
-            if writer is not None:
-                writer.close()
-    if ledger.rows_in and ledger.counts.keys() == {Kind.FINITE.description}:
-        ledger.notes.append(f"every value of {value!r} is finite: all rows are labelled 'finite'")
-    atomic_write_text(
-        f"{dest}.ledger.json", json.dumps(ledger.to_dict(), indent=2, sort_keys=True) + "\n"
-    )
-    return ledger
 
 
-def _writer(path: Path, schema: pa.Schema, as_csv: bool) -> Any:
-    if as_csv:
-        return csv.CSVWriter(path, _csv_schema(schema))
-    return parquet_writer(path, schema)
-
-
-def _csv_schema(schema: pa.Schema) -> pa.Schema:
-    return pa.schema(
-        [pa.field(f.name, pa.string()) if pa.types.is_dictionary(f.type) else f for f in schema]
-    )
-
-
-def _for_csv(batch: pa.RecordBatch) -> pa.RecordBatch:
-    return pa.RecordBatch.from_arrays(
-        [pc.cast(c, pa.string()) if pa.types.is_dictionary(c.type) else c for c in batch.columns],
-        schema=_csv_schema(batch.schema),
-    )
+def _given_reasons(column: pa.Array) -> pa.Array:
+    """Reasons as text, whitespace trimmed; an empty reason is none given (null), like a null."""
+    text = pc.utf8_trim_whitespace(column.cast(pa.string()))
+    return pc.if_else(pc.equal(text, ""), pa.scalar(None, pa.string()), text)

@@ -25,7 +25,9 @@ def sentinel_policy(
         if label is not None:
             status = parse_label(label, f"--{name}")
             if status is Status.FINITE:
-                raise UsageError(f"--{name}: a non-finite value cannot be labelled 'finite'")
+                raise UsageError(
+                    f"--{name}: a non-finite value cannot be labelled {Status.FINITE.label!r}"
+                )
             policy[name] = status
     return policy
 

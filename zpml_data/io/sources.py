@@ -23,6 +23,7 @@ from pyarrow import csv
 
 from zpml_data.errors import SourceError, UsageError
 from zpml_data.io import DEFAULT_BATCH_SIZE
+from zpml_data.validate import require_positive_int
 
 _FORMATS = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
 
@@ -68,8 +69,10 @@ class Source:
         """Stream the source's record batches, reading only ``columns``.
 
         Raises:
+            ConfigError: ``batch_size`` is not a positive integer.
             SourceError: A file cannot be read or parsed.
         """
+        require_positive_int("batch_size", batch_size)
         cols = list(columns) if columns is not None else None
         for part in self.parts:
             first_row = 0

@@ -8,11 +8,11 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from zpml_data._text import status_mix_table
 from zpml_data.errors import IntegrityError
 from zpml_data.lift import lift_semantic_targets
 from zpml_data.shards.format import column_2d, shard_schema, status_counts
 from zpml_data.shards.manifest import Manifest, ShardFile, read_manifest, sha256_file
-from zpml_data.status import STATUS_LABELS
 
 _LIFTED = ("Y_n", "Y_d", "mask_finite", "mask_bottom", "orientation_label", "bottom_kind")
 
@@ -34,20 +34,38 @@ def _check_shard(directory: Path, entry: ShardFile, schema: pa.Schema) -> list[s
         table = file.read()
     except (pa.ArrowInvalid, OSError) as error:
         return [f"{entry.file}: not a readable Parquet file: {error}"]
+    groups = [file.metadata.row_group(i).num_rows for i in range(file.num_row_groups)]
+    return _count_problems(entry, table, groups) + _lift_problems(entry, table)
+
+
+def _count_problems(entry: ShardFile, table: pa.Table, groups: list[int]) -> list[str]:
+    """Rows, row-group layout and status counts (per shard and per row group) against the entry."""
     problems = []
     if table.num_rows != entry.rows:
         problems.append(f"{entry.file}: {table.num_rows:,} rows, the manifest says {entry.rows:,}")
-    groups = [file.metadata.row_group(i).num_rows for i in range(file.num_row_groups)]
+    codes = column_2d(table, "status")
+    if status_counts(codes) != entry.status_counts:
+        problems.append(f"{entry.file}: status counts differ from the manifest")
     starts = [sum(groups[:i]) for i in range(len(groups))]
     if (groups, starts) != (
         [g.rows for g in entry.row_groups],
         [g.first_row for g in entry.row_groups],
     ):
         problems.append(f"{entry.file}: row groups of {groups} rows, the manifest says otherwise")
-    codes = column_2d(table, "status")
-    if status_counts(codes) != entry.status_counts:
-        problems.append(f"{entry.file}: status counts differ from the manifest")
-    fresh = lift_semantic_targets(column_2d(table, "values"), codes)
+        return problems  # the per-group counts below need the stated layout
+    problems += [
+        f"{entry.file}: row group {i} (rows {g.first_row:,}..): status counts differ from "
+        "the manifest"
+        for i, g in enumerate(entry.row_groups)
+        if status_counts(codes[g.first_row : g.first_row + g.rows]) != g.status_counts
+    ]
+    return problems
+
+
+def _lift_problems(entry: ShardFile, table: pa.Table) -> list[str]:
+    """The stored lifted columns against a fresh lift of ``(values, status)``."""
+    fresh = lift_semantic_targets(column_2d(table, "values"), column_2d(table, "status"))
+    problems = []
     for name in _LIFTED:
         stored = column_2d(table, name)
         expected = np.asarray(getattr(fresh, name)).astype(stored.dtype)
@@ -62,9 +80,9 @@ def verify_shards(directory: str | Path) -> Manifest:
     """Check a shard directory file by file against its manifest.
 
     Checks each shard's size and sha256, its schema, row and row-group counts,
-    status counts, and that the stored lifted columns equal a fresh lift of
-    ``(values, status)``; the quarantine file's size and sha256; and that
-    ``rows + quarantined_rows == source_rows``.
+    status counts (of the shard and of each row group), and that the stored
+    lifted columns equal a fresh lift of ``(values, status)``; the quarantine
+    file's size and sha256; and that ``rows + quarantined_rows == source_rows``.
 
     Returns:
         The manifest, when everything checks out.
@@ -106,18 +124,12 @@ def verify_shards(directory: str | Path) -> Manifest:
 
 def describe_shards(manifest: Manifest, directory: str | Path) -> str:
     """A readable summary of a manifest: rows, shards, status mix, provenance."""
-    cells = max(sum(manifest.status_counts.values()), 1)
-    counts = manifest.status_counts
     lines = [
         f"{directory}: {manifest.format} v{manifest.version}, written by {manifest.created_by}",
         f"  rows: {manifest.rows:,} in {len(manifest.shards)} shard(s); quarantined: "
         f"{manifest.quarantined_rows:,}; source rows: {manifest.source_rows:,}",
         f"  targets: {', '.join(manifest.targets)}; inputs: {len(manifest.inputs)}",
-        "  status          cells    share",
-    ]
-    lines += [
-        f"  {label:<14} {counts[label]:>7,} {counts[label] / cells:>8.2%}"
-        for label in STATUS_LABELS
+        *status_mix_table(manifest.status_counts, unit="cells"),
     ]
     lines += [
         f"  {s.file}: {s.rows:,} rows, {len(s.row_groups)} row groups, {s.bytes:,} bytes"

@@ -1,0 +1,34 @@
+"""Every data benchmark runs in quick mode (small sizes, goals not enforced), so none can rot."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from benchmarks._timing import report_peak_growth
+
+ROOT = Path(__file__).parents[1]
+DATA_BENCHMARKS = ["bench_lift", "bench_audit", "bench_convert", "bench_shards"]
+
+
+@pytest.mark.parametrize("name", DATA_BENCHMARKS)
+def test_benchmark_runs_in_quick_mode(name, tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-m", f"benchmarks.{name}", "--quick"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env={**os.environ, "TMPDIR": str(tmp_path)},  # their temp dirs land in tmp_path
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "rows" in result.stdout
+
+
+def test_a_flat_memory_verdict_needs_two_sizes():
+    with pytest.raises(ValueError, match=r"needs at least two sizes, got \[1000\]"):
+        report_peak_growth({1000: 50.0})
+    assert report_peak_growth({1000: 50.0, 2000: 55.0}) is True
+    assert report_peak_growth({1000: 50.0, 2000: 80.0}) is False
