@@ -11,6 +11,7 @@ from tests.conftest import assert_bitwise_equal
 from zpml_data import lift_semantic_targets, lift_targets
 from zpml_data.convert.legacy import convert_legacy
 from zpml_data.convert.policies import sentinel_policy
+from zpml_data.errors import MAX_SHOWN
 
 values = hnp.arrays(
     np.float64, st.integers(0, 80), elements=st.floats(allow_nan=True, allow_infinity=True)
@@ -48,4 +49,4 @@ def test_other_policies_list_exactly_the_rows_that_changed(tmp_path, value):
     assert ledger.lift_preserving == (changed == 0)
     if changed:
         rows = [r["row"] for r in ledger.changed["NaN or empty -> missing"]["first_rows"]]
-        assert rows == list(np.flatnonzero(np.isnan(value))[:10])
+        assert rows == list(np.flatnonzero(np.isnan(value))[:MAX_SHOWN])

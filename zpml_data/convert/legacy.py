@@ -262,23 +262,10 @@ def convert_legacy(
     converter = _Converter(ledger, policy, reason_column, reason_map, markers)
     names = list(opened.schema.names)
     out_columns = names if status_column in names else [*names, status_column]
-    with atomic_path(dest) as tmp:
-        output = ConvertedFile(tmp, as_csv=str(dest).lower().endswith(".csv"))
-        with output, progress_bar(opened.count_rows(), "convert", progress) as bar:
-            for part in opened.batches(batch_size=batch_size):
-                output.write(converter.convert(part, out_columns))
-                bar.update(part.batch.num_rows)
-            converter.raise_collected()
-            fields = {f.name: f for f in opened.schema} | {
-                status_column: pa.field(status_column, _STATUS_TYPE)
-            }
-            output.finish(pa.schema([fields[name] for name in out_columns]))
-        ledger.rows_out = output.rows_written()
-        if ledger.rows_out != ledger.rows_in:
-            raise IntegrityError(
-                f"{dest}: {ledger.rows_out:,} rows written for {ledger.rows_in:,} read; "
-                "rows were lost, so nothing was kept: this is a bug, please report it"
-            )
+    fields = {f.name: f for f in opened.schema}
+    fields[status_column] = pa.field(status_column, _STATUS_TYPE)
+    out_schema = pa.schema([fields[name] for name in out_columns])
+    _write_converted(opened, Path(dest), converter, out_schema, batch_size, progress)
     if ledger.rows_in and ledger.counts.keys() == {Kind.FINITE.description}:
         ledger.notes.append(
             f"every value of {value!r} is finite: all rows are labelled {Status.FINITE.label!r}"
@@ -287,6 +274,37 @@ def convert_legacy(
         f"{dest}.ledger.json", json.dumps(ledger.to_dict(), indent=2, sort_keys=True) + "\n"
     )
     return ledger
+
+
+def _write_converted(
+    source: Source,
+    dest: Path,
+    converter: _Converter,
+    schema: pa.Schema,
+    batch_size: int,
+    progress: bool,
+) -> None:
+    """Convert batch by batch into ``dest`` (atomically); count the rows written back.
+
+    Raises:
+        DataError: What the converter collected; nothing is written.
+        IntegrityError: The file holds a different number of rows than were read.
+    """
+    ledger = converter.ledger
+    with atomic_path(dest) as tmp:
+        output = ConvertedFile(tmp, as_csv=dest.suffix.lower() == ".csv")
+        with output, progress_bar(source.count_rows(), "convert", progress) as bar:
+            for part in source.batches(batch_size=batch_size):
+                output.write(converter.convert(part, schema.names))
+                bar.update(part.batch.num_rows)
+            converter.raise_collected()
+            output.finish(schema)  # an empty source still gets its header
+        ledger.rows_out = output.rows_written()
+        if ledger.rows_out != ledger.rows_in:
+            raise IntegrityError(
+                f"{dest}: {ledger.rows_out:,} rows written for {ledger.rows_in:,} read; "
+                "rows were lost, so nothing was kept: this is a bug, please report it"
+            )
 
 
 def _check_columns(

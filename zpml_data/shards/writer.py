@@ -284,13 +284,28 @@ def write_shards(
             shards.add(shard_batch(kept, resolved.inputs, targets, schema, row_ids[~bad]))
             read += part.batch.num_rows
             bar.update(part.batch.num_rows)
-    manifest = Manifest(
+    manifest = _manifest(resolved, opened, read, shards, quarantine, seed)
+    assert manifest.rows + manifest.quarantined_rows == manifest.source_rows
+    atomic_write_text(out / MANIFEST_NAME, manifest.to_json())
+    return manifest
+
+
+def _manifest(
+    spec: ResolvedSpec,
+    source: Source,
+    source_rows: int,
+    shards: ShardWriter,
+    quarantine: QuarantineWriter,
+    seed: int | None,
+) -> Manifest:
+    """The manifest of a finished run: every figure as the writers counted it."""
+    return Manifest(
         created_by=f"zpml {__version__}",
-        spec=resolved.to_dict(),
-        inputs=[f"inputs.{name}" for name in resolved.inputs],
-        targets=[t.value for t in targets],
-        source=_fingerprint(opened),
-        source_rows=read,
+        spec=spec.to_dict(),
+        inputs=[f"inputs.{name}" for name in spec.inputs],
+        targets=[t.value for t in spec.targets],
+        source=_fingerprint(source),
+        source_rows=source_rows,
         rows=sum(s.rows for s in shards.shards),
         quarantined_rows=quarantine.rows,
         status_counts={
@@ -300,9 +315,6 @@ def write_shards(
         quarantine=quarantine.entry,
         seed=seed,
     )
-    assert manifest.rows + manifest.quarantined_rows == manifest.source_rows
-    atomic_write_text(out / MANIFEST_NAME, manifest.to_json())
-    return manifest
 
 
 def _labelled(spec: ResolvedSpec) -> tuple[LabelledTarget, ...]:
