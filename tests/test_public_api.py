@@ -10,6 +10,7 @@ PACKAGES = [
     "zpml_data.convert",
     "zpml_data.io",
     "zpml_data.shards",
+    "zpml_train",
 ]
 
 
