@@ -7,18 +7,15 @@ import pytest
 
 HEAVY = ("pandas", "pandera", "torch")
 
-# Prints which of HEAVY the snippet before it imported.
-REPORT = "import sys; print('heavy:' + ','.join(m for m in {heavy!r} if m in sys.modules))"
 
-
-def heavy_modules_after(code: str) -> list[str]:
-    """Run ``code`` in a fresh interpreter; the heavy modules it left in ``sys.modules``."""
-    script = f"{code}\n{REPORT.format(heavy=HEAVY)}"
+def imported_after(code: str, modules=HEAVY) -> list[str]:
+    """Run ``code`` in a fresh interpreter; which of ``modules`` it left in ``sys.modules``."""
+    report = f"import sys; print('loaded:' + ','.join(m for m in {modules!r} if m in sys.modules))"
     result = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, check=True
+        [sys.executable, "-c", f"{code}\n{report}"], capture_output=True, text=True, check=True
     )
-    report = result.stdout.rsplit("heavy:", 1)[1].strip()
-    return [name for name in report.split(",") if name]
+    loaded = result.stdout.rsplit("loaded:", 1)[1].strip()
+    return [name for name in loaded.split(",") if name]
 
 
 @pytest.mark.parametrize("argv", [["--help"], ["--version"], ["shard", "--help"]])
@@ -30,10 +27,10 @@ def test_zpml_help_and_version_import_no_heavy_module(argv):
         "except SystemExit as exit:\n"
         "    assert exit.code == 0, exit.code\n"
     )
-    assert heavy_modules_after(code) == []
+    assert imported_after(code) == []
 
 
-READER_MODULES = [
+READERS = [
     "zpml_data",
     "zpml_data.shards.manifest",
     "zpml_data.shards.format",
@@ -41,10 +38,14 @@ READER_MODULES = [
 ]
 
 
-@pytest.mark.parametrize("module", READER_MODULES)
+@pytest.mark.parametrize("module", READERS)
 def test_a_shard_reader_imports_no_heavy_module(module):
-    assert heavy_modules_after(f"import {module}") == []
+    assert imported_after(f"import {module}") == []
+
+
+def test_the_vocabulary_imports_no_array_library():
+    assert imported_after("import zpml_data.status", ("numpy", "pyarrow", "pandas")) == []
 
 
 def test_the_check_sees_a_heavy_import():
-    assert heavy_modules_after("import zpml_data.shards.writer") == ["pandas", "pandera"]
+    assert imported_after("import zpml_data.shards.writer") == ["pandas", "pandera"]
