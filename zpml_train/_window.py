@@ -1,9 +1,8 @@
 """Reading shuffle windows: row groups read ahead in threads, permuted once, sliced into batches.
 
-A window is a few row groups read whole (columnar) and permuted once: each
-feature column is gathered in the window's order (a contiguous gather that
-stays in cache), then the ``[F, n]`` block is transposed once into the
-row-major ``[n, F]`` tensor, so every batch is a zero-copy slice of it.
+A window is a few row groups read whole (columnar) and permuted once: the
+shards' ``inputs`` column is a row-major ``[n, F]`` block, gathered row by row
+into the window's order, so every batch is a zero-copy slice of it.
 Decoding the next row groups runs in a small thread pool (pyarrow releases the
 GIL), overlapping with the gather of the current window.
 """
@@ -12,6 +11,7 @@ from __future__ import annotations
 
 import os
 import threading
+import warnings
 from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -92,9 +92,7 @@ class WindowReader:
 
     def __init__(self, directory: Path, manifest: Manifest, verified: bool) -> None:
         self.directory, self.manifest, self.verified = directory, manifest, verified
-        targets = len(manifest.targets)
-        self.targets = targets
-        self.schema = shard_schema([n.removeprefix("inputs.") for n in manifest.inputs], targets)
+        self.schema = shard_schema(manifest.inputs, len(manifest.targets))
         self._pool: ThreadPoolExecutor | None = None
         self._pending: dict[tuple[int, int], list[Future[pa.Table]]] = {}
         self._windows: OrderedDict[tuple[int, int], Window] = OrderedDict()
@@ -185,15 +183,17 @@ class WindowReader:
 
     def _assemble(self, tables: list[pa.Table], order: np.ndarray, balance: bool) -> Window:
         rows, features = len(order), len(self.manifest.inputs)
-        by_feature = np.empty((features, rows), np.float32)
-        for j, name in enumerate(self.manifest.inputs):
-            np.take(_concat([t.column(name) for t in tables], 1), order, out=by_feature[j])
+        permutation = torch.from_numpy(order)
         inputs = torch.empty((rows, features), dtype=torch.float32)
-        inputs.copy_(torch.from_numpy(by_feature).t())
+        if features:  # one gather of whole rows out of the row-major [n, F] block
+            stored = _concat([t.column("inputs") for t in tables])
+            with warnings.catch_warnings():  # only read: Arrow's buffer is not writable
+                warnings.simplefilter("ignore", UserWarning)
+                block = torch.from_numpy(stored)
+            torch.index_select(block, 0, permutation, out=inputs)
         columns = {}
         for name in (*_TARGET_COLUMNS, *_INT64_COLUMNS, "row_id"):
-            width = 1 if name == "row_id" else self.targets
-            array = _concat([t.column(name) for t in tables], width)[order]
+            array = _concat([t.column(name) for t in tables])[order]
             if name in _INT64_COLUMNS:
                 array = array.astype(np.int64)
             columns[name] = torch.from_numpy(array)
@@ -236,12 +236,14 @@ class WindowReader:
         return window.inputs[pick], {name: column[pick] for name, column in window.columns.items()}
 
 
-def _concat(columns: list[pa.ChunkedArray], width: int) -> np.ndarray:
-    """Row groups' chunks of one column as one numpy array, ``[n]`` or ``[n, width]``."""
-    chunks = [chunk for column in columns for chunk in column.chunks]
-    arrays = [_numpy(c.flatten() if pa.types.is_fixed_size_list(c.type) else c) for c in chunks]
+def _concat(columns: list[pa.ChunkedArray]) -> np.ndarray:
+    """Row groups' chunks of one column as one numpy array: ``[n]``, or ``[n, width]`` for lists."""
+    kind = columns[0].type
+    listed = pa.types.is_fixed_size_list(kind)
+    chunks = [chunk.flatten() if listed else chunk for c in columns for chunk in c.chunks]
+    arrays = [_numpy(chunk) for chunk in chunks]
     flat = arrays[0] if len(arrays) == 1 else np.concatenate(arrays)
-    return flat.reshape(-1, width) if width > 1 else flat
+    return flat.reshape(-1, kind.list_size) if listed else flat
 
 
 _NUMPY_TYPES = {pa.float32(): np.float32, pa.int8(): np.int8, pa.int64(): np.int64}

@@ -42,8 +42,9 @@ def test_round_trip_in_row_id_order(tmp_path, seed):
     assert [g.first_row for g in manifest.shards[0].row_groups] == [0, 500, 1000]
     back = read_back(tmp_path / "s")
     assert back["row_id"].tolist() == list(range(len(frame)))
-    np.testing.assert_array_equal(back["inputs.a"], frame["a"].astype(np.float32))
-    np.testing.assert_array_equal(back["inputs.b"], frame["b"].astype(np.float32))
+    assert manifest.inputs == ["a", "b"]
+    inputs = np.stack(back["inputs"].to_numpy())  # one [a, b] list per row
+    np.testing.assert_array_equal(inputs, frame[["a", "b"]].to_numpy(np.float32))
     np.testing.assert_array_equal(back["values"], frame["value"].astype(np.float32))
     np.testing.assert_array_equal(back["status"], encode_status(frame["status"]))
     assert manifest.status_counts == frame["status"].value_counts().reindex(STATUS_LABELS).to_dict()
@@ -180,7 +181,8 @@ def test_manifest_paths_must_stay_inside(shards, name):
 def test_unknown_manifest_version(shards):
     edit_manifest(shards, lambda m: m.update(version=99))
     with pytest.raises(
-        IntegrityError, match="manifest version 99 is unknown; this release of zpml reads version 1"
+        IntegrityError,
+        match="manifest version 99 is unknown; this release of zpml reads version 2: write the shards again",
     ):
         verify_shards(shards)
 

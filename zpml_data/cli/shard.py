@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, get_args
 
 from zpml_data.cli.options import add_batch_size, add_target_options, positive_int, spec_from_args
 from zpml_data.errors import UsageError
-from zpml_data.shards import DEFAULT_ROW_GROUP_ROWS, DEFAULT_ROWS_PER_SHARD, OnError
+from zpml_data.shards import DEFAULT_ROW_GROUP_ROWS, DEFAULT_ROWS_PER_SHARD, Compression, OnError
 
 if TYPE_CHECKING:
     from zpml_data.cli.options import Subparsers
@@ -49,6 +49,12 @@ def register(subparsers: Subparsers) -> None:
         default="abort",
         help="stop at the first bad row (default), or set bad rows aside",
     )
+    parser.add_argument(
+        "--compression",
+        choices=get_args(Compression),
+        default="snappy",
+        help="Parquet codec: zstd makes smaller files that take longer to read (default snappy)",
+    )
     parser.add_argument("--seed", type=int, help="permute rows within each shard with this seed")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing shard set")
     add_batch_size(parser)
@@ -73,6 +79,7 @@ def run(args: argparse.Namespace) -> int:
         overwrite=args.overwrite,
         batch_size=args.batch_size,
         progress=True,
+        compression=args.compression,
     )
     quarantined = manifest.quarantined_rows
     print(

@@ -51,7 +51,9 @@ def atomic_write_text(path: str | Path, text: str) -> None:
         tmp.write_text(text, encoding="utf-8")
 
 
-def parquet_writer(path: str | Path, schema: pa.Schema) -> pq.ParquetWriter:
+def parquet_writer(
+    path: str | Path, schema: pa.Schema, compression: str = "snappy"
+) -> pq.ParquetWriter:
     """A Parquet writer that dictionary-encodes only text and dictionary columns.
 
     Trying dictionary encoding on float columns (pyarrow's default) cost 8x the
@@ -65,4 +67,4 @@ def parquet_writer(path: str | Path, schema: pa.Schema) -> pq.ParquetWriter:
         or pa.types.is_string(f.type)
         or pa.types.is_large_string(f.type)
     ]
-    return pq.ParquetWriter(path, schema, use_dictionary=encode or False)
+    return pq.ParquetWriter(path, schema, use_dictionary=encode or False, compression=compression)

@@ -19,6 +19,8 @@ DEFAULT_ROWS_PER_SHARD = 1 << 20
 DEFAULT_ROW_GROUP_ROWS = 1 << 14
 # What write_shards does with a row that fails an error-level check.
 OnError = Literal["abort", "quarantine"]
+# Parquet codecs for shards.
+Compression = Literal["snappy", "zstd", "lz4", "gzip", "none"]
 
 _EXPORTS = {
     "MANIFEST_NAME": "zpml_data.shards.manifest",
@@ -37,7 +39,13 @@ _EXPORTS = {
     "describe_shards": "zpml_data.shards.verify",
     "verify_shards": "zpml_data.shards.verify",
 }
-__all__ = ["DEFAULT_ROWS_PER_SHARD", "DEFAULT_ROW_GROUP_ROWS", "OnError", *sorted(_EXPORTS)]
+__all__ = [
+    "DEFAULT_ROWS_PER_SHARD",
+    "DEFAULT_ROW_GROUP_ROWS",
+    "Compression",
+    "OnError",
+    *sorted(_EXPORTS),
+]
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
 
 if TYPE_CHECKING:

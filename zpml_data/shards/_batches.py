@@ -55,12 +55,16 @@ def shard_batch(
     row_ids: np.ndarray,
 ) -> pa.RecordBatch:
     """The shard columns for the rows that passed: inputs, lifted targets, row ids."""
-    columns: dict[str, pa.Array] = {
-        f"inputs.{name}": pc.fill_null(
-            kept.column(name).cast(pa.float32(), safe=False), float("nan")
+    columns: dict[str, pa.Array] = {}
+    if inputs:
+        features = np.empty((kept.num_rows, len(inputs)), np.float32)
+        for j, name in enumerate(inputs):
+            column = pc.fill_null(kept.column(name).cast(pa.float32(), safe=False), float("nan"))
+            features[:, j] = column.to_numpy(zero_copy_only=False)
+        flat = pa.array(features.reshape(-1))
+        columns["inputs"] = pa.FixedSizeListArray.from_arrays(
+            flat, type=schema.field("inputs").type
         )
-        for name in inputs
-    }
     # Only rows that are not finite can overflow float32 here: finite_value refused the others.
     with np.errstate(over="ignore"):
         values = np.stack(

@@ -21,29 +21,35 @@ def shard_name(index: int) -> str:
 
 
 def shard_schema(inputs: Sequence[str], targets: int) -> pa.Schema:
-    """The Arrow schema of a shard with these input columns and this many targets.
+    """The Arrow schema of a shard with these input features and this many targets.
 
-    Inputs are one float32 column per feature (``inputs.<name>``): reading a
-    row group into a ``[B, F]`` array measured 2x faster that way than from a
-    fixed-size list column. With more than one target, each target column is
-    a fixed-size list of that length.
+    The inputs are one fixed-size list column ``inputs`` of ``len(inputs)``
+    float32 (absent when there are none): a row group then reads back as a
+    row-major ``[B, F]`` block, and a shuffling loader gathers whole rows from
+    it. Measured on 2.5e5 rows x 64 features in 64k-row windows, that gather
+    took 0.9 ms, against 15 ms to gather 64 separate columns and transpose
+    them. With more than one target, each target column is a fixed-size list
+    of that length.
     """
 
-    def shaped(dtype: pa.DataType) -> pa.DataType:
+    def shaped(dtype: pa.DataType, width: int) -> pa.DataType:
         # "element" is the child name Parquet reads lists back with.
-        return dtype if targets == 1 else pa.list_(pa.field("element", dtype), targets)
+        return dtype if width == 1 else pa.list_(pa.field("element", dtype), width)
 
+    features = []
+    if inputs:  # a list even for one feature: the layout never depends on the count
+        features = [pa.field("inputs", pa.list_(pa.field("element", pa.float32()), len(inputs)))]
     return pa.schema(
-        [pa.field(f"inputs.{name}", pa.float32()) for name in inputs]
-        + [
-            ("values", shaped(pa.float32())),
-            ("status", shaped(pa.int8())),
-            ("Y_n", shaped(pa.float32())),
-            ("Y_d", shaped(pa.float32())),
-            ("mask_finite", shaped(pa.bool_())),
-            ("mask_bottom", shaped(pa.bool_())),
-            ("orientation_label", shaped(pa.int8())),
-            ("bottom_kind", shaped(pa.int8())),
+        [
+            *features,
+            ("values", shaped(pa.float32(), targets)),
+            ("status", shaped(pa.int8(), targets)),
+            ("Y_n", shaped(pa.float32(), targets)),
+            ("Y_d", shaped(pa.float32(), targets)),
+            ("mask_finite", shaped(pa.bool_(), targets)),
+            ("mask_bottom", shaped(pa.bool_(), targets)),
+            ("orientation_label", shaped(pa.int8(), targets)),
+            ("bottom_kind", shaped(pa.int8(), targets)),
             ("row_id", pa.int64()),
         ]
     )

@@ -24,8 +24,9 @@ from zpml_data.status import STATUS_LABELS
 MANIFEST_NAME = "manifest.json"
 QUARANTINE_NAME = "quarantine.parquet"
 FORMAT = "zpml-shards"
-VERSION = 1
-READABLE_VERSIONS = (1,)
+# 2: the inputs are one fixed-size list column (1 had a float32 column per feature).
+VERSION = 2
+READABLE_VERSIONS = (2,)
 
 
 @dataclasses.dataclass
@@ -58,7 +59,7 @@ class Manifest:
 
     created_by: str
     spec: dict[str, Any]
-    inputs: list[str]  # shard column names of the input features, in order
+    inputs: list[str]  # the input features (source columns), in the order of the inputs column
     targets: list[str]  # value column of each target; more than one: [T]-shaped columns
     source: list[dict[str, Any]]  # fingerprint: file, bytes, mtime_ns, sha256
     source_rows: int
@@ -133,7 +134,7 @@ def read_manifest(directory: str | Path) -> Manifest:
         raise IntegrityError(
             f"{path}: manifest version {version!r} is unknown; this release of zpml reads "
             f"version{'s' if len(READABLE_VERSIONS) > 1 else ''} "
-            f"{', '.join(map(str, READABLE_VERSIONS))}"
+            f"{', '.join(map(str, READABLE_VERSIONS))}: write the shards again with it (zpml shard)"
         )
     for i, shard in enumerate(data.get("shards") or []):
         check_plain_name(

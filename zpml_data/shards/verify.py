@@ -92,9 +92,7 @@ def verify_shards(directory: str | Path) -> Manifest:
     """
     directory = Path(directory)
     manifest = read_manifest(directory)
-    schema = shard_schema(
-        [name.removeprefix("inputs.") for name in manifest.inputs], len(manifest.targets)
-    )
+    schema = shard_schema(manifest.inputs, len(manifest.targets))
     problems = [p for entry in manifest.shards for p in _check_shard(directory, entry, schema)]
     if manifest.quarantine is not None:
         path = directory / manifest.quarantine["file"]
