@@ -1,4 +1,4 @@
-"""Every data benchmark runs in quick mode (small sizes, goals not enforced), so none can rot."""
+"""Every benchmark runs in quick mode (small sizes, goals not enforced), so none can rot."""
 
 import os
 import subprocess
@@ -10,10 +10,17 @@ import pytest
 from benchmarks._timing import report_peak_growth
 
 ROOT = Path(__file__).parents[1]
-DATA_BENCHMARKS = ["bench_lift", "bench_audit", "bench_convert", "bench_shards"]
+BENCHMARKS = [
+    "bench_lift",
+    "bench_audit",
+    "bench_convert",
+    "bench_shards",
+    "bench_loader",
+    "bench_trainer",
+]
 
 
-@pytest.mark.parametrize("name", DATA_BENCHMARKS)
+@pytest.mark.parametrize("name", BENCHMARKS)
 def test_benchmark_runs_in_quick_mode(name, tmp_path):
     result = subprocess.run(
         [sys.executable, "-m", f"benchmarks.{name}", "--quick"],
