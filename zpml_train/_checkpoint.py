@@ -10,6 +10,7 @@ import torch
 
 from zpml_data.errors import ConfigError, SourceError
 from zpml_data.io.atomic import atomic_path
+from zpml_train.distributed import unwrap
 
 if TYPE_CHECKING:
     from zpml_train.trainer import SCMTrainer
@@ -79,7 +80,7 @@ def capture_state(trainer: SCMTrainer, dataset: str | None) -> dict[str, Any]:
     """
     scaler = trainer.amp.scaler
     return {
-        "model": trainer.model.state_dict(),
+        "model": unwrap(trainer.model).state_dict(),  # loads without DDP too
         "optimizer": trainer.optimizer.state_dict(),
         "scheduler": None if trainer.scheduler is None else trainer.scheduler.state_dict(),
         "scaler": scaler.state_dict() if scaler.is_enabled() else None,
@@ -99,7 +100,7 @@ def capture_state(trainer: SCMTrainer, dataset: str | None) -> dict[str, Any]:
 
 def restore_state(trainer: SCMTrainer, state: dict[str, Any]) -> None:
     """Put a state from :func:`capture_state` (checked by :func:`read_checkpoint`) back."""
-    trainer.model.load_state_dict(state["model"])
+    unwrap(trainer.model).load_state_dict(state["model"])
     trainer.optimizer.load_state_dict(state["optimizer"])
     if trainer.scheduler is not None and state.get("scheduler") is not None:
         trainer.scheduler.load_state_dict(state["scheduler"])

@@ -50,6 +50,7 @@ def _count(text: str) -> int:
 def run(args: argparse.Namespace) -> int:
     """Train, print a line per epoch and the final per-status metrics."""
     from zpml_data.io.progress import progress_bar
+    from zpml_train import distributed
     from zpml_train.run import RunSettings, load_run_config, train_run
     from zpml_train.summary import metrics_table
 
@@ -61,17 +62,21 @@ def run(args: argparse.Namespace) -> int:
         if getattr(args, option) is not None:
             run_values[option] = getattr(args, option)
     settings = RunSettings.from_dict(run_values, where=args.config or "options")
-    trainer = train_run(
-        args.shard_dir,
-        args.out,
-        val_dir=args.val,
-        training=training,
-        settings=settings,
-        resume=args.resume,
-        force=args.force,
-        progress=lambda total: progress_bar(total, "train", unit=" batches"),
-        echo=lambda line: print(line, file=sys.stderr),
-    )
-    print(metrics_table(trainer.history[-1] if trainer.history else {}))
-    print(f"run directory: {args.out} (config.json, metrics.jsonl, last.pt, best.pt)")
+    try:
+        trainer = train_run(
+            args.shard_dir,
+            args.out,
+            val_dir=args.val,
+            training=training,
+            settings=settings,
+            resume=args.resume,
+            force=args.force,
+            progress=lambda total: progress_bar(total, "train", unit=" batches"),
+            echo=lambda line: print(line, file=sys.stderr),
+        )
+        if distributed.is_main():
+            print(metrics_table(trainer.history[-1] if trainer.history else {}))
+            print(f"run directory: {args.out} (config.json, metrics.jsonl, last.pt, best.pt)")
+    finally:
+        distributed.finish()
     return 0

@@ -29,6 +29,7 @@ import torch
 from torch import Tensor
 
 from zpml_data.lift import SemanticTargets
+from zpml_train.distributed import sum_across_ranks
 from zpml_train.losses import projective_outputs
 
 # Slots of the sums: first those counted on the device, then those the host knows.
@@ -61,12 +62,12 @@ METRIC_NAMES = (
 
 
 def reduce_sums(sums: Tensor) -> Tensor:
-    """Combine the sums of every process. In one process, the sums themselves.
+    """Combine the sums of every process; in one process, the sums themselves.
 
-    The distributed trainer replaces this by an ``all_reduce(SUM)`` over ranks:
-    every metric is a ratio of sums, so summing first gives the exact global value.
+    Every metric is a ratio of sums, so adding the sums over ranks first gives
+    the exact global value (every rank reads at the same steps).
     """
-    return sums
+    return sum_across_ranks(sums)
 
 
 class MetricSums:

@@ -22,6 +22,7 @@ from zpml_data.errors import ConfigError, UsageError
 from zpml_data.io.atomic import atomic_write_text
 from zpml_data.shards.manifest import MANIFEST_NAME
 from zpml_data.validate import require_choice, require_float, require_int, require_positive_int
+from zpml_train import distributed
 from zpml_train.config import TrainingConfig, read_settings
 from zpml_train.heads import ProjectiveMLP
 from zpml_train.loader import ShardLoader, make_loader
@@ -169,7 +170,44 @@ def train_run(
         ConfigError, UsageError, SourceError, IntegrityError: As their names say.
     """
     run_dir, settings = Path(run_dir), settings or RunSettings()
-    prepare_run_dir(run_dir, resume)
+    training = dict(training or {})
+    if distributed.init_from_env(training.get("device")):  # under torchrun: one rank of several
+        training["device"] = distributed.device_for_rank(training.get("device"))
+    main = distributed.is_main()  # only rank 0 writes files and prints
+    if main or resume:
+        prepare_run_dir(run_dir, resume)
+    trainer = _build_trainer(shard_dir, val_dir, training, settings, progress if main else None)
+    if resume:
+        trainer.load_checkpoint(run_dir / "last.pt", force=force)
+    if main:
+        _write_config(run_dir, shard_dir, val_dir, trainer.config, settings, trainer)
+    best = min((_score(r) for r in trainer.history), default=float("inf"))
+    while trainer.current_epoch < trainer.config.max_epochs:
+        trainer.fit(epochs=1)  # one epoch at a time, checkpointing after each
+        record = trainer.history[-1]
+        if main:
+            _append_metrics(run_dir, trainer.history)
+            trainer.save_checkpoint(run_dir / "last.pt")
+            if _score(record) <= best:
+                best = _score(record)
+                trainer.save_checkpoint(run_dir / "best.pt")
+            echo(_epoch_line(record))
+        if trainer.stopped_early:
+            threshold = trainer.config.coverage_threshold
+            if main:
+                echo(f"stopped early: validation coverage below {threshold}")
+            break
+    return trainer
+
+
+def _build_trainer(
+    shard_dir: str | Path,
+    val_dir: str | Path | None,
+    training: Mapping[str, Any],
+    settings: RunSettings,
+    progress: Callable[[int], Any] | None,
+) -> SCMTrainer:
+    """Loaders, config, a ``ProjectiveMLP`` sized from the manifest (in DDP when distributed)."""
     torch.manual_seed(settings.seed)
     balance = None if settings.balance == "none" else "status"
     loader = make_loader(
@@ -183,16 +221,16 @@ def train_run(
     if val_dir is not None:
         val_loader = make_loader(val_dir, settings.batch_size, shuffle=False)
     # The run's seed also seeds the thresholds, unless the training settings name their own.
-    values = {"seed": settings.seed, **(training or {})}
-    config = TrainingConfig.from_dict(values, val_loader=val_loader)
+    config = TrainingConfig.from_dict({"seed": settings.seed, **training}, val_loader=val_loader)
     manifest = loader.manifest
-    model = ProjectiveMLP(
+    model: torch.nn.Module = ProjectiveMLP(
         len(manifest.inputs),
         len(manifest.targets),
         settings.hidden,
         q_param=settings.q_param,  # type: ignore[arg-type]
         q_min=settings.q_min,
     )
+    model = distributed.wrap(model, torch.device(config.device or "cpu"))
     trainer = SCMTrainer(
         model,
         torch.optim.Adam(model.parameters(), lr=settings.lr),
@@ -201,22 +239,6 @@ def train_run(
         config=config,
     )
     trainer.dataset_fingerprint = manifest_fingerprint(shard_dir)
-    if resume:
-        trainer.load_checkpoint(run_dir / "last.pt", force=force)
-    _write_config(run_dir, shard_dir, val_dir, config, settings, trainer.dataset_fingerprint)
-    best = min((_score(r) for r in trainer.history), default=float("inf"))
-    while trainer.current_epoch < config.max_epochs:
-        trainer.fit(epochs=1)  # one epoch at a time, checkpointing after each
-        record = trainer.history[-1]
-        _append_metrics(run_dir, trainer.history)
-        trainer.save_checkpoint(run_dir / "last.pt")
-        if _score(record) <= best:
-            best = _score(record)
-            trainer.save_checkpoint(run_dir / "best.pt")
-        echo(_epoch_line(record))
-        if trainer.stopped_early:
-            echo(f"stopped early: validation coverage below {config.coverage_threshold}")
-            break
     return trainer
 
 
@@ -232,16 +254,17 @@ def _write_config(
     val_dir: str | Path | None,
     config: TrainingConfig,
     settings: RunSettings,
-    fingerprint: str | None,
+    trainer: SCMTrainer,
 ) -> None:
     data = {
         "data": {
             "train": str(Path(shard_dir).absolute()),
-            "train_manifest_sha256": fingerprint,
+            "train_manifest_sha256": trainer.dataset_fingerprint,
             "val": None if val_dir is None else str(Path(val_dir).absolute()),
             "val_manifest_sha256": None if val_dir is None else manifest_fingerprint(val_dir),
         },
         "run": dataclasses.asdict(settings),
+        "ranks": torch.distributed.get_world_size() if distributed.initialised() else 1,
         "training": config.to_dict(),
     }
     atomic_write_text(run_dir / "config.json", json.dumps(data, indent=2, sort_keys=True) + "\n")

@@ -25,9 +25,10 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from zpml_data.errors import ConfigError, UsageError
+from zpml_data.errors import CapabilityError, ConfigError, UsageError, ZpmlError
 from zpml_data.status import BOTTOM_STATUSES, UNTRAINED_STATUSES
 from zpml_data.validate import require_positive_int
+from zpml_train import distributed
 from zpml_train._amp import Amp
 from zpml_train._batches import TrainingBatch, as_training_batch
 from zpml_train._capability import (
@@ -137,7 +138,7 @@ class SCMTrainer:
                 else before the step of the first batch that holds one).
             ConfigError: The data hold ``missing`` rows and the loss cannot mask them.
         """
-        self._train_checked = self._check_manifest(self.train_loader, training=True)
+        self._train_checked = self._check_on_every_rank()
         self.optimizer.zero_grad(set_to_none=True)
         self.stopped_early = False
         last = self.config.max_epochs
@@ -306,6 +307,19 @@ class SCMTrainer:
             and not self.capability.reachable
             and not self.config.allow_bottom_unreachable
         )
+
+    def _check_on_every_rank(self) -> bool:
+        """The training data's manifest checks; a refusal on any rank stops every rank."""
+        refusal: ZpmlError | None = None
+        try:
+            checked = self._check_manifest(self.train_loader, training=True)
+        except ZpmlError as error:
+            refusal, checked = error, False
+        if distributed.any_rank(refusal is not None, self.device):
+            raise refusal or CapabilityError(
+                "another rank refused to train (its message says why); no step was taken"
+            )
+        return checked
 
     def _check_manifest(self, loader: Any, *, training: bool) -> bool:
         """Check the loader's manifest counts; ``True`` if it had them (no batch checks needed)."""
