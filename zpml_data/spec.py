@@ -9,16 +9,14 @@ status labels (:class:`LabelledTarget`) or legacy sentinels (:class:`LegacyTarge
 from __future__ import annotations
 
 import dataclasses
-import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
-import yaml
 
-from zpml_data.errors import SourceError, UsageError
+from zpml_data.errors import UsageError
 
 DEFAULT_STATUS = "status"
 
@@ -139,38 +137,45 @@ class DatasetSpec:
         raw_targets = data.get("targets") or [
             {k: data[k] for k in ("value", "status") if k in data}
         ]
+        if not isinstance(raw_targets, list):
+            raise UsageError(f"{where}: targets must be a list of {{value, status}} mappings")
         targets = []
         for i, raw in enumerate(raw_targets):
             if not isinstance(raw, Mapping) or set(raw) - {"value", "status"}:
                 raise UsageError(
                     f"{where}: targets[{i}] must map 'value' and 'status' to columns, got {raw!r}"
                 )
+            for key, column in raw.items():
+                if not isinstance(column, str) or not column:
+                    raise UsageError(
+                        f"{where}: targets[{i}].{key} must be a column name, got {column!r}"
+                    )
             targets.append(Target(**raw))
+        schema = data.get("schema")
+        if schema is not None and (not isinstance(schema, str) or not schema):
+            raise UsageError(f"{where}: schema must be the path of a YAML file, got {schema!r}")
         inputs = data.get("inputs")
         return cls(
             targets=tuple(targets),
             inputs=None if inputs is None else tuple(_names(inputs, f"{where}: inputs")),
             groups=tuple(_names(data.get("groups", ()), f"{where}: groups")),
-            schema=data.get("schema"),
+            schema=schema,
         )
 
     @classmethod
     def from_file(cls, path: str | Path) -> DatasetSpec:
         """Load a spec from a ``.yaml``/``.yml`` (safe loader) or ``.toml`` file.
 
+        The file is untrusted input: see :mod:`zpml_data.io.untrusted` for its limits.
+
         Raises:
-            SourceError: The file cannot be read.
+            SourceError: The file cannot be opened.
             UsageError: The file is not valid YAML/TOML or not a valid spec.
         """
+        from zpml_data.io.untrusted import parse_untrusted
+
         path = Path(path)
-        try:
-            text = path.read_text()
-        except OSError as error:
-            raise SourceError(f"cannot read spec file {str(path)!r}: {error.strerror}") from None
-        try:
-            data = tomllib.loads(text) if path.suffix == ".toml" else yaml.safe_load(text)
-        except (yaml.YAMLError, tomllib.TOMLDecodeError) as error:
-            raise UsageError(f"{path}: not valid {path.suffix[1:] or 'YAML'}: {error}") from None
+        data = parse_untrusted(path, "spec file", UsageError)
         if not isinstance(data, Mapping):
             raise UsageError(f"{path}: a spec must be a mapping of keys, got {type(data).__name__}")
         spec = cls.from_mapping(data, where=str(path))
@@ -240,6 +245,6 @@ def _numeric(kind: pa.DataType) -> bool:
 def _names(value: Any, where: str) -> list[str]:
     if isinstance(value, str):
         value = [value]
-    if not isinstance(value, Sequence) or not all(isinstance(v, str) for v in value):
+    if not isinstance(value, Sequence) or not all(isinstance(v, str) and v for v in value):
         raise UsageError(f"{where} must be a list of column names, got {value!r}")
     return list(value)

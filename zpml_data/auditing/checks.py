@@ -22,10 +22,12 @@ import pandas as pd
 import pandera.errors
 import pandera.pandas as pa
 from pandera.extensions import register_check_method
+from pandera.io.pandas_io import deserialize_schema
 
 from zpml_data.auditing.report import Level
-from zpml_data.errors import SourceError, UsageError
+from zpml_data.errors import UsageError
 from zpml_data.io.sources import SourceBatch
+from zpml_data.io.untrusted import parse_untrusted
 from zpml_data.spec import LegacyTarget, ResolvedSpec, ResolvedTarget
 from zpml_data.status import BOTTOM_STATUSES, STATUS_LABELS, Status
 
@@ -195,19 +197,22 @@ def load_user_schema(path: str | Path | None) -> pa.DataFrameSchema | None:
     """Load a user's pandera YAML schema (validated beside the built-in rules).
 
     Raises:
-        SourceError: The file cannot be read.
-        UsageError: The file is not a pandera schema.
+        SourceError: The file cannot be opened.
+        UsageError: The file exceeds the limits of :mod:`zpml_data.io.untrusted`
+            or is not a pandera schema.
     """
     if path is None:
         return None
+    data = parse_untrusted(path, "schema file", UsageError, fmt="yaml")
+    if not isinstance(data, dict):
+        raise UsageError(f"schema file {str(path)!r} is not a pandera YAML schema (a mapping)")
     try:
-        text = Path(path).read_text()
-    except OSError as error:
-        raise SourceError(f"cannot read schema file {str(path)!r}: {error.strerror}") from None
-    try:
-        return pa.DataFrameSchema.from_yaml(text)
+        return deserialize_schema(data)
     except Exception as error:  # pandera raises many kinds for a malformed schema
-        raise UsageError(f"{path}: not a pandera YAML schema: {error}") from None
+        detail = " ".join(str(error).split())
+        raise UsageError(
+            f"schema file {str(path)!r} is not a pandera YAML schema: {detail}"
+        ) from None
 
 
 def _schema_file(name: str) -> Any:

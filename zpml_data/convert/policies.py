@@ -5,10 +5,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
-import yaml
-
 from zpml_data.encode import parse_label
-from zpml_data.errors import SourceError, UsageError
+from zpml_data.errors import UsageError
+from zpml_data.io.untrusted import parse_untrusted
 from zpml_data.status import DEFAULT_SENTINEL_POLICY, Status
 
 
@@ -36,18 +35,20 @@ def load_reason_map(path: str | Path) -> dict[str, Status]:
     """Read a reason map (YAML or JSON, safe loader): ``{reason: label}``.
 
     Raises:
-        SourceError: The file cannot be read.
-        UsageError: Not a mapping of strings to status labels.
+        SourceError: The file cannot be opened.
+        UsageError: The file exceeds the limits of :mod:`zpml_data.io.untrusted`,
+            or is not a mapping of reasons to status labels.
     """
-    try:
-        data = yaml.safe_load(Path(path).read_text())
-    except OSError as error:
-        raise SourceError(f"cannot read reason map {str(path)!r}: {error.strerror}") from None
-    except yaml.YAMLError as error:
-        raise UsageError(f"{path}: not valid YAML or JSON: {error}") from None
+    data = parse_untrusted(path, "reason map", UsageError)
     if not isinstance(data, Mapping) or not data:
         raise UsageError(f"{path}: a reason map is a mapping of reason -> status label")
+    bad = [reason for reason, label in data.items() if not isinstance(label, str)]
+    if bad:
+        raise UsageError(
+            f"{path}: reason {bad[0]!r} maps to {data[bad[0]]!r}; each reason maps to one "
+            "status label, such as 'missing'"
+        )
     return {
-        str(reason): parse_label(str(label), f"{path}: reason {reason!r}")
+        str(reason): parse_label(label, f"{path}: reason {reason!r}")
         for reason, label in data.items()
     }

@@ -12,6 +12,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from zpml_data.errors import SourceError
+from zpml_data.io.guard import check_output_path, new_file_mode
 
 
 @contextlib.contextmanager
@@ -20,11 +21,14 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
 
     Readers see the old file or the complete new one, never half of it. On an
     exception the temporary file is removed and ``path`` is left as it was.
+    The new file gets the mode of the file it replaces, else ``0666 & ~umask``;
+    a symlink to a file is written through to its target.
 
     Raises:
         SourceError: The directory does not exist or is not writable.
+        UsageError: ``path`` is a directory, FIFO or device, not a file.
     """
-    path = Path(path)
+    path = check_output_path(path)
     try:
         fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     except OSError as error:
@@ -41,6 +45,7 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
 def commit(tmp: Path, path: Path) -> None:
     """Make a finished temporary file durable (fsync) and move it to ``path`` atomically."""
     with open(tmp, "rb+") as file:
+        os.fchmod(file.fileno(), new_file_mode(path if path.exists() else None))
         os.fsync(file.fileno())
     os.replace(tmp, path)
 

@@ -19,6 +19,7 @@ from typing import Any
 import jsonschema
 
 from zpml_data.errors import IntegrityError, SourceError
+from zpml_data.io.untrusted import MAX_MANIFEST_BYTES, parse_untrusted
 from zpml_data.status import STATUS_LABELS
 
 MANIFEST_NAME = "manifest.json"
@@ -108,6 +109,27 @@ def check_plain_name(name: Any, where: str) -> str:
     return name
 
 
+def listed_file(directory: str | Path, name: str) -> Path:
+    """The path of a file a manifest lists, checked to be a regular file inside ``directory``.
+
+    A symlink is followed only if it stays inside the directory, so a manifest
+    cannot make a reader hash or load ``/dev/zero`` or another user's files.
+
+    Raises:
+        IntegrityError: The file is missing, leads outside the directory, or
+            is not a regular file (each message names the file).
+    """
+    path = Path(directory) / check_plain_name(name, str(directory))
+    if not path.exists():
+        raise IntegrityError(f"{name}: missing")
+    target = path.resolve()
+    if target.parent != Path(directory).resolve():
+        raise IntegrityError(f"{name}: a link leading outside the shard directory ({target})")
+    if not target.is_file():
+        raise IntegrityError(f"{name}: not a regular file")
+    return target
+
+
 def read_manifest(directory: str | Path) -> Manifest:
     """Read and check ``manifest.json`` of a shard directory.
 
@@ -120,15 +142,14 @@ def read_manifest(directory: str | Path) -> Manifest:
     if not Path(directory).is_dir():
         raise SourceError(f"{directory}: no such directory")
     path = Path(directory) / MANIFEST_NAME
-    try:
-        data = json.loads(path.read_text())
-    except FileNotFoundError:
+    if not path.exists() and not path.is_symlink():
         raise IntegrityError(
             f"{path}: no manifest; the directory is not a complete shard set "
             "(an interrupted run leaves none): write the shards again"
-        ) from None
-    except (OSError, ValueError) as error:
-        raise IntegrityError(f"{path}: unreadable manifest: {error}") from None
+        )
+    data = parse_untrusted(
+        path, "manifest", IntegrityError, max_bytes=MAX_MANIFEST_BYTES, fmt="json"
+    )
     version = data.get("version") if isinstance(data, dict) else None
     if version not in READABLE_VERSIONS:
         raise IntegrityError(
@@ -136,12 +157,19 @@ def read_manifest(directory: str | Path) -> Manifest:
             f"version{'s' if len(READABLE_VERSIONS) > 1 else ''} "
             f"{', '.join(map(str, READABLE_VERSIONS))}: write the shards again with it (zpml shard)"
         )
-    for i, shard in enumerate(data.get("shards") or []):
-        check_plain_name(
+    shards = data.get("shards")
+    seen: set[str] = set()
+    for i, shard in enumerate(shards if isinstance(shards, list) else []):
+        name = check_plain_name(
             shard.get("file") if isinstance(shard, dict) else None, f"{path}: shards[{i}]"
         )
+        if name in seen:
+            raise IntegrityError(f"{path}: shards[{i}]: {name!r} is listed twice")
+        seen.add(name)
     if isinstance(data.get("quarantine"), dict):
-        check_plain_name(data["quarantine"].get("file"), f"{path}: quarantine")
+        name = check_plain_name(data["quarantine"].get("file"), f"{path}: quarantine")
+        if name in seen:
+            raise IntegrityError(f"{path}: quarantine: {name!r} is also listed as a shard")
     try:
         jsonschema.validate(data, _schema())
     except jsonschema.ValidationError as error:

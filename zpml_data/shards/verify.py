@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -12,16 +13,24 @@ from zpml_data._text import status_mix_table
 from zpml_data.errors import IntegrityError
 from zpml_data.lift import lift_semantic_targets
 from zpml_data.shards.format import column_2d, shard_schema, status_counts
-from zpml_data.shards.manifest import Manifest, ShardFile, read_manifest, sha256_file
+from zpml_data.shards.manifest import (
+    Manifest,
+    ShardFile,
+    listed_file,
+    read_manifest,
+    sha256_file,
+)
+from zpml_data.status import STATUS_LABELS
 
 _LIFTED = ("Y_n", "Y_d", "mask_finite", "mask_bottom", "orientation_label", "bottom_kind")
 
 
 def _check_shard(directory: Path, entry: ShardFile, schema: pa.Schema) -> list[str]:
     """Everything wrong with one shard file, each problem naming the file."""
-    path = directory / entry.file
-    if not path.is_file():
-        return [f"{entry.file}: missing"]
+    try:
+        path = listed_file(directory, entry.file)
+    except IntegrityError as error:
+        return [str(error)]
     size = path.stat().st_size
     if size != entry.bytes:
         return [f"{entry.file}: {size:,} bytes, the manifest says {entry.bytes:,} (truncated?)"]
@@ -44,6 +53,13 @@ def _count_problems(entry: ShardFile, table: pa.Table, groups: list[int]) -> lis
     if table.num_rows != entry.rows:
         problems.append(f"{entry.file}: {table.num_rows:,} rows, the manifest says {entry.rows:,}")
     codes = column_2d(table, "status")
+    bad = np.flatnonzero((codes < 0) | (codes >= len(STATUS_LABELS)))
+    if bad.size:
+        problems.append(
+            f"{entry.file}: {bad.size:,} status codes outside 0..{len(STATUS_LABELS) - 1} "
+            f"(first at cell {bad[0]:,}, code {int(codes.ravel()[bad[0]])})"
+        )
+        return problems
     if status_counts(codes) != entry.status_counts:
         problems.append(f"{entry.file}: status counts differ from the manifest")
     starts = [sum(groups[:i]) for i in range(len(groups))]
@@ -76,6 +92,13 @@ def _lift_problems(entry: ShardFile, table: pa.Table) -> list[str]:
     return problems
 
 
+def _quarantine_problems(path: Path, entry: dict[str, Any]) -> list[str]:
+    """The quarantine file's size and sha256 against its manifest entry."""
+    if path.stat().st_size != entry["bytes"] or sha256_file(path) != entry["sha256"]:
+        return [f"{entry['file']}: size or sha256 differs from the manifest"]
+    return []
+
+
 def verify_shards(directory: str | Path) -> Manifest:
     """Check a shard directory file by file against its manifest.
 
@@ -95,16 +118,12 @@ def verify_shards(directory: str | Path) -> Manifest:
     schema = shard_schema(manifest.inputs, len(manifest.targets))
     problems = [p for entry in manifest.shards for p in _check_shard(directory, entry, schema)]
     if manifest.quarantine is not None:
-        path = directory / manifest.quarantine["file"]
-        if not path.is_file():
-            problems.append(f"{manifest.quarantine['file']}: missing")
-        elif (
-            path.stat().st_size != manifest.quarantine["bytes"]
-            or sha256_file(path) != manifest.quarantine["sha256"]
-        ):
-            problems.append(
-                f"{manifest.quarantine['file']}: size or sha256 differs from the manifest"
-            )
+        try:
+            path = listed_file(directory, manifest.quarantine["file"])
+        except IntegrityError as error:
+            problems.append(str(error))
+        else:
+            problems += _quarantine_problems(path, manifest.quarantine)
     if sum(s.rows for s in manifest.shards) != manifest.rows:
         problems.append(
             f"manifest.json: shard rows add up to {sum(s.rows for s in manifest.shards):,}, "
