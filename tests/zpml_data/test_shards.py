@@ -116,9 +116,14 @@ def test_out_dir_rules(tmp_path):
         write_shards(source(100), out)
     write_shards(source(50), out, overwrite=True)
     assert read_manifest(out).rows == 50
-    # An interrupted run: shards but no manifest. Re-running starts clean.
+    # Shard-like files without a manifest or run marker may be the user's: refused.
     (out / "manifest.json").unlink()
     (out / "part-00007.parquet").write_bytes(b"half")
+    with pytest.raises(UsageError, match="without a manifest or a run marker of zpml's"):
+        write_shards(source(80), out)
+    assert (out / "part-00007.parquet").read_bytes() == b"half"
+    # A killed run leaves its marker: re-running starts clean.
+    (out / ".zpml-run").write_text("zpml run by process 1\n")
     write_shards(source(80), out)
     assert sorted(p.name for p in out.iterdir()) == ["manifest.json", "part-00000.parquet"]
     (tmp_path / "mine").mkdir()

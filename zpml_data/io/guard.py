@@ -162,15 +162,19 @@ def _same_inode(path: Path, fd: int) -> bool:
 
 @contextlib.contextmanager
 def run_marker(directory: str | Path) -> Iterator[Path]:
-    """Write ``.zpml-run`` into ``directory`` first and remove it when the block succeeds.
+    """Write ``.zpml-run`` into ``directory`` first and remove it when the block ends.
 
-    A directory holding the marker is zpml's own interrupted run: its files
-    may be cleared. On an exception the marker stays, for the same reason.
+    The block's own context managers clean up after an exception, so the
+    marker outlives only a run that was killed outright (SIGKILL, power
+    loss): a directory holding it is zpml's own interrupted run, whose files
+    may be cleared.
     """
     marker = Path(directory) / RUN_MARKER
     marker.write_text(f"zpml run by process {os.getpid()}\n", encoding="utf-8")
-    yield marker
-    marker.unlink(missing_ok=True)
+    try:
+        yield marker
+    finally:
+        marker.unlink(missing_ok=True)
 
 
 def has_run_marker(directory: str | Path) -> bool:

@@ -21,9 +21,17 @@ import pyarrow as pa
 
 from zpml_data._version import __version__
 from zpml_data.auditing.checks import check_batch, columns_to_check, load_user_schema
-from zpml_data.errors import DataError, UsageError, first_few
+from zpml_data.errors import DataError, SourceError, UsageError, first_few
 from zpml_data.io import DEFAULT_BATCH_SIZE
 from zpml_data.io.atomic import atomic_path, atomic_write_text, parquet_writer
+from zpml_data.io.guard import (
+    RUN_MARKER,
+    check_output_path,
+    has_run_marker,
+    output_lock,
+    refuse_overlap,
+    run_marker,
+)
 from zpml_data.io.progress import progress_bar
 from zpml_data.io.sources import Source, open_source
 from zpml_data.shards import (
@@ -172,14 +180,19 @@ class QuarantineWriter:
 
 
 def _prepare_out_dir(out_dir: Path, overwrite: bool) -> None:
-    """Make ``out_dir`` ready: create it, or clear a previous (or interrupted) shard set.
+    """Make ``out_dir`` ready: clear a previous (or interrupted) shard set of zpml's.
 
-    A directory without a manifest that holds only zpml's own files is an
-    interrupted run and is cleared. A complete shard set is replaced only with
-    ``overwrite``; files zpml did not write are never deleted.
+    zpml's own files are recognised by what zpml wrote, not by their names
+    alone: a manifest (a complete set, replaced only with ``overwrite``) or
+    the run marker (an interrupted run, cleared). Files named like shards
+    without either may be the user's: they are replaced only with
+    ``overwrite``. Files of other names are never touched.
+
+    Raises:
+        UsageError: The directory holds files zpml did not write, a shard set
+            without ``overwrite``, or shard-like files of unknown origin.
     """
-    out_dir.mkdir(parents=True, exist_ok=True)
-    entries = sorted(out_dir.iterdir())
+    entries = sorted(e for e in out_dir.iterdir() if e.name != RUN_MARKER)
     foreign = [e.name for e in entries if not _OWNED.match(e.name)]
     if foreign:
         raise UsageError(
@@ -189,6 +202,12 @@ def _prepare_out_dir(out_dir: Path, overwrite: bool) -> None:
     manifest = out_dir / MANIFEST_NAME
     if manifest.exists() and not overwrite:
         raise UsageError(f"{out_dir} already holds a shard set; pass --overwrite to replace it")
+    if entries and not (overwrite or has_run_marker(out_dir)):
+        raise UsageError(
+            f"{out_dir} holds {first_few(e.name for e in entries)} without a manifest or "
+            "a run marker of zpml's, so they may be yours; pass --overwrite to replace "
+            "them, or choose an empty or new directory"
+        )
     manifest.unlink(missing_ok=True)  # first: a half-cleared directory must not look complete
     for entry in entries:
         entry.unlink(missing_ok=True)
@@ -264,7 +283,8 @@ def write_shards(
     Raises:
         ConfigError: A size that is not a positive integer, or an unknown ``on_error``.
         UsageError: Unknown columns, a target without status labels, or an
-            ``out_dir`` that is not free.
+            ``out_dir`` that is not free: it holds an input or files zpml did
+            not write, or another zpml run is writing it.
         DataError: With ``on_error="abort"``, a row failed an error-level check.
     """
     require_positive_int("rows_per_shard", rows_per_shard)
@@ -275,21 +295,45 @@ def write_shards(
     resolved = (spec or DatasetSpec()).resolve(opened.schema, ", ".join(opened.names))
     targets = _labelled(resolved)
     user_schema = load_user_schema(resolved.schema)
-    out = Path(out_dir)
-    _prepare_out_dir(out, overwrite)
-    schema = shard_schema(resolved.inputs, len(targets))
+    out = check_output_path(out_dir, directory=True)
+    refuse_overlap([*opened.names, *filter(None, [resolved.schema])], [out])
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise SourceError(f"cannot create {str(out)!r}: {error.strerror}") from None
     shards = ShardWriter(
         out,
-        schema,
+        shard_schema(resolved.inputs, len(targets)),
         rows_per_shard=rows_per_shard,
         row_group_rows=row_group_rows,
         seed=seed,
         compression=compression,
     )
+    with output_lock(out):
+        _prepare_out_dir(out, overwrite)
+        with run_marker(out):
+            manifest = _write_rows(
+                opened, resolved, user_schema, shards, on_error, batch_size, progress
+            )
+            atomic_write_text(out / MANIFEST_NAME, manifest.to_json())
+    return manifest
+
+
+def _write_rows(
+    opened: Source,
+    resolved: ResolvedSpec,
+    user_schema: Any,
+    shards: ShardWriter,
+    on_error: OnError,
+    batch_size: int,
+    progress: bool,
+) -> Manifest:
+    """Check, lift and write every row into shards or the quarantine; the manifest to write."""
+    targets = _labelled(resolved)
     read = 0
     bar = progress_bar(opened.count_rows(), "shard", progress)
     columns = columns_to_check(resolved, user_schema, opened.schema.names)
-    with shards, QuarantineWriter(out) as quarantine, bar:
+    with shards, QuarantineWriter(shards.out_dir) as quarantine, bar:
         for part in opened.batches(columns, batch_size):
             reasons = reject_reasons(part, check_batch(part, resolved, user_schema), targets)
             bad = reasons != ""
@@ -299,12 +343,11 @@ def write_shards(
                     raise DataError(abort_message(part, reasons))
                 quarantine.add(quarantine_batch(part, reasons, row_ids))
             kept = part.batch.filter(pa.array(~bad))
-            shards.add(shard_batch(kept, resolved.inputs, targets, schema, row_ids[~bad]))
+            shards.add(shard_batch(kept, resolved.inputs, targets, shards.schema, row_ids[~bad]))
             read += part.batch.num_rows
             bar.update(part.batch.num_rows)
-    manifest = _manifest(resolved, opened, read, shards, quarantine, seed)
+    manifest = _manifest(resolved, opened, read, shards, quarantine, shards.seed)
     assert manifest.rows + manifest.quarantined_rows == manifest.source_rows
-    atomic_write_text(out / MANIFEST_NAME, manifest.to_json())
     return manifest
 
 
