@@ -99,6 +99,16 @@ class WindowReader:
         self._pid = os.getpid()
         self._local = threading.local()
 
+    def close(self) -> None:
+        """Stop the reader threads and drop cached windows (the next read starts them again).
+
+        Called before DataLoader workers fork: a process that forks while it
+        has threads may deadlock in the child.
+        """
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+        self.__init__(self.directory, self.manifest, self.verified)  # type: ignore[misc]
+
     def __getstate__(self) -> dict[str, Any]:
         # Open files and threads stay in the process that made them.
         return {"directory": self.directory, "manifest": self.manifest, "verified": self.verified}

@@ -123,6 +123,10 @@ class ShardDataset(IterableDataset[Batch]):
         for run in self.runs():
             yield from run
 
+    def close(self) -> None:
+        """Stop this process's reader threads; iterating again restarts them."""
+        self._reader.close()
+
     def runs(self) -> Iterator[list[Batch]]:
         """Runs of consecutive batches; DataLoader worker ``i`` of ``n`` makes runs i, i+n, ..."""
         plan = self.plan()
@@ -209,6 +213,8 @@ class ShardLoader:
 
     def __iter__(self) -> Iterator[Batch]:
         """The remaining batches of the epoch; after the last one the next epoch is selected."""
+        if self.num_workers:
+            self.dataset.close()  # no reader threads in this process while workers fork
         loader = DataLoader(
             _Runs(self.dataset),
             batch_size=None,
