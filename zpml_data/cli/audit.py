@@ -62,7 +62,13 @@ def run(args: argparse.Namespace) -> int:
     from zpml_data.auditing.rendering import render_html, render_text
     from zpml_data.auditing.report import Verdict
     from zpml_data.io.atomic import atomic_write_text
+    from zpml_data.io.guard import check_output_path, refuse_overlap
 
+    outputs = [path for path in (args.json, args.html) if path and path != "-"]
+    for path in outputs:
+        check_output_path(path)
+    inputs = [*args.sources, *(args.compare or ()), *filter(None, [args.spec, args.schema])]
+    refuse_overlap(inputs, outputs)
     groups = [g for option in args.group_by for g in option.split(",") if g]
     report = audit(
         args.sources,

@@ -61,7 +61,9 @@ def run(args: argparse.Namespace) -> int:
     """Convert, print the ledger and where it was written."""
     from zpml_data.convert.legacy import convert_legacy
     from zpml_data.convert.policies import load_reason_map, sentinel_policy
+    from zpml_data.io.guard import refuse_overlap
 
+    refuse_overlap(filter(None, [args.reason_map]), [args.dest, f"{args.dest}.ledger.json"])
     ledger = convert_legacy(
         args.source,
         args.dest,

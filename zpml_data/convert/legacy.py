@@ -24,7 +24,8 @@ from zpml_data.convert.markers import Kind, classify_numbers, parse_text
 from zpml_data.convert.output import ConvertedFile
 from zpml_data.errors import MAX_SHOWN, DataError, IntegrityError, UsageError
 from zpml_data.io import DEFAULT_BATCH_SIZE
-from zpml_data.io.atomic import atomic_path, atomic_write_text
+from zpml_data.io.atomic import atomic_path
+from zpml_data.io.guard import check_output_path, output_lock, refuse_overlap
 from zpml_data.io.progress import progress_bar
 from zpml_data.io.sources import Source, SourceBatch, open_source
 from zpml_data.lift import lift_semantic_targets, lift_targets
@@ -265,33 +266,34 @@ def convert_legacy(
     fields = {f.name: f for f in opened.schema}
     fields[status_column] = pa.field(status_column, _STATUS_TYPE)
     out_schema = pa.schema([fields[name] for name in out_columns])
-    _write_converted(opened, Path(dest), converter, out_schema, batch_size, progress)
-    if ledger.rows_in and ledger.counts.keys() == {Kind.FINITE.description}:
-        ledger.notes.append(
-            f"every value of {value!r} is finite: all rows are labelled {Status.FINITE.label!r}"
-        )
-    atomic_write_text(
-        f"{dest}.ledger.json", json.dumps(ledger.to_dict(), indent=2, sort_keys=True) + "\n"
-    )
+    dest = check_output_path(dest)
+    ledger_path = check_output_path(f"{dest}.ledger.json")
+    refuse_overlap(opened.names, [dest, ledger_path])
+    with output_lock(dest):
+        _write_converted(opened, dest, ledger_path, converter, out_schema, batch_size, progress)
     return ledger
 
 
 def _write_converted(
     source: Source,
     dest: Path,
+    ledger_path: Path,
     converter: _Converter,
     schema: pa.Schema,
     batch_size: int,
     progress: bool,
 ) -> None:
-    """Convert batch by batch into ``dest`` (atomically); count the rows written back.
+    """Convert batch by batch into ``dest``, and write the ledger; both committed together.
+
+    Both files are complete under temporary names before either is renamed
+    (the ledger first), so DEST never appears without its ledger.
 
     Raises:
         DataError: What the converter collected; nothing is written.
         IntegrityError: The file holds a different number of rows than were read.
     """
     ledger = converter.ledger
-    with atomic_path(dest) as tmp:
+    with atomic_path(dest) as tmp, atomic_path(ledger_path) as ledger_tmp:
         output = ConvertedFile(tmp, as_csv=dest.suffix.lower() == ".csv")
         with output, progress_bar(source.count_rows(), "convert", progress) as bar:
             for part in source.batches(batch_size=batch_size):
@@ -305,6 +307,14 @@ def _write_converted(
                 f"{dest}: {ledger.rows_out:,} rows written for {ledger.rows_in:,} read; "
                 "rows were lost, so nothing was kept: this is a bug, please report it"
             )
+        if ledger.rows_in and ledger.counts.keys() == {Kind.FINITE.description}:
+            ledger.notes.append(
+                f"every value of {ledger.value!r} is finite: all rows are labelled "
+                f"{Status.FINITE.label!r}"
+            )
+        ledger_tmp.write_text(
+            json.dumps(ledger.to_dict(), indent=2, sort_keys=True) + "\n", encoding="utf-8"
+        )
 
 
 def _check_columns(

@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import fcntl
+import glob
 import os
 import stat
 from collections.abc import Iterable, Iterator
@@ -49,14 +50,16 @@ def refuse_overlap(inputs: Iterable[str | Path], outputs: Iterable[str | Path]) 
     caught too.
 
     Args:
-        inputs: Files or directories that are read (strings that are not
-            paths, such as ``"<DataFrame>"``, never match).
+        inputs: Files, directories or glob patterns that are read (strings
+            that are not paths, such as ``"<DataFrame>"``, never match).
         outputs: Files or directories that are written.
 
     Raises:
         UsageError: Naming the output and the input it would overwrite (exit 2).
     """
-    resolved_inputs = [(str(i), _resolved(i)) for i in inputs]
+    names = [str(i) for i in inputs]
+    names += [match for name in names if glob.has_magic(name) for match in glob.glob(name)]
+    resolved_inputs = [(name, _resolved(name)) for name in names]
     for output in outputs:
         target = _resolved(output)
         for name, source in resolved_inputs:
@@ -83,6 +86,12 @@ def check_output_path(path: str | Path, *, directory: bool = False) -> Path:
             or a directory where a file is expected (or the reverse).
     """
     path = Path(path)
+    spelled = {Path(os.path.abspath(path)), _resolved(path)}
+    if any(p.parts[1:2] in (("dev",), ("proc",)) for p in spelled):
+        raise UsageError(
+            f"output {str(path)!r} is a device or process file, not a file path to write"
+            " (for stdout use '-' where the option allows it)"
+        )
     try:
         mode = path.stat().st_mode
     except FileNotFoundError:
