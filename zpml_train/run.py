@@ -27,6 +27,7 @@ from zpml_train.config import TrainingConfig, read_settings
 from zpml_train.heads import ProjectiveMLP
 from zpml_train.loader import ShardLoader, make_loader
 from zpml_train.losses import SCMTrainingLoss
+from zpml_train.report import collect_predictions, write_report
 from zpml_train.trainer import Record, SCMTrainer
 
 RUN_FILES = ("config.json", "metrics.jsonl", "last.pt", "best.pt", "report.html")
@@ -197,7 +198,29 @@ def train_run(
             if main:
                 echo(f"stopped early: validation coverage below {threshold}")
             break
+    if main:
+        _write_report(run_dir, trainer)
     return trainer
+
+
+def _write_report(run_dir: Path, trainer: SCMTrainer) -> None:
+    """``report.html``: the run's history, its data's status mix, and decoded predictions
+    on the validation data (on the training data when there is none)."""
+    # Shard loaders (the training one without its progress bar): they carry a manifest.
+    loader: Any = getattr(trainer.train_loader, "loader", trainer.train_loader)
+    val_loader: Any = trainer.config.val_loader
+    write_report(
+        run_dir,
+        trainer.history,
+        train_counts=loader.manifest.status_counts,
+        val_counts=None if val_loader is None else val_loader.manifest.status_counts,
+        predictions=collect_predictions(
+            getattr(trainer.model, "module", trainer.model),  # unwrapped from DDP: no collectives
+            val_loader if val_loader is not None else loader,
+            trainer.config.tau_infer,
+            split="training" if val_loader is None else "validation",
+        ),
+    )
 
 
 def _build_trainer(

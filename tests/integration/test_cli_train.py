@@ -40,6 +40,7 @@ def test_train_writes_the_run_directory_and_resumes(
         "config.json",
         "last.pt",
         "metrics.jsonl",
+        "report.html",
     ]
     assert "finite_rmse" in result.stdout and "bottom_recall" in result.stdout
     metrics = _lines(run / "metrics.jsonl")
