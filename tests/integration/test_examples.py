@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from tests.conftest import run_zpml
 from zpml_data.datasets import assay_dose_response
 from zpml_data.status import STATUS_LABELS
 
@@ -25,7 +26,12 @@ def run(script, *args):
 
 
 def test_there_are_exactly_the_examples_tested_here():
-    assert {p.name for p in EXAMPLES.glob("*.py")} == {"assay_pipeline.py", "train_val_skew.py"}
+    assert {p.name for p in EXAMPLES.glob("*.py")} == {
+        "assay_pipeline.py",
+        "train_val_skew.py",
+        "train_from_shards.py",
+    }
+    assert {p.name for p in EXAMPLES.glob("*.yaml")} == {"custom_schema.yaml"}
 
 
 def test_assay_pipeline_recovers_the_labels_audits_by_site_and_verifies_shards(tmp_path):
@@ -57,3 +63,46 @@ def test_train_val_skew_flags_exactly_the_labels_whose_share_moved_over_5_pp():
     flagged = {line.split()[0] for line in stdout.splitlines() if line.endswith("<- skew")}
     assert flagged == moved
     assert stdout.rstrip().endswith("verdict: warn")
+
+
+def test_train_from_shards_prints_per_status_metrics_each_epoch_and_the_loss_falls(tmp_path):
+    stdout = run("train_from_shards.py", tmp_path)
+    epochs = re.findall(
+        r"^epoch (\d+)  loss (\S+)  val coverage (\S+)  finite_rmse (\S+)  "
+        r"bottom_recall (\S+)  bottom_precision (\S+)$",
+        stdout,
+        re.M,
+    )
+    assert [int(e[0]) for e in epochs] == list(range(8))
+    losses = [float(e[1]) for e in epochs]
+    assert losses[-1] < 0.2 * losses[0]
+    assert all(0.0 <= float(e[2]) <= 1.0 for e in epochs)  # coverage is a share
+    assert f"loss fell from {losses[0]:.4f} to {losses[-1]:.4f}" in stdout
+    report = (tmp_path / "report.html").read_text()
+    assert 'id="chart-bottom_recall"' in report and 'id="scatter-target"' in report
+    assert {p.name for p in tmp_path.iterdir()} >= {"train", "val", "report.html"}
+
+
+def _audit_with_custom_schema(path):
+    schema = EXAMPLES / "custom_schema.yaml"
+    return run_zpml("audit", path, "--schema", schema, "--inputs", "dose,temperature,incubation_h")
+
+
+def test_custom_schema_passes_clean_assay_data_and_flags_a_planted_dose(tmp_path):
+    frame = assay_dose_response(n_rows=5_000, seed=3)
+    frame.to_parquet(tmp_path / "clean.parquet")
+    clean = _audit_with_custom_schema(tmp_path / "clean.parquet")
+    assert clean.returncode == 0, clean.stdout + clean.stderr
+    assert "verdict: pass" in clean.stdout and "[your schema]" not in clean.stdout
+
+    frame.loc[17, "dose"] = 2_500.0  # µM typed for nM: over the plate's top concentration
+    frame.loc[40, "incubation_h"] = 36.0  # not a protocol read time
+    frame.to_parquet(tmp_path / "planted.parquet")
+    planted = _audit_with_custom_schema(tmp_path / "planted.parquet")
+    assert planted.returncode == 1, planted.stdout + planted.stderr
+    failed = [line.strip() for line in planted.stdout.splitlines() if "[your schema]" in line]
+    assert len(failed) == 2, planted.stdout
+    assert failed[0].startswith("ERROR in_range(-100.0, 100.0)") and "1 rows" in failed[0]
+    assert "row 17)" in failed[0]
+    assert "isin" in failed[1] and "row 40)" in failed[1]
+    assert "verdict: fail" in planted.stdout
