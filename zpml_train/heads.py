@@ -109,6 +109,9 @@ class ProjectiveMLP(nn.Module):
         q_min: The head's softplus floor.
     """
 
+    input_shift: torch.Tensor
+    input_scale: torch.Tensor
+
     def __init__(
         self,
         input_dim: int,
@@ -128,10 +131,25 @@ class ProjectiveMLP(nn.Module):
         self.output_dim = output_dim
         self.backbone = nn.Sequential(*layers)
         self.head = RationalHead(width, output_dim, q_param=q_param, q_min=q_min)
+        # Inputs are standardised as (x - input_shift) / input_scale; buffers, so
+        # checkpoints carry them. The identity until set_input_scaling is called.
+        self.register_buffer("input_shift", torch.zeros(input_dim))
+        self.register_buffer("input_scale", torch.ones(input_dim))
+
+    def set_input_scaling(self, shift: torch.Tensor, scale: torch.Tensor) -> None:
+        """Standardise inputs with these per-feature statistics (a zero scale counts as 1).
+
+        Args:
+            shift: ``[input_dim]``, usually the training inputs' mean.
+            scale: ``[input_dim]``, usually their standard deviation.
+        """
+        scale = torch.where(torch.isfinite(scale) & (scale > 0), scale, torch.ones_like(scale))
+        self.input_shift.copy_(torch.nan_to_num(shift, nan=0.0, posinf=0.0, neginf=0.0))
+        self.input_scale.copy_(scale)
 
     def forward(self, inputs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """``(P, Q)`` for inputs ``[B, input_dim]``, each ``[B, output_dim]``."""
-        return self.head(self.backbone(inputs))
+        return self.head(self.backbone((inputs - self.input_shift) / self.input_scale))
 
     def bottom_capability(self, tau_infer: float) -> BottomCapability:
         """The head's capability (see :meth:`RationalHead.bottom_capability`)."""

@@ -32,6 +32,7 @@ from zpml_train.trainer import Record, SCMTrainer
 
 RUN_FILES = ("config.json", "metrics.jsonl", "last.pt", "best.pt", "report.html")
 _BALANCE = ("none", "status")
+_SCALING_ROWS = 65_536
 
 
 @dataclasses.dataclass
@@ -246,13 +247,15 @@ def _build_trainer(
     # The run's seed also seeds the thresholds, unless the training settings name their own.
     config = TrainingConfig.from_dict({"seed": settings.seed, **training}, val_loader=val_loader)
     manifest = loader.manifest
-    model: torch.nn.Module = ProjectiveMLP(
+    mlp = ProjectiveMLP(
         len(manifest.inputs),
         len(manifest.targets),
         settings.hidden,
         q_param=settings.q_param,  # type: ignore[arg-type]
         q_min=settings.q_min,
     )
+    mlp.set_input_scaling(*_input_statistics(shard_dir, settings.seed))
+    model: torch.nn.Module = mlp
     model = distributed.wrap(model, torch.device(config.device or "cpu"))
     trainer = SCMTrainer(
         model,
@@ -263,6 +266,24 @@ def _build_trainer(
     )
     trainer.dataset_fingerprint = manifest_fingerprint(shard_dir)
     return trainer
+
+
+def _input_statistics(shard_dir: str | Path, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Mean and standard deviation of each input over a shuffled sample of the rows.
+
+    Raw features on scales of 1e3 and 1e-2 side by side stall the MLP; the
+    sample (at most ``_SCALING_ROWS``) is the same on every rank.
+    """
+    sample = make_loader(shard_dir, 4096, seed=seed, rank=0, world_size=1)
+    inputs = []
+    for batch in sample:
+        inputs.append(batch.inputs)
+        if sum(len(i) for i in inputs) >= _SCALING_ROWS:
+            break
+    rows = torch.cat(inputs) if inputs else torch.zeros((0, len(sample.manifest.inputs)))
+    mean = torch.nanmean(rows, dim=0)
+    spread = torch.nanmean((rows - mean) ** 2, dim=0).sqrt()
+    return mean, spread
 
 
 def _score(record: Mapping[str, Any]) -> float:
