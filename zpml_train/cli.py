@@ -38,6 +38,9 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--force", action="store_true", help="with --resume: continue on other data"
     )
+    parser.add_argument(
+        "--overwrite", action="store_true", help="replace a previous run in RUN_DIR"
+    )
     parser.set_defaults(run=run)
 
 
@@ -71,12 +74,14 @@ def run(args: argparse.Namespace) -> int:
             settings=settings,
             resume=args.resume,
             force=args.force,
+            overwrite=args.overwrite,
             progress=lambda total: progress_bar(total, "train", unit=" batches"),
             echo=lambda line: print(line, file=sys.stderr),
         )
         if distributed.is_main():
             print(metrics_table(trainer.history[-1] if trainer.history else {}))
-            print(f"run directory: {args.out} (config.json, metrics.jsonl, last.pt, best.pt)")
+            files = "report.html, metrics.jsonl, config.json, last.pt, best.pt"
+            print(f"run directory: {args.out} ({files})")
     finally:
         distributed.finish()
     return 0

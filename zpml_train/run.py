@@ -120,22 +120,34 @@ class _Progress:
                 bar.update(1)
 
 
-def prepare_run_dir(run_dir: Path, resume: bool) -> None:
-    """Create a new run directory, or check the one to resume.
+def prepare_run_dir(run_dir: Path, resume: bool, overwrite: bool = False) -> None:
+    """Create a new run directory, or check the one to resume, or clear a finished run.
+
+    Args:
+        run_dir: The run directory.
+        resume: Continue the run there.
+        overwrite: Replace a run there; only zpml's run files may be in it.
 
     Raises:
-        UsageError: A new run into a directory holding files, or ``resume``
+        UsageError: A new run into a directory holding files (without
+            ``overwrite``, or with files that are not a run's), or ``resume``
             without a run to resume.
     """
     if resume:
         if not (run_dir / "last.pt").is_file() or not (run_dir / "config.json").is_file():
             raise UsageError(f"{run_dir}: no run to resume (no last.pt and config.json there)")
         return
-    if run_dir.exists() and (not run_dir.is_dir() or any(run_dir.iterdir())):
+    if run_dir.exists() and not run_dir.is_dir():
+        raise UsageError(f"{run_dir}: exists and is not a directory; choose another --out")
+    present = sorted(p.name for p in run_dir.iterdir()) if run_dir.is_dir() else []
+    foreign = [name for name in present if name not in RUN_FILES]
+    if present and (not overwrite or foreign or "config.json" not in present):
         raise UsageError(
-            f"{run_dir}: exists and is not an empty directory; choose a new --out, "
-            "or continue the run there with --resume"
+            f"{run_dir}: holds {', '.join(present[:5])}; choose a new --out, continue the "
+            "run there with --resume" + ("" if foreign else ", or replace it with --overwrite")
         )
+    for name in present:  # only a previous run's own files, checked above
+        (run_dir / name).unlink()
     run_dir.mkdir(parents=True, exist_ok=True)
 
 
@@ -148,6 +160,7 @@ def train_run(
     settings: RunSettings | None = None,
     resume: bool = False,
     force: bool = False,
+    overwrite: bool = False,
     progress: Callable[[int], Any] | None = None,
     echo: Callable[[str], None] = print,
 ) -> SCMTrainer:
@@ -161,6 +174,7 @@ def train_run(
         settings: Model, optimizer and loader settings.
         resume: Continue the run in ``run_dir`` from ``last.pt``.
         force: Resume on data other than the run's (by manifest sha256).
+        overwrite: Replace a previous run in ``run_dir`` (nothing else may be there).
         progress: ``progress(total_batches)`` gives a bar context manager.
         echo: Where a line per epoch goes.
 
@@ -177,7 +191,7 @@ def train_run(
         training["device"] = distributed.device_for_rank(training.get("device"))
     main = distributed.is_main()  # only rank 0 writes files and prints
     if main or resume:
-        prepare_run_dir(run_dir, resume)
+        prepare_run_dir(run_dir, resume, overwrite)
     trainer = _build_trainer(shard_dir, val_dir, training, settings, progress if main else None)
     if resume:
         trainer.load_checkpoint(run_dir / "last.pt", force=force)

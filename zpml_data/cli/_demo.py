@@ -50,6 +50,7 @@ def run_demo(out_dir: Path, echo: Callable[[str], None] = print) -> None:
         echo(f"  audit: {report.verdict}{': ' if failed else ''}{', '.join(failed)} -> {html}")
     _convert_legacy_step(out_dir, echo)
     _shard_step(out_dir, echo)
+    _train_step(out_dir, echo)
 
 
 def _shard_step(out_dir: Path, echo: Callable[[str], None]) -> None:
@@ -59,6 +60,52 @@ def _shard_step(out_dir: Path, echo: Callable[[str], None]) -> None:
     verify_shards(shards)
     echo(f"shards: {manifest.rows:,} rows in {len(manifest.shards)} shards -> {shards} (verified)")
     echo(describe_shards(manifest, shards))
+
+
+# Thresholds a small model reaches in a few epochs (the library keeps the reference's
+# strict defaults); coverage early stop below the rational data's finite share.
+_TRAIN_CONFIG = """\
+[training]
+tau_infer = 0.05
+tau_train_min = 0.05
+tau_train_max = 0.1
+coverage_threshold = 0.5
+
+[run]
+lr = 0.01
+batch_size = 128
+hidden = [32, 32]
+"""
+
+
+def _train_step(out_dir: Path, echo: Callable[[str], None]) -> None:
+    """Train a ProjectiveMLP on the rational-poles shards, validated on a fresh draw.
+
+    Training is the ``train`` verb, which zpml_train registers as a plugin:
+    zpml_data never imports zpml_train, so the verb is found through the parser.
+    """
+    from zpml_data.cli.main import build_parser
+    from zpml_data.datasets import rational_poles
+
+    shards = {}
+    for split, frame in (("train", None), ("val", rational_poles(4_000, seed=1))):
+        source = out_dir / ("rational.parquet" if frame is None else f"rational-{split}.parquet")
+        if frame is not None:
+            frame.to_parquet(source, index=False)
+        shards[split] = out_dir / f"rational-{split}-shards"
+        write_shards(source, shards[split], overwrite=True)
+    config = out_dir / "train.toml"
+    atomic_write_text(config, _TRAIN_CONFIG)
+    run = out_dir / "run"
+    echo(f"train: ProjectiveMLP on {shards['train']}, validated on {shards['val']} ({config})")
+    argv = ["train", str(shards["train"]), "--val", str(shards["val"]), "--config", str(config)]
+    argv += ["--epochs", "8", "--out", str(run), "--overwrite"]
+    args = build_parser().parse_args(argv)
+    args.run(args)
+    echo(
+        f"  continue it with: zpml train {shards['train']} --val {shards['val']} "
+        f"--config {config} --out {run} --epochs 12 --resume"
+    )
 
 
 def _convert_legacy_step(out_dir: Path, echo: Callable[[str], None]) -> None:
