@@ -1,5 +1,7 @@
 """Every script in examples/ runs to the end and does what its docstring says."""
 
+import json
+import os
 import re
 import subprocess
 import sys
@@ -32,6 +34,31 @@ def test_there_are_exactly_the_examples_tested_here():
         "train_from_shards.py",
     }
     assert {p.name for p in EXAMPLES.glob("*.yaml")} == {"custom_schema.yaml"}
+    assert {p.name for p in EXAMPLES.glob("*.sh")} == {"ddp_train.sh"}
+
+
+def test_ddp_train_trains_on_two_ranks_and_rank_0_writes_the_run(tmp_path):
+    work = tmp_path / "ddp"
+    bin_dir = Path(sys.executable).parent  # zpml and torchrun, installed beside this python
+    env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"}
+    result = subprocess.run(
+        ["bash", str(EXAMPLES / "ddp_train.sh"), str(work)],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stderr
+    config = json.loads((work / "run" / "config.json").read_text())
+    assert config["ranks"] == 2
+    metrics = [
+        json.loads(line) for line in (work / "run" / "metrics.jsonl").read_text().splitlines()
+    ]
+    assert [m["epoch"] for m in metrics] == [0, 1, 2]
+    # Each row once, plus fewer than world_size x batch_size repeats that even out the ranks.
+    assert 20_000 <= metrics[-1]["rows"] < 20_000 + 2 * 256
+    assert 4_000 <= metrics[-1]["val_rows"] < 4_000 + 2 * 256
 
 
 def test_assay_pipeline_recovers_the_labels_audits_by_site_and_verifies_shards(tmp_path):
