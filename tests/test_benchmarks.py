@@ -17,6 +17,7 @@ BENCHMARKS = [
     "bench_shards",
     "bench_loader",
     "bench_trainer",
+    "bench_ddp",
 ]
 
 

@@ -1,0 +1,64 @@
+"""`zpml train` on two gloo ranks under torchrun against one process, in one run.
+
+Run: ``python -m benchmarks.bench_ddp [--rows 200000] [--quick]``.
+
+It writes ``rows`` rows of the rational-poles example as shards, then times
+``zpml train`` for 1 and for 4 epochs, on one process and under
+``torchrun --standalone --nproc_per_node 2`` (gloo). The difference over 3
+epochs is the training time without start-up (imports, process group,
+verification); from it come optimizer steps per second per rank and rows
+per second over all ranks. No goal: the figures are reported.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+BATCH = 256
+
+
+def train(shards: Path, out: Path, epochs: int, ranks: int) -> float:
+    """Seconds for one ``zpml train`` of ``epochs`` epochs on ``ranks`` processes."""
+    command = [sys.executable, "-m", "zpml_data.cli", "train", str(shards), "--out", str(out)]
+    command += ["--epochs", str(epochs), "--batch-size", str(BATCH)]
+    if ranks > 1:
+        launcher = [sys.executable, "-m", "torch.distributed.run", "--standalone"]
+        command = [*launcher, "--nproc_per_node", str(ranks), "-m", *command[2:]]
+    start = time.perf_counter()
+    subprocess.run(command, capture_output=True, text=True, check=True)
+    return time.perf_counter() - start
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--rows", type=int, default=200_000)
+    parser.add_argument("--quick", action="store_true", help="small data (for CI)")
+    args = parser.parse_args()
+    rows = 4_000 if args.quick else args.rows
+    from zpml_data.datasets import rational_poles
+    from zpml_data.shards.writer import write_shards
+
+    with tempfile.TemporaryDirectory() as tmp:
+        shards = Path(tmp) / "shards"
+        write_shards(rational_poles(rows), shards)
+        print(f"{rows:,} rows, batch {BATCH}, 3 epochs timed (4 epochs minus 1)")
+        print(f"{'ranks':>5} {'s/epoch':>8} {'steps/s/rank':>13} {'rows/s':>10}")
+        for ranks in (1, 2):
+            once = train(shards, Path(tmp) / f"r{ranks}-1", 1, ranks)
+            four = train(shards, Path(tmp) / f"r{ranks}-4", 4, ranks)
+            per_epoch = max(four - once, 1e-9) / 3
+            steps = math.ceil(math.ceil(rows / BATCH) / ranks)
+            print(
+                f"{ranks:>5} {per_epoch:8.2f} {steps / per_epoch:13.1f} {rows / per_epoch:10,.0f}"
+            )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
