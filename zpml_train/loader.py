@@ -103,6 +103,9 @@ class ShardDataset(IterableDataset[Batch]):
         self._reader = WindowReader(self.directory, self.manifest, verified=verify)
         self.epoch = 0
         self.position = 0  # batches of this epoch already handed out on this rank
+        # Set by load_state_dict: the next iteration continues at `position`
+        # instead of starting the epoch over.
+        self.resume_pending = False
 
     def plan(self) -> EpochPlan:
         """The plan of the current epoch on this rank."""
@@ -116,7 +119,7 @@ class ShardDataset(IterableDataset[Batch]):
         """Select the epoch (it reseeds the shuffle); a new epoch starts at its first batch."""
         epoch = require_int("epoch", epoch, minimum=0)
         if epoch != self.epoch:
-            self.epoch, self.position = epoch, 0
+            self.epoch, self.position, self.resume_pending = epoch, 0, False
 
     def __iter__(self) -> Iterator[Batch]:
         """This rank's batches from the current position; in a worker, that worker's runs."""
@@ -170,6 +173,7 @@ class ShardDataset(IterableDataset[Batch]):
             )
         self.epoch = require_int("epoch", state.get("epoch"), minimum=0)
         self.position = require_int("position", state.get("position"), minimum=0)
+        self.resume_pending = True
 
 
 class _Runs(IterableDataset[list[Batch]]):
@@ -212,7 +216,14 @@ class ShardLoader:
         self.dataset.load_state_dict(state)
 
     def __iter__(self) -> Iterator[Batch]:
-        """The remaining batches of the epoch; after the last one the next epoch is selected."""
+        """The epoch's batches, from a loaded state's position or else the first.
+
+        A pass broken off early (a peek at one batch) does not shorten the next
+        one; a complete pass selects the next epoch.
+        """
+        if not self.dataset.resume_pending:
+            self.dataset.position = 0
+        self.dataset.resume_pending = False
         if self.num_workers:
             self.dataset.close()  # no reader threads in this process while workers fork
         loader = DataLoader(

@@ -269,3 +269,11 @@ def test_dataset_yields_whole_batches_in_a_plain_dataloader(shard_dir: Path) -> 
     assert len(batches) == len(dataset) == 5
     ids = np.concatenate([b.row_id.numpy() for b in batches])
     assert sorted(ids.tolist()) == list(range(ROWS))
+
+
+def test_a_pass_broken_off_early_does_not_shorten_the_next(shard_dir: Path) -> None:
+    loader = make_loader(shard_dir, 500, seed=4)
+    peek = next(iter(loader)).row_id.numpy().copy()
+    full = _row_ids(loader)
+    assert len(full) == len(loader) == 10
+    np.testing.assert_array_equal(full[0], peek)  # the same epoch, from its first batch
