@@ -5,12 +5,14 @@ Blocks are checked in order; a block added to the README must be added here.
 
 import ast
 import re
+import shlex
 import tomllib
 from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
 import pytest
+import torch
 
 from tests.conftest import assert_targets_equal
 from zpml_data import DatasetSpec, Target
@@ -24,6 +26,7 @@ ROOT = Path(__file__).parents[1]
 README = (ROOT / "README.md").read_text()
 BLOCKS = re.findall(r"```(\w*)\n(.*?)```", README, re.S)
 BUILTIN_VERBS = ["audit", "convert", "shard", "verify", "inspect", "demo"]
+ALL_VERBS = [*BUILTIN_VERBS, "train"]
 
 
 def block(index, language):
@@ -33,7 +36,9 @@ def block(index, language):
 
 
 def test_every_block_is_checked_here():
-    assert [language for language, _ in BLOCKS] == ["bash", "bash", "python", "python", "", "yaml"]
+    assert [language for language, _ in BLOCKS] == [
+        *("bash", "bash", "python", "python", "", "yaml", "python", "bash")
+    ]
 
 
 def test_install_and_demo_command_names_a_real_script_and_verb():
@@ -118,7 +123,7 @@ def parser_options():
 def test_the_cli_reference_names_every_verb_and_exactly_the_builtin_options():
     documented, actual = cli_reference(), parser_options()
     assert set(actual) <= set(documented)
-    for verb in BUILTIN_VERBS:
+    for verb in ALL_VERBS:
         assert documented[verb] == actual[verb], verb
 
 
@@ -136,3 +141,29 @@ def test_the_spec_file_example_loads_as_its_comments_say(tmp_path):
         spec.resolve(columns, "src")  # "a status column named here must exist"
     columns = pa.schema([("value", pa.float64()), ("x", pa.float32()), ("site", pa.string())])
     assert DatasetSpec().resolve(columns, "src").inputs == ("x",)  # "every other numeric column"
+
+
+def test_the_training_example_trains_and_its_comments_are_true(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    torch.set_num_threads(1)  # tiny model: a second thread only waits
+    namespace: dict = {}
+    exec(block(6, "python"), namespace)  # our own README
+    inputs, values, status = namespace["inputs"], namespace["values"], namespace["status"]
+    assert (inputs.dtype, values.dtype, status.dtype) == (torch.float32, torch.float32, torch.int8)
+    assert inputs.shape == (128, 1) and values.shape == status.shape == (128,)
+    history = namespace["history"]
+    assert [record["epoch"] for record in history] == list(range(5))
+    assert {"loss", "coverage", "finite_rmse", "bottom_recall", "val_loss"} <= set(history[-1])
+    assert history[-1]["loss"] < history[0]["loss"]
+    state = torch.load(tmp_path / "last.pt", weights_only=True)
+    assert state["epoch"] == 5
+
+
+def test_the_scaling_commands_name_real_options():
+    parser = build_parser()
+    commands = block(7, "bash").replace("\\\n", " ")
+    lines = [line for line in commands.splitlines() if "zpml_data.cli" in line]
+    assert len(lines) == 2
+    for line in lines:
+        argv = shlex.split(line.split("-m zpml_data.cli", 1)[1])
+        assert parser.parse_args(argv).verb == "train"
