@@ -6,6 +6,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from zpml_data import audit
+from zpml_data.auditing.engine import NULL_GROUP
 from zpml_data.status import STATUS_LABELS
 
 labels = st.sampled_from([*STATUS_LABELS, None, "bogus", "Fault"])
@@ -36,9 +37,9 @@ def test_counts_equal_value_counts_for_any_batch_size(frame, batch_size):
     valid = frame["status"].isin(STATUS_LABELS)
     assert target.invalid_status == int((~valid).sum())
     assert target.rows == len(frame)
-    # Every row is in exactly one group, "null" included.
+    # Every row is in exactly one group, the null group (not the text "null") included.
     assert sum(sum(c.values()) for c in target.groups["g"].values()) == len(frame)
-    for group, rows in frame.groupby(frame["g"].fillna("null")):
+    for group, rows in frame.groupby(frame["g"].fillna(NULL_GROUP)):
         got = target.groups["g"][group]
         expected = rows["status"].value_counts()
         assert all(got[label] == expected.get(label, 0) for label in STATUS_LABELS)

@@ -119,12 +119,27 @@ class _TargetTally:
         )
 
 
+# The group of rows whose group column is null: not the text "null", which is a group of its own.
+NULL_GROUP = "(null)"
+
+
+def group_index(column: pa.Array) -> tuple[list[str], np.ndarray]:
+    """Each row's group as an index into the distinct group keys (:data:`NULL_GROUP` for nulls).
+
+    Returns:
+        The keys (the last is :data:`NULL_GROUP`) and an int64 index per row.
+    """
+    encoded = column if pa.types.is_dictionary(column.type) else column.dictionary_encode()
+    values = encoded.dictionary.to_pylist()
+    keys = [NULL_GROUP if v is None else str(v) for v in values] + [NULL_GROUP]
+    indices = encoded.indices.fill_null(len(keys) - 1).to_numpy(zero_copy_only=False)
+    return keys, indices.astype(np.int64)
+
+
 def _add_group_counts(table: dict[str, np.ndarray], column: pa.Array, slots: np.ndarray) -> None:
     """Add per-group label counts: one bincount over (group index, status slot) pairs."""
-    encoded = column if pa.types.is_dictionary(column.type) else column.dictionary_encode()
-    keys = ["null" if v is None else str(v) for v in encoded.dictionary.to_pylist()] + ["null"]
-    indices = encoded.indices.fill_null(len(keys) - 1).to_numpy(zero_copy_only=False)
-    counts = np.bincount(indices.astype(np.int64) * _SLOTS + slots, minlength=len(keys) * _SLOTS)
+    keys, indices = group_index(column)
+    counts = np.bincount(indices * _SLOTS + slots, minlength=len(keys) * _SLOTS)
     for key, row in zip(keys, counts.reshape(len(keys), _SLOTS), strict=True):
         if row.any():
             table[key] = table.get(key, 0) + row

@@ -6,7 +6,7 @@ import argparse
 import sys
 from typing import TYPE_CHECKING
 
-from zpml_data.cli.options import add_batch_size, add_target_options, spec_from_args
+from zpml_data.cli.options import add_batch_size, add_target_options, float_in, spec_from_args
 
 if TYPE_CHECKING:
     from zpml_data.cli.options import Subparsers
@@ -47,7 +47,7 @@ def register(subparsers: Subparsers) -> None:
     )
     parser.add_argument(
         "--skew-threshold",
-        type=float,
+        type=float_in(0.0, 100.0),
         default=5.0,
         metavar="PP",
         help="flag a label whose share moves by more than PP percentage points (default 5)",

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from zpml_data.errors import ConfigError, UsageError
 from zpml_data.io import DEFAULT_BATCH_SIZE
-from zpml_data.validate import require_positive_int
+from zpml_data.validate import require_float, require_int
 
 if TYPE_CHECKING:
     from zpml_data.spec import DatasetSpec
@@ -16,21 +17,48 @@ if TYPE_CHECKING:
     Subparsers = argparse._SubParsersAction[argparse.ArgumentParser]
 
 
-def positive_int(text: str) -> int:
-    """An argparse type: a whole number of at least 1 (checked by ``require_positive_int``)."""
-    try:
-        return require_positive_int("the value", int(text))
-    except ConfigError as error:
-        raise argparse.ArgumentTypeError(str(error)) from None
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+# Bounds of numeric options: beyond them a run cannot succeed (memory, Parquet's int32 counts).
+MAX_BATCH_ROWS = 1 << 24
+MAX_SHARD_ROWS = (1 << 31) - 1
+MAX_SEED = (1 << 32) - 1
+
+
+def int_in(minimum: int, maximum: int) -> Callable[[str], int]:
+    """An argparse type: a whole number within ``[minimum, maximum]`` (``require_int``)."""
+
+    def parse(text: str) -> int:
+        try:
+            return require_int("the value", int(text), minimum=minimum, maximum=maximum)
+        except ConfigError as error:
+            raise argparse.ArgumentTypeError(str(error)) from None
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+
+    return parse
+
+
+def float_in(minimum: float, maximum: float) -> Callable[[str], float]:
+    """An argparse type: a finite number within ``[minimum, maximum]`` (``require_float``)."""
+
+    def parse(text: str) -> float:
+        try:
+            return require_float("the value", float(text), minimum=minimum, maximum=maximum)
+        except ConfigError as error:
+            raise argparse.ArgumentTypeError(str(error)) from None
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+
+    return parse
+
+
+positive_int = int_in(1, MAX_SHARD_ROWS)
 
 
 def add_batch_size(parser: argparse.ArgumentParser) -> None:
     """``--batch-size N``: rows per record batch read."""
     parser.add_argument(
         "--batch-size",
-        type=positive_int,
+        type=int_in(1, MAX_BATCH_ROWS),
         default=DEFAULT_BATCH_SIZE,
         metavar="N",
         help=f"rows per record batch read; memory grows with it (default {DEFAULT_BATCH_SIZE:,})",

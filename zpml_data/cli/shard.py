@@ -5,7 +5,14 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING, get_args
 
-from zpml_data.cli.options import add_batch_size, add_target_options, positive_int, spec_from_args
+from zpml_data.cli.options import (
+    MAX_SEED,
+    add_batch_size,
+    add_target_options,
+    int_in,
+    positive_int,
+    spec_from_args,
+)
 from zpml_data.errors import UsageError
 from zpml_data.shards import DEFAULT_ROW_GROUP_ROWS, DEFAULT_ROWS_PER_SHARD, Compression, OnError
 
@@ -55,7 +62,11 @@ def register(subparsers: Subparsers) -> None:
         default="snappy",
         help="Parquet codec: zstd makes smaller files that take longer to read (default snappy)",
     )
-    parser.add_argument("--seed", type=int, help="permute rows within each shard with this seed")
+    parser.add_argument(
+        "--seed",
+        type=int_in(0, MAX_SEED),
+        help="permute rows within each shard with this seed (0 to 2**32 - 1)",
+    )
     parser.add_argument("--overwrite", action="store_true", help="replace an existing shard set")
     add_batch_size(parser)
     parser.set_defaults(run=run)
