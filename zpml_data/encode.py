@@ -7,6 +7,7 @@ loader worker that reads int8 codes from shards never imports it.
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import sys
 from collections.abc import Sequence
@@ -178,10 +179,21 @@ def _encode_arrow(labels: pa.Array | pa.ChunkedArray, *, strict: bool = True) ->
     chunks = labels.chunks if isinstance(labels, pa.ChunkedArray) else [labels]
     if not chunks:
         return np.empty(0, dtype=np.int8)
+    if pa.types.is_floating(labels.type):
+        # Integer codes with nulls, as pandas writes them: whole numbers are codes.
+        with contextlib.suppress(pa.ArrowInvalid):
+            labels = labels.cast(pa.int64())
+            chunks = labels.chunks if isinstance(labels, pa.ChunkedArray) else [labels]
     if pa.types.is_integer(labels.type):
         if strict and labels.null_count:  # name the nulls through the object path
             return _encode_objects(np.asarray(labels.to_pylist(), dtype=object))
-        codes = np.concatenate([c.fill_null(-1).to_numpy(zero_copy_only=False) for c in chunks])
+        # int64 first: an unsigned code must not wrap when nulls become -1.
+        codes = np.concatenate(
+            [
+                c.cast(pa.int64(), safe=False).fill_null(-1).to_numpy(zero_copy_only=False)
+                for c in chunks
+            ]
+        )
         if strict:
             return check_codes(codes)
         return np.where((codes < 0) | (codes >= len(Status)), -1, codes).astype(np.int8)

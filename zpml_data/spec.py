@@ -111,12 +111,16 @@ class DatasetSpec:
         groups: Columns to break the status counts down by.
         schema: Path of a user pandera YAML schema, validated beside the
             built-in rules (relative paths resolve against the spec file).
+        sentinels: ``VALUE=LABEL`` items, numbers that stand for a status in
+            legacy data (``-999=missing``), for ``zpml convert``; in a file, a
+            mapping ``sentinels: {-999: missing}``.
     """
 
     targets: tuple[Target, ...] = (Target(),)
     inputs: tuple[str, ...] | None = None
     groups: tuple[str, ...] = ()
     schema: str | None = None
+    sentinels: tuple[str, ...] = ()
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any], where: str = "spec") -> DatasetSpec:
@@ -128,7 +132,7 @@ class DatasetSpec:
         Raises:
             UsageError: Unknown keys or values of the wrong type.
         """
-        known = {"targets", "value", "status", "inputs", "groups", "schema"}
+        known = {"targets", "value", "status", "inputs", "groups", "schema", "sentinels"}
         unknown = sorted(set(data) - known)
         if unknown:
             raise UsageError(f"{where}: unknown keys {unknown}; expected some of {sorted(known)}")
@@ -155,11 +159,17 @@ class DatasetSpec:
         if schema is not None and (not isinstance(schema, str) or not schema):
             raise UsageError(f"{where}: schema must be the path of a YAML file, got {schema!r}")
         inputs = data.get("inputs")
+        sentinels = data.get("sentinels", {})
+        if not isinstance(sentinels, Mapping):
+            raise UsageError(
+                f"{where}: sentinels must map numbers to labels (-999: missing), got {sentinels!r}"
+            )
         return cls(
             targets=tuple(targets),
             inputs=None if inputs is None else tuple(_names(inputs, f"{where}: inputs")),
             groups=tuple(_names(data.get("groups", ()), f"{where}: groups")),
             schema=schema,
+            sentinels=tuple(f"{number}={label}" for number, label in sentinels.items()),
         )
 
     @classmethod
@@ -220,6 +230,18 @@ class DatasetSpec:
         if inputs is None:
             taken = set(named)
             inputs = tuple(f.name for f in schema if f.name not in taken and _numeric(f.type))
+        targeted = [c for t in targets for c in t.columns if c in inputs]
+        if targeted:
+            raise UsageError(
+                f"{where}: column {targeted[0]!r} is both a target and an input; "
+                "a model must not see its own target: leave it out of --inputs"
+            )
+        nested = [g for g in self.groups if pa.types.is_nested(schema.field(g).type)]
+        if nested:
+            raise UsageError(
+                f"{where}: group column {nested[0]!r} holds {schema.field(nested[0]).type}; "
+                "--group-by needs a column of single values (text, numbers, dates)"
+            )
         text = [name for name in inputs if not _numeric(schema.field(name).type)]
         if text:
             raise UsageError(
@@ -239,7 +261,9 @@ def _resolve_target(target: Target, columns: list[str]) -> ResolvedTarget:
 
 
 def _numeric(kind: pa.DataType) -> bool:
-    return bool(pa.types.is_floating(kind) or pa.types.is_integer(kind))
+    return bool(
+        pa.types.is_floating(kind) or pa.types.is_integer(kind) or pa.types.is_decimal(kind)
+    )
 
 
 def _names(value: Any, where: str) -> list[str]:

@@ -47,7 +47,8 @@ _TRAINABLE = [Status.FINITE.label] + [s.label for s in sorted(BOTTOM_STATUSES)]
 
 def status_is(status: pd.Series, labels: list[str]) -> pd.Series:
     """Vectorised membership of a status column (labels or integer codes) in ``labels``."""
-    if status.dtype.kind in "iu":
+    # Integer codes; codes with nulls reach pandas as floats (0.0 is the code 0, not a label).
+    if status.dtype.kind in "iuf":
         return status.isin([STATUS_LABELS.index(label) for label in labels])
     return status.isin(labels)
 
@@ -120,16 +121,21 @@ def check_target(
 ) -> dict[str, np.ndarray]:
     """Run the built-in checks on one target of ``frame``; failing row labels per check name.
 
-    The target's columns are renamed to ``value``/``status`` for the built-in
-    schema; a legacy target gets the legacy schema.
+    The built-in schema sees a fresh frame of the target's columns named
+    ``value``/``status`` and the inputs named by position, so no user column
+    name (an input called ``value``, a target also listed as an input) can
+    collide with them; a legacy target gets the legacy schema.
     """
+
+    def column(name: str) -> pd.Series:
+        return frame.iloc[:, frame.columns.get_loc(name)]
+
     if isinstance(target, LegacyTarget):
-        checked = frame[[target.value]].rename(columns={target.value: VALUE})
+        checked = pd.DataFrame({VALUE: column(target.value)}, index=frame.index)
         return failed_rows(builtin_schema(with_status=False), checked)
-    checked = frame[[target.value, target.status, *inputs]].rename(
-        columns={target.value: VALUE, target.status: STATUS}
-    )
-    return failed_rows(builtin_schema(with_status=True), checked)
+    columns = {VALUE: column(target.value), STATUS: column(target.status)}
+    columns |= {f"input {i}": column(name) for i, name in enumerate(inputs)}
+    return failed_rows(builtin_schema(with_status=True), pd.DataFrame(columns, index=frame.index))
 
 
 class Failure(NamedTuple):

@@ -78,12 +78,27 @@ class Source:
             first_row = 0
             try:
                 for batch in part.read(cols, batch_size):
-                    yield SourceBatch(part.name, first_row, batch)
+                    yield SourceBatch(part.name, first_row, _plain_batch(batch))
                     first_row += batch.num_rows
             except (pa.ArrowInvalid, OSError) as error:
                 raise SourceError(
                     f"{part.name}: cannot read past data row {first_row}: {error}"
                 ) from None
+
+
+# View types (Arrow 16+) that many compute kernels lack: read as their plain equivalents.
+_PLAIN = {pa.string_view(): pa.string(), pa.binary_view(): pa.binary()}
+
+
+def plain_schema(schema: pa.Schema) -> pa.Schema:
+    """``schema`` with ``string_view``/``binary_view`` columns as ``string``/``binary``."""
+    return pa.schema([f.with_type(_PLAIN.get(f.type, f.type)) for f in schema], schema.metadata)
+
+
+def _plain_batch(batch: pa.RecordBatch) -> pa.RecordBatch:
+    if not any(f.type in _PLAIN for f in batch.schema):
+        return batch
+    return batch.cast(plain_schema(batch.schema))
 
 
 def open_source(source: Any) -> Source:
@@ -111,7 +126,7 @@ def open_source(source: Any) -> Source:
         return _from_table("<Table>", source)
     paths = [source] if isinstance(source, (str, Path)) else list(source)
     parts = [_open_file(path) for pattern in paths for path in _expand(str(pattern))]
-    schema = parts[0].schema
+    schema = plain_schema(parts[0].schema)
     for part in parts[1:]:
         missing = [name for name in schema.names if name not in part.schema.names]
         if missing:
@@ -126,7 +141,7 @@ def _from_table(name: str, table: pa.Table) -> Source:
     def read(cols: list[str] | None, batch_size: int) -> Iterator[pa.RecordBatch]:
         return iter((table if cols is None else table.select(cols)).to_batches(batch_size))
 
-    return Source((_Part(name, table.schema, table.num_rows, read),), table.schema)
+    return Source((_Part(name, table.schema, table.num_rows, read),), plain_schema(table.schema))
 
 
 def _expand(pattern: str) -> list[Path]:

@@ -81,7 +81,12 @@ def shard_batch(
 
 
 def quarantine_batch(part: SourceBatch, reasons: np.ndarray, row_ids: np.ndarray) -> pa.RecordBatch:
-    """The rejected rows as read, with their row id, source file and row, and failed checks."""
+    """The rejected rows as read, with their row id, source file and row, and failed checks.
+
+    zpml's columns are ``row_id``, ``source_file``, ``source_row`` and ``check``;
+    one whose name the source already uses is prefixed ``zpml_`` (see
+    :func:`quarantine_name`), so the user's columns keep their names.
+    """
     bad = reasons != ""
     rows = np.flatnonzero(bad)
     batch = part.batch.take(pa.array(rows))
@@ -91,6 +96,14 @@ def quarantine_batch(part: SourceBatch, reasons: np.ndarray, row_ids: np.ndarray
         "source_row": pa.array(part.first_row + rows, pa.int64()),
         "check": pa.array(reasons[bad].tolist(), pa.string()),
     }
+    names = [quarantine_name(name, batch.schema.names) for name in extra]
     return pa.RecordBatch.from_arrays(
-        [*batch.columns, *extra.values()], names=[*batch.schema.names, *extra]
+        [*batch.columns, *extra.values()], names=[*batch.schema.names, *names]
     )
+
+
+def quarantine_name(name: str, user_columns: list[str]) -> str:
+    """zpml's name for a quarantine column: ``name``, or ``zpml_<name>`` if the source has it."""
+    while name in user_columns:
+        name = f"zpml_{name}"
+    return name
