@@ -9,10 +9,19 @@ from zpml_data.auditing.checks import CHECK_LEVELS, builtin_schema
 def test_builtin_yaml_names_the_registered_checks():
     schema = builtin_schema()
     names = [c.name for c in schema.columns["status"].checks] + [c.name for c in schema.checks]
-    assert names == ["status_present", "status_known", "finite_value", "input_finite"]
+    assert names == [
+        "status_present",
+        "status_known",
+        "finite_value",
+        "input_finite",
+        "censored_bound_present",
+    ]
     legacy = builtin_schema(with_status=False)
     assert [c.name for c in legacy.columns["value"].checks] == ["legacy_sentinel"]
-    assert set(names) | {"legacy_sentinel"} == set(CHECK_LEVELS)
+    group_level = {"finite_beyond_limit", "heaping_at_limit", "sentinel_number"}
+    assert set(names) | {"legacy_sentinel", "status_skew_by_group"} | group_level == set(
+        CHECK_LEVELS
+    )
 
 
 def test_checks_fail_the_rows_they_should():

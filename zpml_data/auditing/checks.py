@@ -40,7 +40,22 @@ CHECK_LEVELS: dict[str, Level] = {
     "finite_value": Level.ERROR,
     "input_finite": Level.WARNING,
     "legacy_sentinel": Level.WARNING,
+    "censored_bound_present": Level.WARNING,
+    "finite_beyond_limit": Level.WARNING,
+    "heaping_at_limit": Level.WARNING,
+    "sentinel_number": Level.WARNING,
+    "status_skew_by_group": Level.WARNING,
 }
+# The checks of a target without a status column (its labels are what the
+# default sentinel policy would give, so it has no censoring bounds).
+LEGACY_CHECKS = ("legacy_sentinel", "sentinel_number", "status_skew_by_group")
+
+
+def checks_of(legacy: bool) -> list[str]:
+    """The names of the checks a labelled (or legacy) target is audited with, in report order."""
+    if legacy:
+        return [name for name in CHECK_LEVELS if name in LEGACY_CHECKS]
+    return [name for name in CHECK_LEVELS if name != "legacy_sentinel"]
 
 _TRAINABLE = [Status.FINITE.label] + [s.label for s in sorted(BOTTOM_STATUSES)]
 
@@ -81,6 +96,13 @@ def finite_value(frame: pd.DataFrame) -> pd.Series:
     """A ``finite`` row has a finite value, within float32's range."""
     finite = status_is(frame[STATUS], [Status.FINITE.label])
     return ~finite | finite_in_float32(frame[VALUE])
+
+
+@register_check_method(check_type="vectorized", supported_types=pd.DataFrame)
+def censored_bound_present(frame: pd.DataFrame) -> pd.Series:
+    """A censored row carries the bound it was censored at as a finite (float32) value."""
+    censored = status_is(frame[STATUS], [Status.CENSORED_BELOW.label, Status.CENSORED_ABOVE.label])
+    return ~censored | finite_in_float32(frame[VALUE])
 
 
 @register_check_method(check_type="vectorized", supported_types=pd.DataFrame)

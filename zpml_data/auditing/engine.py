@@ -13,11 +13,15 @@ import pyarrow as pa
 
 from zpml_data.auditing.checks import (
     CHECK_LEVELS,
+    STATUS,
+    VALUE,
     check_batch,
+    checks_of,
     columns_to_check,
     finite_in_float32,
     load_user_schema,
 )
+from zpml_data.auditing.findings import Findings, decide
 from zpml_data.auditing.report import (
     MAX_EXAMPLES,
     AuditReport,
@@ -27,6 +31,9 @@ from zpml_data.auditing.report import (
     compare_reports,
     json_value,
 )
+from zpml_data.auditing.semantic_checks import group_column, semantic_failures, semantic_frame
+from zpml_data.auditing.semantics import NULL_GROUP as NULL_GROUP  # where the tests look
+from zpml_data.auditing.semantics import SemanticTally, group_index
 from zpml_data.encode import status_codes_lenient, suggest_label
 from zpml_data.io import DEFAULT_BATCH_SIZE
 from zpml_data.io.progress import progress_bar
@@ -63,26 +70,34 @@ class _TargetTally:
             Status.CENSORED_ABOVE: [np.inf, -np.inf],
         }
         self.unknown: Counter[str] = Counter()
-        legacy = isinstance(target, LegacyTarget)
-        names = [n for n in CHECK_LEVELS if (n == "legacy_sentinel") == legacy]
+        names = checks_of(legacy=isinstance(target, LegacyTarget))
         self.checks = {name: _CheckTally(name, CHECK_LEVELS[name]) for name in names}
+        self.semantic = SemanticTally(tuple(groups))
+        self.findings: Findings | None = None
 
-    def add_counts(self, file: str, batch: pa.RecordBatch, codes: np.ndarray) -> None:
+    def add_counts(
+        self, file: str, batch: pa.RecordBatch, values: np.ndarray, codes: np.ndarray
+    ) -> None:
         slots = codes.astype(np.int64) + 1
         counts = np.bincount(slots, minlength=_SLOTS)
         self.counts += counts
         self.files[file] = self.files.get(file, 0) + counts
         for column, table in self.groups.items():
             _add_group_counts(table, batch.column(column), slots)
-        values = batch.column(self.target.value).to_numpy(zero_copy_only=False)
+        self.semantic.add_first(batch, values, codes)
         for code, bound in self.bounds.items():
-            censored = values[codes == code].astype(np.float64)
+            censored = values[codes == code]
             censored = censored[~np.isnan(censored)]
             if censored.size:
                 bound[0] = min(bound[0], float(censored.min()))
                 bound[1] = max(bound[1], float(censored.max()))
 
     def report(self) -> TargetReport:
+        if self.findings is not None:
+            for name, details in self.findings.details().items():
+                if name in self.checks:
+                    self.checks[name].result.details = details
+
         def by_label(counts: np.ndarray) -> dict[str, int]:
             labelled = {label: int(n) for label, n in zip(STATUS_LABELS, counts[1:], strict=True)}
             return labelled | {"invalid": int(counts[0])}
@@ -116,51 +131,69 @@ class _TargetTally:
             },
             files={file: by_label(counts) for file, counts in self.files.items()},
             checks=[tally.result for tally in self.checks.values()],
+            histograms=self.semantic.histogram_entries(),
         )
 
+    def decide(self, threshold_pp: float) -> None:
+        """Decide the group-level findings from the first two passes."""
+        self.findings = decide(self.semantic, self.groups, threshold_pp)
 
-# The group of rows whose group column is null: not the text "null", which is a group of its own.
-NULL_GROUP = "(null)"
-
-
-def group_index(column: pa.Array) -> tuple[list[str], np.ndarray]:
-    """Each row's group as an index into the distinct group keys (:data:`NULL_GROUP` for nulls).
-
-    Returns:
-        The keys (the last is :data:`NULL_GROUP`) and an int64 index per row.
-    """
-    encoded = column if pa.types.is_dictionary(column.type) else column.dictionary_encode()
-    values = encoded.dictionary.to_pylist()
-    keys = [NULL_GROUP if v is None else str(v) for v in values] + [NULL_GROUP]
-    indices = encoded.indices.fill_null(len(keys) - 1).to_numpy(zero_copy_only=False)
-    return keys, indices.astype(np.int64)
+    def add_semantic_rows(self, part: SourceBatch, values: np.ndarray, codes: np.ndarray) -> None:
+        """Third pass: count and keep examples of the rows the group-level findings explain."""
+        assert self.findings is not None
+        groups = tuple(self.groups)
+        frame = semantic_frame(part.batch, part.first_row, values, codes, groups)
+        for name, rows in semantic_failures(frame, self.findings).items():
+            self.checks[name].add(rows, _semantic_describer(part.file, frame, groups))
 
 
 def _add_group_counts(table: dict[str, np.ndarray], column: pa.Array, slots: np.ndarray) -> None:
     """Add per-group label counts: one bincount over (group index, status slot) pairs."""
-    keys, indices = group_index(column)
+    keys, indices = group_index(column, len(slots))
     counts = np.bincount(indices * _SLOTS + slots, minlength=len(keys) * _SLOTS)
     for key, row in zip(keys, counts.reshape(len(keys), _SLOTS), strict=True):
         if row.any():
             table[key] = table.get(key, 0) + row
 
 
-def _codes(batch: pa.RecordBatch, target: ResolvedTarget) -> np.ndarray:
+def _values_and_codes(
+    batch: pa.RecordBatch, target: ResolvedTarget
+) -> tuple[np.ndarray, np.ndarray]:
+    """A target's values as float64, and its status codes (-1: null or not a label)."""
+    values = batch.column(target.value).to_numpy(zero_copy_only=False).astype(np.float64)
     if isinstance(target, LegacyTarget):
         # Legacy data: count every row as what the default sentinel policy would make it.
-        values = batch.column(target.value).to_numpy(zero_copy_only=False).astype(np.float64)
-        return sentinel_codes(values)
-    return status_codes_lenient(batch.column(target.status))
+        return values, sentinel_codes(values)
+    return values, status_codes_lenient(batch.column(target.status))
+
+
+def _semantic_describer(
+    file: str, frame: pd.DataFrame, groups: tuple[str, ...]
+) -> Callable[[int], dict[str, Any]]:
+    """A function that turns a row failing a group-level check into a JSON-ready example."""
+
+    def describe(row: int) -> dict[str, Any]:
+        code = int(frame.at[row, STATUS])
+        example = {"file": file, "row": int(row), "value": json_value(frame.at[row, VALUE])}
+        example["status"] = STATUS_LABELS[code] if code >= 0 else None
+        return example | {g: str(frame.at[row, group_column(g)]) for g in groups}
+
+    return describe
 
 
 class _Audit:
     """One pass over one source."""
 
     def __init__(
-        self, source: Source, spec: ResolvedSpec, user_schema: Any, batch_size: int
+        self,
+        source: Source,
+        spec: ResolvedSpec,
+        user_schema: Any,
+        batch_size: int,
+        skew_threshold_pp: float,
     ) -> None:
         self.source, self.spec, self.user_schema = source, spec, user_schema
-        self.batch_size = batch_size
+        self.batch_size, self.skew_threshold_pp = batch_size, skew_threshold_pp
         self.targets = {t: _TargetTally(t, spec.groups) for t in spec.targets}
         self.user_checks: dict[str, _CheckTally] = {}
 
@@ -170,6 +203,7 @@ class _Audit:
             for part in self.source.batches(columns, self.batch_size):
                 self._add(part)
                 bar.update(part.batch.num_rows)
+        self._group_level_passes()
         return AuditReport(
             sources=self.source.names,
             spec=self.spec.to_dict(),
@@ -177,9 +211,35 @@ class _Audit:
             schema_checks=[tally.result for tally in self.user_checks.values()],
         )
 
+    def _group_level_passes(self) -> None:
+        """Pass 2 counts around the candidates the first pass named; pass 3 counts the rows.
+
+        Each pass re-reads only the targets' and groups' columns of the
+        source (files and tables can be read again), so memory stays bounded.
+        """
+        second = [t for t in self.targets.values() if t.semantic.plan_second()]
+        self._reread(second, lambda t, part, v, c: t.semantic.add_second(part.batch, v, c))
+        for tally in self.targets.values():
+            tally.decide(self.skew_threshold_pp)
+        third = [t for t in self.targets.values() if t.findings and t.findings.needs_rows]
+        self._reread(third, lambda t, part, v, c: t.add_semantic_rows(part, v, c))
+
+    def _reread(
+        self,
+        tallies: list[_TargetTally],
+        add: Callable[[_TargetTally, SourceBatch, np.ndarray, np.ndarray], None],
+    ) -> None:
+        if not tallies:
+            return
+        columns = [c for t in tallies for c in t.target.columns]
+        columns = list(dict.fromkeys([*columns, *self.spec.groups]))
+        for part in self.source.batches(columns, self.batch_size):
+            for tally in tallies:
+                add(tally, part, *_values_and_codes(part.batch, tally.target))
+
     def _add(self, part: SourceBatch) -> None:
         for tally in self.targets.values():
-            tally.add_counts(part.file, part.batch, _codes(part.batch, tally.target))
+            tally.add_counts(part.file, part.batch, *_values_and_codes(part.batch, tally.target))
         checked = check_batch(part, self.spec, self.user_schema)
         frame = checked.frame
         for failure in checked.failures:
@@ -246,8 +306,9 @@ def audit(
             ``status``, every other numeric column as an input).
         group_by: More columns to break the counts down by.
         compare: A second source to compare the status mix with.
-        skew_threshold_pp: With ``compare``, flag a label whose share moves by
-            more than this many percentage points.
+        skew_threshold_pp: Flag a label whose share moves by more than this
+            many percentage points: with ``compare``, between the sources; in
+            ``status_skew_by_group``, between a group and the rest (if significant).
         batch_size: Rows per record batch.
         progress: Show a progress bar (only on a terminal).
 
@@ -264,10 +325,12 @@ def audit(
     opened = open_source(source)
     resolved = spec.resolve(opened.schema, ", ".join(opened.names))
     user_schema = load_user_schema(spec.schema)
-    report = _Audit(opened, resolved, user_schema, batch_size).run(progress)
+    report = _Audit(opened, resolved, user_schema, batch_size, skew_threshold_pp).run(progress)
     if compare is not None:
         other_source = open_source(compare)
         other_spec = spec.resolve(other_source.schema, ", ".join(other_source.names))
-        other = _Audit(other_source, other_spec, user_schema, batch_size).run(progress)
+        other = _Audit(other_source, other_spec, user_schema, batch_size, skew_threshold_pp).run(
+            progress
+        )
         report.comparison = compare_reports(report, other, skew_threshold_pp)
     return report

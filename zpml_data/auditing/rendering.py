@@ -6,6 +6,7 @@ from html import escape
 from typing import Any
 
 from zpml_data._text import status_mix_table, text_table
+from zpml_data.auditing.details import detail_lines, histogram_svgs
 from zpml_data.auditing.report import AuditReport, CheckResult, TargetReport
 from zpml_data.status import STATUS_LABELS
 
@@ -79,7 +80,8 @@ def _check_text(check: CheckResult, where: str) -> list[str]:
         return []
     first = check.examples[0] if check.examples else {}
     at = f" (first: {first.get('file')} row {first.get('row')})" if first else ""
-    return [f"  {check.level.upper()} {check.name} [{where}]: {check.failed:,} rows{at}"]
+    line = f"  {check.level.upper()} {check.name} [{where}]: {check.failed:,} rows{at}"
+    return [line, *(f"    {detail}" for detail in detail_lines(check))]
 
 
 def render_html(report: AuditReport) -> str:
@@ -168,13 +170,17 @@ def _target_html(target: TargetReport) -> list[str]:
         out += _chart(f"by {column}", breakdown)
     out += _chart("by file", target.files)
     out += ["<h3>Checks</h3>", _checks_html(target.checks)]
+    histograms = histogram_svgs(target)
+    if histograms:
+        out += ["<h3>Finite values, with limits and flagged values</h3>", *histograms]
     return out
 
 
 def _checks_html(checks: list[CheckResult]) -> str:
     rows = []
     for check in checks:
-        examples = "<br>".join(escape(_example_text(e)) for e in check.examples)
+        found = "".join(f"<p>{escape(line)}</p>" for line in detail_lines(check))
+        examples = found + "<br>".join(escape(_example_text(e)) for e in check.examples)
         state = "failed" if check.failed else "ok"
         rows.append(
             f"<tr class='{state} {check.level}'><th>{escape(check.name)}</th><td>{check.level}</td>"
@@ -223,6 +229,10 @@ tr.skew {{ background: #fff3cd; }}
 td.examples {{ text-align: left; font-family: monospace; font-size: 12px; }}
 .legend .key {{ margin-right: 1em; }}
 .legend i {{ display: inline-block; width: 1em; height: 1em; margin-right: .3em; }}
+td.examples p {{ margin: 0 0 .3em; font-family: system-ui, sans-serif; }}
+figure {{ display: inline-block; margin: .3em 1em .3em 0; }}
+figcaption {{ font-size: 12px; }}
+svg.hist {{ background: #fafafa; border: 1px solid #eee; }}
 </style></head><body>
 {body}
 </body></html>

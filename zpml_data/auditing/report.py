@@ -60,6 +60,9 @@ class CheckResult:
     level: Level
     failed: int = 0
     examples: list[dict[str, Any]] = field(default_factory=list)
+    # What a group-level check found, JSON-ready: each group's limits, a heap's
+    # value and counts, a sentinel and how to convert it, a skew and its p-value.
+    details: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass
@@ -79,6 +82,9 @@ class TargetReport:
     groups: dict[str, dict[str, dict[str, int]]]
     files: dict[str, dict[str, int]]  # file -> label (plus "invalid") -> rows
     checks: list[CheckResult]
+    # Finite values per group: {"column" (None: the whole target), "group", "low",
+    # "high", "counts" (equal bins over [low, high]), "below", "above" (outside it)}
+    histograms: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def status_shares(self) -> dict[str, float]:
