@@ -5,7 +5,7 @@ import sys
 
 import pytest
 
-HEAVY = ("pandas", "pandera", "torch")
+HEAVY = ("pandas", "pandera", "torch", "dask", "distributed")
 
 
 def imported_after(code: str, modules=HEAVY) -> list[str]:
@@ -18,7 +18,9 @@ def imported_after(code: str, modules=HEAVY) -> list[str]:
     return [name for name in loaded.split(",") if name]
 
 
-@pytest.mark.parametrize("argv", [["--help"], ["--version"], ["shard", "--help"]])
+@pytest.mark.parametrize(
+    "argv", [["--help"], ["--version"], ["shard", "--help"], ["audit", "--help"]]
+)
 def test_zpml_help_and_version_import_no_heavy_module(argv):
     code = (
         "from zpml_data.cli.main import main\n"

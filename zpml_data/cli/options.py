@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, get_args
 
+from zpml_data.engines import Engine
 from zpml_data.errors import ConfigError, UsageError
 from zpml_data.io import DEFAULT_BATCH_SIZE
 from zpml_data.validate import require_float, require_int
@@ -52,6 +53,34 @@ def float_in(minimum: float, maximum: float) -> Callable[[str], float]:
 
 
 positive_int = int_in(1, MAX_SHARD_ROWS)
+
+
+def add_engine(parser: argparse.ArgumentParser) -> None:
+    """``--engine local|dask`` and ``--scheduler ADDRESS``: where the work runs."""
+    parser.add_argument(
+        "--engine",
+        choices=get_args(Engine),
+        default="local",
+        help="run here (default), or on a Dask cluster over the Parquet partitions, with the "
+        'same result (needs the extra: pip install "zpml[dask]")',
+    )
+    parser.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        help="with --engine dask, the cluster's scheduler (tcp://host:8786); default: a local "
+        "cluster of one worker process per core",
+    )
+
+
+def engine_from_args(args: argparse.Namespace) -> dict[str, Any]:
+    """The ``engine`` and ``scheduler`` keyword arguments of ``audit`` and ``write_shards``.
+
+    Raises:
+        UsageError: ``--scheduler`` without ``--engine dask``.
+    """
+    if args.scheduler and args.engine != "dask":
+        raise UsageError("--scheduler names a Dask scheduler; add --engine dask")
+    return {"engine": args.engine, "scheduler": args.scheduler}
 
 
 def add_batch_size(parser: argparse.ArgumentParser) -> None:

@@ -8,7 +8,9 @@ from typing import TYPE_CHECKING, get_args
 from zpml_data.cli.options import (
     MAX_SEED,
     add_batch_size,
+    add_engine,
     add_target_options,
+    engine_from_args,
     int_in,
     positive_int,
     spec_from_args,
@@ -68,6 +70,7 @@ def register(subparsers: Subparsers) -> None:
         help="permute rows within each shard with this seed (0 to 2**32 - 1)",
     )
     parser.add_argument("--overwrite", action="store_true", help="replace an existing shard set")
+    add_engine(parser)
     add_batch_size(parser)
     parser.set_defaults(run=run)
 
@@ -91,6 +94,7 @@ def run(args: argparse.Namespace) -> int:
         batch_size=args.batch_size,
         progress=True,
         compression=args.compression,
+        **engine_from_args(args),
     )
     quarantined = manifest.quarantined_rows
     print(

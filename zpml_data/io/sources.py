@@ -44,6 +44,7 @@ class _Part:
     schema: pa.Schema
     rows: int | None
     read: Callable[[list[str] | None, int], Iterator[pa.RecordBatch]]
+    first_row: int = 0  # the file's data row that ``read`` starts at (a slice of row groups)
 
 
 @dataclass(frozen=True)
@@ -75,7 +76,7 @@ class Source:
         require_positive_int("batch_size", batch_size)
         cols = list(columns) if columns is not None else None
         for part in self.parts:
-            first_row = 0
+            first_row = part.first_row
             try:
                 for batch in part.read(cols, batch_size):
                     yield SourceBatch(part.name, first_row, _plain_batch(batch))
@@ -173,16 +174,37 @@ def _open_file(path: Path) -> _Part:
         raise SourceError(f"{path}: cannot open as {fmt}: {error}") from None
 
 
-def _open_parquet(path: Path) -> _Part:
+def open_row_groups(path: str, row_groups: Sequence[int], first_row: int) -> Source:
+    """Consecutive row groups of a Parquet file as a source (a partition of a larger one).
+
+    Args:
+        path: The Parquet file.
+        row_groups: The row groups to read, in order.
+        first_row: The file's data row of the first row group's first row, so
+            batches are tagged with the same rows as when reading the whole file.
+
+    Raises:
+        SourceError: The file cannot be opened.
+    """
+    try:
+        part = _open_parquet(Path(path), row_groups, first_row)
+    except (pa.ArrowInvalid, OSError) as error:
+        raise SourceError(f"{path}: cannot open as parquet: {error}") from None
+    return Source((part,), part.schema)
+
+
+def _open_parquet(path: Path, row_groups: Sequence[int] | None = None, first_row: int = 0) -> _Part:
     # One row group at a time, without pre-buffering: the dataset scanner reads
     # ahead across row groups, so its peak memory followed the file size.
     metadata = pq.read_metadata(path)
+    groups = list(range(metadata.num_row_groups) if row_groups is None else row_groups)
+    rows = sum(metadata.row_group(i).num_rows for i in groups)
 
     def read(cols: list[str] | None, batch_size: int) -> Iterator[pa.RecordBatch]:
         with pq.ParquetFile(path, pre_buffer=False) as file:
-            yield from file.iter_batches(batch_size=batch_size, columns=cols)
+            yield from file.iter_batches(batch_size=batch_size, columns=cols, row_groups=groups)
 
-    return _Part(str(path), metadata.schema.to_arrow_schema(), metadata.num_rows, read)
+    return _Part(str(path), metadata.schema.to_arrow_schema(), rows, read, first_row)
 
 
 def _open_csv(path: Path) -> _Part:

@@ -14,13 +14,14 @@ import hashlib
 import re
 from pathlib import Path
 from types import TracebackType
-from typing import Any, get_args
+from typing import TYPE_CHECKING, Any, get_args
 
 import numpy as np
 import pyarrow as pa
 
 from zpml_data._version import __version__
 from zpml_data.auditing.checks import check_batch, columns_to_check, load_user_schema
+from zpml_data.engines import Engine
 from zpml_data.errors import DataError, SourceError, UsageError, first_few
 from zpml_data.io import DEFAULT_BATCH_SIZE
 from zpml_data.io.atomic import atomic_path, atomic_write_text, parquet_writer
@@ -33,7 +34,7 @@ from zpml_data.io.guard import (
     run_marker,
 )
 from zpml_data.io.progress import progress_bar
-from zpml_data.io.sources import Source, open_source
+from zpml_data.io.sources import Source, SourceBatch, open_source
 from zpml_data.shards import (
     DEFAULT_ROW_GROUP_ROWS,
     DEFAULT_ROWS_PER_SHARD,
@@ -58,6 +59,9 @@ from zpml_data.shards.manifest import (
 from zpml_data.spec import DatasetSpec, LabelledTarget, ResolvedSpec
 from zpml_data.status import STATUS_LABELS
 from zpml_data.validate import require_choice, require_positive_int
+
+if TYPE_CHECKING:
+    from distributed import Client
 
 _OWNED = re.compile(r"^(part-\d{5}\.parquet|quarantine\.parquet|manifest\.json|\..+\.tmp)$")
 
@@ -113,13 +117,19 @@ class ShardWriter:
         table = pa.Table.from_batches(self.buffer, self.schema)
         shard, rest = table.slice(0, rows), table.slice(rows)
         self.buffer, self.buffered = rest.to_batches(), rest.num_rows
-        index = len(self.shards)
-        if self.seed is not None:
-            order = np.random.default_rng([self.seed, index]).permutation(rows)
-            shard = shard.take(pa.array(order))
-        self.shards.append(self._write(shard, shard_name(index)))
+        self.shards.append(self.write_shard(len(self.shards), shard))
 
-    def _write(self, table: pa.Table, name: str) -> ShardFile:
+    def write_shard(self, index: int, table: pa.Table) -> ShardFile:
+        """Write shard ``index`` (its rows permuted with the seed and the index); its entry.
+
+        The bytes depend only on the rows, the index and the settings, not on
+        how the rows were batched, so any process can write any shard.
+        """
+        table = table.combine_chunks()
+        if self.seed is not None:
+            order = np.random.default_rng([self.seed, index]).permutation(table.num_rows)
+            table = table.take(pa.array(order))
+        name = shard_name(index)
         path = self.out_dir / name
         with (
             atomic_path(path) as tmp,
@@ -252,6 +262,8 @@ def write_shards(
     batch_size: int = DEFAULT_BATCH_SIZE,
     progress: bool = False,
     compression: Compression = "snappy",
+    engine: Engine = "local",
+    scheduler: str | Client | None = None,
 ) -> Manifest:
     """Validate, lift and write a source as verified training shards.
 
@@ -276,6 +288,12 @@ def write_shards(
         progress: Show a progress bar (only on a terminal).
         compression: The shards' Parquet codec. ``"zstd"`` makes smaller
             files that take longer to read; ``"none"`` the largest, fastest.
+        engine: ``"local"`` runs here; ``"dask"`` checks and writes Parquet
+            partitions on a Dask cluster, to the same bytes (the shard
+            directory must be at the same path on every worker).
+        scheduler: With ``engine="dask"``: a scheduler address, a
+            ``distributed.Client``, or ``None`` for a local cluster of one
+            worker process per core.
 
     Returns:
         The :class:`~zpml_data.shards.manifest.Manifest`, also in ``out_dir/manifest.json``.
@@ -284,16 +302,22 @@ def write_shards(
         ConfigError: A size that is not a positive integer, or an unknown ``on_error``.
         UsageError: Unknown columns, a target without status labels, or an
             ``out_dir`` that is not free: it holds an input or files zpml did
-            not write, or another zpml run is writing it.
+            not write, or another zpml run is writing it. With the dask
+            engine: Dask is not installed, or the source is not Parquet files.
         DataError: With ``on_error="abort"``, a row failed an error-level check.
     """
     require_positive_int("rows_per_shard", rows_per_shard)
     require_positive_int("row_group_rows", row_group_rows)
     require_choice("on_error", on_error, get_args(OnError))
     require_choice("compression", compression, get_args(Compression))
+    require_choice("engine", engine, get_args(Engine))
     opened = open_source(source)
     resolved = (spec or DatasetSpec()).resolve(opened.schema, ", ".join(opened.names))
     targets = _labelled(resolved)
+    if engine == "dask":
+        from zpml_data.shards import dask_writer
+
+        partitions = dask_writer.plan_for_dask(opened, batch_size)
     user_schema = load_user_schema(resolved.schema)
     out = check_output_path(out_dir, directory=True)
     refuse_overlap([*opened.names, *filter(None, [resolved.schema])], [out])
@@ -312,9 +336,14 @@ def write_shards(
     with output_lock(out):
         _prepare_out_dir(out, overwrite)
         with run_marker(out):
-            manifest = _write_rows(
-                opened, resolved, user_schema, shards, on_error, batch_size, progress
-            )
+            if engine == "dask":
+                manifest = dask_writer.write_rows_on_dask(
+                    opened, partitions, resolved, shards, on_error, batch_size, progress, scheduler
+                )
+            else:
+                manifest = _write_rows(
+                    opened, resolved, user_schema, shards, on_error, batch_size, progress
+                )
             atomic_write_text(out / MANIFEST_NAME, manifest.to_json())
     return manifest
 
@@ -335,13 +364,10 @@ def _write_rows(
     columns = columns_to_check(resolved, user_schema, opened.schema.names)
     with shards, QuarantineWriter(shards.out_dir) as quarantine, bar:
         for part in opened.batches(columns, batch_size):
-            reasons = reject_reasons(part, check_batch(part, resolved, user_schema), targets)
-            bad = reasons != ""
             row_ids = np.arange(read, read + part.batch.num_rows, dtype=np.int64)
-            if bad.any():
-                if on_error == "abort":
-                    raise DataError(abort_message(part, reasons))
-                quarantine.add(quarantine_batch(part, reasons, row_ids))
+            bad, rejected = reject_rows(part, resolved, user_schema, on_error, row_ids)
+            if rejected is not None:
+                quarantine.add(rejected)
             kept = part.batch.filter(pa.array(~bad))
             shards.add(shard_batch(kept, resolved.inputs, targets, shards.schema, row_ids[~bad]))
             read += part.batch.num_rows
@@ -349,6 +375,31 @@ def _write_rows(
     manifest = _manifest(resolved, opened, read, shards, quarantine, shards.seed)
     assert manifest.rows + manifest.quarantined_rows == manifest.source_rows
     return manifest
+
+
+def reject_rows(
+    part: SourceBatch,
+    spec: ResolvedSpec,
+    user_schema: Any,
+    on_error: OnError,
+    row_ids: np.ndarray,
+) -> tuple[np.ndarray, pa.RecordBatch | None]:
+    """Check a batch: which rows fail an error-level check, and those rows for the quarantine.
+
+    Returns:
+        A bool mask of the failing rows, and their quarantine rows (``None`` if none failed).
+
+    Raises:
+        DataError: With ``on_error="abort"``, a row failed.
+    """
+    targets = _labelled(spec)
+    reasons = reject_reasons(part, check_batch(part, spec, user_schema), targets)
+    bad = reasons != ""
+    if not bad.any():
+        return bad, None
+    if on_error == "abort":
+        raise DataError(abort_message(part, reasons))
+    return bad, quarantine_batch(part, reasons, row_ids)
 
 
 def _manifest(
