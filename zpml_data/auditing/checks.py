@@ -57,6 +57,7 @@ def checks_of(legacy: bool) -> list[str]:
         return [name for name in CHECK_LEVELS if name in LEGACY_CHECKS]
     return [name for name in CHECK_LEVELS if name != "legacy_sentinel"]
 
+
 _TRAINABLE = [Status.FINITE.label] + [s.label for s in sorted(BOTTOM_STATUSES)]
 
 

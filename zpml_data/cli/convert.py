@@ -52,6 +52,17 @@ def register(subparsers: Subparsers) -> None:
         default=None,
         help="parse '<x'/'>x' text markers (default: on for text columns)",
     )
+    parser.add_argument(
+        "--sentinel",
+        action="append",
+        default=[],
+        metavar="VALUE=LABEL",
+        help="a number that stands for a status (repeatable); a negative one needs the '=': "
+        "--sentinel=-999=missing",
+    )
+    parser.add_argument(
+        "--spec", metavar="FILE", help="DatasetSpec file; its 'sentinels' are used too"
+    )
     parser.add_argument("--force", action="store_true", help="replace an existing status column")
     add_batch_size(parser)
     parser.set_defaults(run=run)
@@ -60,10 +71,17 @@ def register(subparsers: Subparsers) -> None:
 def run(args: argparse.Namespace) -> int:
     """Convert, print the ledger and where it was written."""
     from zpml_data.convert.legacy import convert_legacy
-    from zpml_data.convert.policies import load_reason_map, sentinel_policy
+    from zpml_data.convert.policies import load_reason_map, parse_sentinels, sentinel_policy
     from zpml_data.io.guard import refuse_overlap
+    from zpml_data.spec import DatasetSpec
 
-    refuse_overlap(filter(None, [args.reason_map]), [args.dest, f"{args.dest}.ledger.json"])
+    refuse_overlap(
+        filter(None, [args.reason_map, args.spec]), [args.dest, f"{args.dest}.ledger.json"]
+    )
+    sentinels = {}
+    if args.spec:
+        sentinels = parse_sentinels(DatasetSpec.from_file(args.spec).sentinels, args.spec)
+    sentinels |= parse_sentinels(args.sentinel)
     ledger = convert_legacy(
         args.source,
         args.dest,
@@ -73,6 +91,7 @@ def run(args: argparse.Namespace) -> int:
         reason_column=args.reason_column,
         reason_map=load_reason_map(args.reason_map) if args.reason_map else None,
         markers=args.markers,
+        sentinels=sentinels,
         force=args.force,
         batch_size=args.batch_size,
         progress=True,

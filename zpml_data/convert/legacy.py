@@ -44,9 +44,12 @@ class _Converter:
         reason_column: str | None,
         reason_map: Mapping[str, Status] | None,
         markers: bool | None,
+        sentinels: Mapping[float, Status],
     ) -> None:
         self.ledger, self.reason_column, self.reason_map = ledger, reason_column, reason_map or {}
         self.markers = markers
+        self.sentinels = dict(sentinels)
+        self.sentinel_rows = dict.fromkeys(self.sentinels, 0)
         kind_codes = [
             Status.FINITE,
             policy["nan"],
@@ -87,6 +90,9 @@ class _Converter:
             )
         codes = self.kind_codes[kinds]
         labels = [k.description for k in Kind]
+        if self.sentinels:
+            values, codes, kinds, labels = self._apply_sentinels(values, codes, kinds, labels)
+            column = pa.array(values, pa.float64())
         if self.reason_column is not None:
             codes, kinds, labels = self._apply_reasons(part, codes, kinds, labels)
         self._tally(part, values, kinds, codes, labels)
@@ -98,6 +104,27 @@ class _Converter:
         return pa.RecordBatch.from_arrays(
             [columns[name] for name in out_columns], names=out_columns
         )
+
+    def _apply_sentinels(
+        self, values: np.ndarray, codes: np.ndarray, kinds: np.ndarray, labels: list[str]
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[str]]:
+        """Label the numbers that stand for a status; their value becomes NaN (not measured)."""
+        values, codes, kinds = values.copy(), codes.copy(), kinds.copy()
+        for number, status in self.sentinels.items():
+            hit = (kinds == Kind.FINITE) & (values == number)
+            self.sentinel_rows[number] += int(hit.sum())
+            codes[hit], kinds[hit], values[hit] = status, len(labels), np.nan
+            labels = [*labels, f"sentinel {number:g}"]
+        return values, codes, kinds, labels
+
+    def unused_sentinels(self) -> list[str]:
+        """A note for each sentinel value that never occurred."""
+        return [
+            f"sentinel {number:g} never occurs in {self.ledger.value!r}: nothing was labelled "
+            f"{self.sentinels[number].label!r} for it"
+            for number, rows in self.sentinel_rows.items()
+            if not rows
+        ]
 
     def _collect_unparseable(self, part: SourceBatch, column: pa.Array, kinds: np.ndarray) -> None:
         rows = np.flatnonzero(kinds == Kind.UNPARSEABLE)
@@ -208,6 +235,7 @@ def convert_legacy(
     reason_column: str | None = None,
     reason_map: Mapping[str, Status] | None = None,
     markers: bool | None = None,
+    sentinels: Mapping[float, Status] | None = None,
     force: bool = False,
     batch_size: int = DEFAULT_BATCH_SIZE,
     progress: bool = False,
@@ -232,6 +260,11 @@ def convert_legacy(
         reason_map: ``{reason: Status}``; every reason present must be in it.
             Given exactly when ``reason_column`` is.
         markers: Parse ``<x``/``>x`` text markers (default: for text columns).
+        sentinels: ``{number: Status}``: finite numbers that are legacy codes
+            for a status (``-999`` for missing, say). Their rows get that
+            label and a NaN value; the ledger counts them (``sentinel -999``)
+            and lists them as changed; a number that never occurs is noted.
+            A reason, where the reason column gives one, still decides.
         force: Replace an existing status column instead of refusing.
         batch_size: Rows per record batch.
         progress: Show a progress bar (only on a terminal).
@@ -260,7 +293,7 @@ def convert_legacy(
     ledger = ConversionLedger(
         opened.names, str(dest), value, status_column, {k: v.label for k, v in policy.items()}
     )
-    converter = _Converter(ledger, policy, reason_column, reason_map, markers)
+    converter = _Converter(ledger, policy, reason_column, reason_map, markers, sentinels or {})
     names = list(opened.schema.names)
     out_columns = names if status_column in names else [*names, status_column]
     fields = {f.name: f for f in opened.schema}
@@ -307,6 +340,7 @@ def _write_converted(
                 f"{dest}: {ledger.rows_out:,} rows written for {ledger.rows_in:,} read; "
                 "rows were lost, so nothing was kept: this is a bug, please report it"
             )
+        ledger.notes += converter.unused_sentinels()
         if ledger.rows_in and ledger.counts.keys() == {Kind.FINITE.description}:
             ledger.notes.append(
                 f"every value of {ledger.value!r} is finite: all rows are labelled "

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import math
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 from zpml_data.encode import parse_label
@@ -52,3 +53,32 @@ def load_reason_map(path: str | Path) -> dict[str, Status]:
         str(reason): parse_label(label, f"{path}: reason {reason!r}")
         for reason, label in data.items()
     }
+
+
+def parse_sentinels(items: Iterable[str], where: str = "--sentinel") -> dict[float, Status]:
+    """Parse ``VALUE=LABEL`` items (``-999=missing``) into ``{number: Status}``.
+
+    Raises:
+        UsageError: Not ``VALUE=LABEL``, a value that is not a finite number,
+            an unknown label, or ``finite`` (a sentinel stands for another status).
+    """
+    sentinels = {}
+    for item in items:
+        text, sep, label = str(item).partition("=")
+        try:
+            number = float(text) if sep else math.nan
+        except ValueError:
+            number = math.nan
+        if not math.isfinite(number):
+            raise UsageError(
+                f"{where}: expected VALUE=LABEL with a finite number, such as -999=missing, "
+                f"got {item!r} (NaN and ±inf have --nan, --posinf and --neginf)"
+            )
+        status = parse_label(label.strip(), f"{where} {item!r}")
+        if status is Status.FINITE:
+            raise UsageError(
+                f"{where} {item!r}: a sentinel stands for a status other than "
+                f"{Status.FINITE.label!r}; leave the number out to keep it a value"
+            )
+        sentinels[number] = status
+    return sentinels
