@@ -78,10 +78,8 @@ def run(args: argparse.Namespace) -> int:
     refuse_overlap(
         filter(None, [args.reason_map, args.spec]), [args.dest, f"{args.dest}.ledger.json"]
     )
-    sentinels = {}
-    if args.spec:
-        sentinels = parse_sentinels(DatasetSpec.from_file(args.spec).sentinels, args.spec)
-    sentinels |= parse_sentinels(args.sentinel)
+    in_spec = DatasetSpec.from_file(args.spec).sentinels if args.spec else ()
+    sentinels = parse_sentinels(in_spec, str(args.spec)) | parse_sentinels(args.sentinel)
     ledger = convert_legacy(
         args.source,
         args.dest,

@@ -62,7 +62,7 @@ def parse_sentinels(items: Iterable[str], where: str = "--sentinel") -> dict[flo
         UsageError: Not ``VALUE=LABEL``, a value that is not a finite number,
             an unknown label, or ``finite`` (a sentinel stands for another status).
     """
-    sentinels = {}
+    sentinels: dict[float, Status] = {}
     for item in items:
         text, sep, label = str(item).partition("=")
         try:
