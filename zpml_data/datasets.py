@@ -131,3 +131,59 @@ def legacy_export(frame: pd.DataFrame) -> pd.DataFrame:
     legacy = frame.drop(columns=["status"]).assign(value=value)
     legacy["flag"] = status.map(LEGACY_FLAGS)  # NaN where the sentinel says it all
     return legacy
+
+
+# The legacy code the lab export writes for a reading that was never taken.
+LEGACY_MISSING_CODE = -999.0
+
+
+def lab_export(frame: pd.DataFrame, seed: int = 0) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
+    """The assay table as a lab exported it: limits as ``<x``/``>x`` text, and planted defects.
+
+    Like :func:`legacy_export`, with the censored rows written as text
+    markers that keep their limit (the ``value`` column is text). One
+    defect of each kind the semantic audit looks for is planted:
+
+    * ``censored_bound_present``: five censored rows written as ``±inf``;
+    * ``finite_beyond_limit``: one site-B reading below the detection limit
+      written as a plain number;
+    * ``heaping_at_limit``: 150 site-C readings below the limit written as
+      the limit itself instead of ``<x``;
+    * ``sentinel_number``: readings never taken written as ``-999``, unflagged;
+    * ``status_skew_by_group``: one site-D finite reading in ten reported as
+      a sensor fault.
+
+    Args:
+        frame: The table :func:`assay_dose_response` returns.
+        seed: Seed of the random choice of rows.
+
+    Returns:
+        The export and, per check, the rows planted for it.
+    """
+    rng = np.random.default_rng(seed)
+    status = frame["status"].astype(str).to_numpy()
+    site = frame["site"].astype(str).to_numpy()
+    export = legacy_export(frame)
+    text = frame["value"].round(4).astype(str).to_numpy(dtype=object)
+    text[status == Status.CENSORED_BELOW.label] = "<" + text[status == Status.CENSORED_BELOW.label]
+    text[status == Status.CENSORED_ABOVE.label] = ">" + text[status == Status.CENSORED_ABOVE.label]
+    text[export["value"].isna().to_numpy()] = None
+    below = np.flatnonzero(status == Status.CENSORED_BELOW.label)
+    finite_d = np.flatnonzero((status == Status.FINITE.label) & (site == "site-D"))
+    planted = {
+        "censored_bound_present": below[:5],
+        "finite_beyond_limit": below[site[below] == "site-B"][5:6],
+        "heaping_at_limit": below[site[below] == "site-C"][5:155],
+        "sentinel_number": np.flatnonzero(status == Status.MISSING.label),
+        "status_skew_by_group": finite_d[rng.random(finite_d.size) < 0.1],
+    }
+    text[planted["censored_bound_present"]] = "-inf"
+    text[planted["finite_beyond_limit"]] = "0.5"
+    heaped = pd.Series(text[planted["heaping_at_limit"]], dtype=str)
+    text[planted["heaping_at_limit"]] = heaped.str.removeprefix("<").to_numpy(dtype=object)
+    text[planted["sentinel_number"]] = f"{LEGACY_MISSING_CODE:g}"
+    text[planted["status_skew_by_group"]] = None
+    flag = export["flag"].to_numpy(dtype=object)
+    flag[planted["sentinel_number"]] = None
+    flag[planted["status_skew_by_group"]] = LEGACY_FLAGS[Status.FAULT.label]
+    return export.assign(value=text, flag=flag), planted

@@ -6,6 +6,7 @@ import re
 import pandas as pd
 
 from tests.conftest import run_zpml as zpml
+from zpml_data.datasets import assay_dose_response, lab_export
 from zpml_data.shards.manifest import read_manifest
 from zpml_data.status import STATUS_LABELS
 
@@ -42,6 +43,24 @@ def test_demo_prints_the_counts_of_what_it_wrote(tmp_path):
     assert f"rows in: {len(original):,}  rows out: {len(converted):,}" in result.stdout
     same = int((original == converted).sum())
     assert f"labels recovered: {same:,} of {len(original):,} rows match" in result.stdout
+
+    # One semantic defect of each kind was planted in the lab export; the audit of the
+    # converted table flags each, and --sentinel=-999=missing clears the -999 codes.
+    _, planted = lab_export(assay_dose_response())
+    first = json.loads((out / "assay-converted-audit.json").read_text())
+    again = json.loads((out / "assay-converted-again-audit.json").read_text())
+    for check, rows in planted.items():
+        flagged = {c["name"]: c["failed"] for c in first["checks"]}[check]
+        after = {c["name"]: c["failed"] for c in again["checks"]}[check]
+        assert re.search(
+            rf"^  {check} +{len(rows):,} +{flagged:,} +{after:,}$", result.stdout, re.M
+        )
+        assert flagged >= len(rows) > 0
+        if check != "status_skew_by_group":  # a skew flags every row of its group and label
+            examples = {c["name"]: c for c in first["checks"]}[check]["examples"]
+            assert {e["row"] for e in examples} & set(rows.tolist())
+    assert {c["name"]: c["failed"] for c in again["checks"]}["sentinel_number"] == 0
+    assert {c["name"]: c["failed"] for c in again["checks"]}["finite_beyond_limit"] == 1
 
     manifest = read_manifest(out / "assay-shards")
     assert manifest.rows == len(original)

@@ -8,17 +8,24 @@ from pathlib import Path
 import numpy as np
 import pyarrow.parquet as pq
 
-from zpml_data._text import status_mix_table
+from zpml_data._text import status_mix_table, text_table
 from zpml_data.auditing.engine import audit
 from zpml_data.auditing.rendering import render_html
 from zpml_data.convert.legacy import convert_legacy
-from zpml_data.datasets import DATASETS, LEGACY_FLAGS, assay_dose_response, legacy_export
+from zpml_data.datasets import (
+    DATASETS,
+    LEGACY_FLAGS,
+    LEGACY_MISSING_CODE,
+    assay_dose_response,
+    lab_export,
+)
 from zpml_data.encode import encode_status, parse_label
 from zpml_data.io.atomic import atomic_write_text
 from zpml_data.lift import lift_semantic_targets
 from zpml_data.shards.format import status_counts
 from zpml_data.shards.verify import describe_shards, verify_shards
 from zpml_data.shards.writer import write_shards
+from zpml_data.status import Status
 
 
 def run_demo(out_dir: Path, echo: Callable[[str], None] = print) -> None:
@@ -109,15 +116,50 @@ def _train_step(out_dir: Path, echo: Callable[[str], None]) -> None:
 
 
 def _convert_legacy_step(out_dir: Path, echo: Callable[[str], None]) -> None:
-    """Export the assay table the legacy way, convert it back, and show what was recovered."""
+    """Export the assay table as a lab did, convert it back, audit what that recovered.
+
+    The export has one semantic defect of each kind planted (see
+    :func:`zpml_data.datasets.lab_export`); the audit of the converted table
+    names each, and converting again with ``-999`` as a sentinel for
+    ``missing`` fixes the one a flag cannot.
+    """
     frame = assay_dose_response()
     legacy_path = out_dir / "assay-legacy.csv"
-    legacy_export(frame).to_csv(legacy_path, index=False)
+    export, planted = lab_export(frame)
+    export.to_csv(legacy_path, index=False)
     reasons = {flag: parse_label(label, "demo") for label, flag in LEGACY_FLAGS.items()}
     converted = out_dir / "assay-converted.parquet"
     ledger = convert_legacy(legacy_path, converted, reason_column="flag", reason_map=reasons)
-    echo(f"legacy: {legacy_path} (NaN/±inf sentinels and a flag column) converted:")
+    echo(f"legacy: {legacy_path} ('<x'/'>x' limits, NaN/±inf, -999 codes, a flag column):")
     echo(ledger.render_text())
+    first = _audit_converted(converted, out_dir / "assay-converted-audit")
+    ledger = convert_legacy(
+        legacy_path,
+        converted,
+        reason_column="flag",
+        reason_map=reasons,
+        sentinels={LEGACY_MISSING_CODE: Status.MISSING},
+    )
+    sentinel = f"sentinel {LEGACY_MISSING_CODE:g}"
+    echo(
+        f"  converted again with --sentinel={LEGACY_MISSING_CODE:g}=missing: {sentinel} -> "
+        f"{ledger.counts[sentinel]}"
+    )
+    again = _audit_converted(converted, out_dir / "assay-converted-again-audit")
+    echo(
+        "  semantic audit of the converted table (a skew counts its group's rows of the label;"
+        " -999 is also below the detection limit):"
+    )
+    rows = [[c, f"{len(r):,}", f"{first[c]:,}", f"{again[c]:,}"] for c, r in planted.items()]
+    echo("\n".join(text_table(["check", "planted", "flagged", "after --sentinel"], rows)))
     recovered = pq.read_table(converted, columns=["status"]).column("status").to_pylist()
     same = int((np.asarray(recovered) == frame["status"].astype(str).to_numpy()).sum())
     echo(f"  labels recovered: {same:,} of {len(frame):,} rows match the original statuses")
+
+
+def _audit_converted(path: Path, stem: Path) -> dict[str, int]:
+    """Audit a converted table by site into ``stem``.html/.json; rows failed per check."""
+    report = audit(path, group_by=["site"])
+    atomic_write_text(stem.with_suffix(".html"), render_html(report))
+    atomic_write_text(stem.with_suffix(".json"), report.to_json() + "\n")
+    return {c.name: c.failed for c in report.targets[0].checks}
