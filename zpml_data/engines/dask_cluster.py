@@ -99,7 +99,8 @@ def map_in_order(
         progress: Show a progress bar (only on a terminal).
 
     Raises:
-        Exception: The first error a task raised (the others are cancelled).
+        Exception: The error of the first failed task in item order (what a
+            single pass over the items would have raised); the rest are cancelled.
     """
     distributed = require_dask()
     futures = [client.submit(task, item, *args, pure=False) for item in items]
@@ -108,7 +109,8 @@ def map_in_order(
     try:
         with progress_bar(total, label, progress) as bar:
             for future in distributed.as_completed(futures):
-                future.result()  # raises the task's error here
+                if future.status == "error":
+                    break  # the items before it may fail too: raise in item order below
                 bar.update(rows[position[future.key]] if rows is not None else 0)
         return [future.result() for future in futures]
     finally:
