@@ -44,6 +44,13 @@ def _check_shard(directory: Path, entry: ShardFile, schema: pa.Schema) -> list[s
     except (pa.ArrowInvalid, OSError) as error:
         return [f"{entry.file}: not a readable Parquet file: {error}"]
     groups = [file.metadata.row_group(i).num_rows for i in range(file.num_row_groups)]
+    codes = column_2d(table, "status")
+    bad = np.flatnonzero((codes < 0) | (codes >= len(STATUS_LABELS)))
+    if bad.size:  # nothing else can be counted or lifted
+        return [
+            f"{entry.file}: {bad.size:,} status codes outside 0..{len(STATUS_LABELS) - 1} "
+            f"(first at cell {bad[0]:,}, code {int(codes.ravel()[bad[0]])})"
+        ]
     return _count_problems(entry, table, groups) + _lift_problems(entry, table)
 
 
@@ -53,13 +60,6 @@ def _count_problems(entry: ShardFile, table: pa.Table, groups: list[int]) -> lis
     if table.num_rows != entry.rows:
         problems.append(f"{entry.file}: {table.num_rows:,} rows, the manifest says {entry.rows:,}")
     codes = column_2d(table, "status")
-    bad = np.flatnonzero((codes < 0) | (codes >= len(STATUS_LABELS)))
-    if bad.size:
-        problems.append(
-            f"{entry.file}: {bad.size:,} status codes outside 0..{len(STATUS_LABELS) - 1} "
-            f"(first at cell {bad[0]:,}, code {int(codes.ravel()[bad[0]])})"
-        )
-        return problems
     if status_counts(codes) != entry.status_counts:
         problems.append(f"{entry.file}: status counts differ from the manifest")
     starts = [sum(groups[:i]) for i in range(len(groups))]

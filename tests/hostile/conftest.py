@@ -1,0 +1,59 @@
+"""Hostile cases through the real ``zpml`` command: exit code, one line, inputs intact."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from tests.conftest import run_zpml
+
+
+def checksums(*roots: Path) -> dict[str, str]:
+    """The sha256 of every file under ``roots`` (a file root counts as itself)."""
+    files = [p for root in roots for p in ([root] if root.is_file() else sorted(root.rglob("*")))]
+    return {str(p): hashlib.sha256(p.read_bytes()).hexdigest() for p in files if p.is_file()}
+
+
+def zpml_fails(code: int, match: str, *args: object, inputs: tuple[Path, ...] = ()) -> str:
+    """Run ``zpml``; assert the exit code, one error line matching ``match``, inputs unchanged.
+
+    Returns:
+        The error line.
+    """
+    before = checksums(*inputs)
+    result = run_zpml(*map(str, args))
+    errors = [line for line in result.stderr.splitlines() if line.startswith("zpml")]
+    assert result.returncode == code, (result.returncode, result.stdout, result.stderr)
+    assert "Traceback" not in result.stderr and "internal error" not in result.stderr
+    assert len(errors) == 1, result.stderr
+    assert re.search(match, errors[0]), errors[0]
+    assert checksums(*inputs) == before
+    return errors[0]
+
+
+def labelled(rows: int = 20, **extra: object) -> pd.DataFrame:
+    """A small clean labelled table: value, status, one input ``x``, plus ``extra`` columns."""
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame(
+        {"value": rng.normal(size=rows), "status": ["finite"] * rows, "x": rng.normal(size=rows)}
+    )
+    frame.loc[1, ["value", "status"]] = [np.nan, "bottom"]
+    for name, column in extra.items():
+        frame[name] = column
+    return frame
+
+
+@pytest.fixture
+def data(tmp_path: Path) -> Iterator[Path]:
+    """``tmp_path/a.parquet``, a clean labelled table, and ``tmp_path/legacy.csv``."""
+    labelled().to_parquet(tmp_path / "a.parquet", index=False)
+    pd.DataFrame({"value": [1.0, np.nan, np.inf, 2.0], "x": [1, 2, 3, 4]}).to_csv(
+        tmp_path / "legacy.csv", index=False
+    )
+    yield tmp_path
