@@ -1,8 +1,9 @@
 """Reading shuffle windows: row groups read ahead in threads, permuted once, sliced into batches.
 
 A window is a few row groups read whole (columnar) and permuted once: the
-shards' ``inputs`` column is a row-major ``[n, F]`` block, gathered row by row
-into the window's order, so every batch is a zero-copy slice of it.
+shards' ``inputs`` column is a row-major ``[n, F]`` float32 block (fixed-size
+binary rows), gathered row by row into the window's order, so every batch is a
+zero-copy slice of it.
 Decoding the next row groups runs in a small thread pool (pyarrow releases the
 GIL), overlapping with the gather of the current window.
 """
@@ -25,7 +26,7 @@ import torch
 
 from zpml_data.errors import IntegrityError
 from zpml_data.lift import SemanticTargets
-from zpml_data.shards.format import shard_schema
+from zpml_data.shards.format import inputs_array, shard_schema
 from zpml_data.shards.manifest import Manifest, ShardFile, sha256_file
 from zpml_data.status import STATUS_LABELS
 from zpml_train._plan import EpochPlan, Segment
@@ -196,7 +197,8 @@ class WindowReader:
         permutation = torch.from_numpy(order)
         inputs = torch.empty((rows, features), dtype=torch.float32)
         if features:  # one gather of whole rows out of the row-major [n, F] block
-            stored = _concat([t.column("inputs") for t in tables])
+            blocks = [inputs_array(chunk) for t in tables for chunk in t.column("inputs").chunks]
+            stored = blocks[0] if len(blocks) == 1 else np.concatenate(blocks)
             with warnings.catch_warnings():  # only read: Arrow's buffer is not writable
                 warnings.simplefilter("ignore", UserWarning)
                 block = torch.from_numpy(stored)

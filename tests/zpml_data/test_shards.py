@@ -43,7 +43,8 @@ def test_round_trip_in_row_id_order(tmp_path, seed):
     back = read_back(tmp_path / "s")
     assert back["row_id"].tolist() == list(range(len(frame)))
     assert manifest.inputs == ["a", "b"]
-    inputs = np.stack(back["inputs"].to_numpy())  # one [a, b] list per row
+    # float32 a and b, little-endian, in one fixed-size binary value per row
+    inputs = np.frombuffer(b"".join(back["inputs"]), "<f4").reshape(-1, 2)
     np.testing.assert_array_equal(inputs, frame[["a", "b"]].to_numpy(np.float32))
     np.testing.assert_array_equal(back["values"], frame["value"].astype(np.float32))
     np.testing.assert_array_equal(back["status"], encode_status(frame["status"]))

@@ -11,7 +11,7 @@ from zpml_data.auditing.report import Level
 from zpml_data.encode import encode_status
 from zpml_data.errors import first_few
 from zpml_data.io.sources import SourceBatch
-from zpml_data.shards.format import target_columns
+from zpml_data.shards.format import inputs_column, target_columns
 from zpml_data.spec import LabelledTarget
 
 
@@ -61,10 +61,7 @@ def shard_batch(
         for j, name in enumerate(inputs):
             column = pc.fill_null(kept.column(name).cast(pa.float32(), safe=False), float("nan"))
             features[:, j] = column.to_numpy(zero_copy_only=False)
-        flat = pa.array(features.reshape(-1))
-        columns["inputs"] = pa.FixedSizeListArray.from_arrays(
-            flat, type=schema.field("inputs").type
-        )
+        columns["inputs"] = inputs_column(features)
     # Only rows that are not finite can overflow float32 here: finite_value refused the others.
     with np.errstate(over="ignore"):
         values = np.stack(

@@ -23,13 +23,16 @@ def shard_name(index: int) -> str:
 def shard_schema(inputs: Sequence[str], targets: int) -> pa.Schema:
     """The Arrow schema of a shard with these input features and this many targets.
 
-    The inputs are one fixed-size list column ``inputs`` of ``len(inputs)``
-    float32 (absent when there are none): a row group then reads back as a
-    row-major ``[B, F]`` block, and a shuffling loader gathers whole rows from
-    it. Measured on 2.5e5 rows x 64 features in 64k-row windows, that gather
-    took 0.9 ms, against 15 ms to gather 64 separate columns and transpose
-    them. With more than one target, each target column is a fixed-size list
-    of that length.
+    The inputs are one column ``inputs`` (absent when there are none) of
+    fixed-size binary values: each row's ``len(inputs)`` float32, little-endian,
+    in manifest order (:func:`inputs_array` reads them back). A row group then
+    reads back as a row-major ``[B, F]`` block, with nothing to decode per
+    value; a shuffling loader gathers whole rows from it. Measured on 2.6e5
+    rows x 64 features (read only, one thread): zstd 1.97 M rows/s against
+    1.07 for a fixed-size list of float32 and 1.02 for 64 float32 columns,
+    snappy 9.5 against 1.6 and 2.7 (a list decodes a repetition and a
+    definition level per float). With more than one target, each target
+    column is a fixed-size list of that length.
     """
 
     def shaped(dtype: pa.DataType, width: int) -> pa.DataType:
@@ -37,8 +40,9 @@ def shard_schema(inputs: Sequence[str], targets: int) -> pa.Schema:
         return dtype if width == 1 else pa.list_(pa.field("element", dtype), width)
 
     features = []
-    if inputs:  # a list even for one feature: the layout never depends on the count
-        features = [pa.field("inputs", pa.list_(pa.field("element", pa.float32()), len(inputs)))]
+    if inputs:
+        metadata = {"zpml.dtype": "<f4", "zpml.shape": f"[{len(inputs)}]"}
+        features = [pa.field("inputs", pa.binary(4 * len(inputs)), False, metadata)]
     return pa.schema(
         [
             *features,
@@ -53,6 +57,23 @@ def shard_schema(inputs: Sequence[str], targets: int) -> pa.Schema:
             ("row_id", pa.int64()),
         ]
     )
+
+
+def inputs_column(features: np.ndarray) -> pa.Array:
+    """The ``inputs`` column of a shard for ``[rows, F]`` float32 features."""
+    rows, width = features.shape
+    data = np.ascontiguousarray(features, dtype="<f4")
+    return pa.FixedSizeBinaryArray.from_buffers(
+        pa.binary(4 * width), rows, [None, pa.py_buffer(data)]
+    )
+
+
+def inputs_array(column: pa.Array) -> np.ndarray:
+    """A shard's ``inputs`` column (one chunk) as a read-only ``[rows, F]`` float32 view."""
+    width = column.type.byte_width // 4
+    return np.frombuffer(
+        column.buffers()[1], "<f4", count=len(column) * width, offset=column.offset * width * 4
+    ).reshape(len(column), width)
 
 
 def status_counts(codes: np.ndarray) -> dict[str, int]:

@@ -25,7 +25,7 @@ from zpml_data.status import STATUS_LABELS
 MANIFEST_NAME = "manifest.json"
 QUARANTINE_NAME = "quarantine.parquet"
 FORMAT = "zpml-shards"
-# 2: the inputs are one fixed-size list column (1 had a float32 column per feature).
+# 2: the inputs are one column of fixed-size binary rows of float32 (1 had a column per feature).
 VERSION = 2
 READABLE_VERSIONS = (2,)
 
@@ -60,7 +60,7 @@ class Manifest:
 
     created_by: str
     spec: dict[str, Any]
-    inputs: list[str]  # the input features (source columns), in the order of the inputs column
+    inputs: list[str]  # the input features (source columns), in their order in each inputs row
     targets: list[str]  # value column of each target; more than one: [T]-shaped columns
     source: list[dict[str, Any]]  # fingerprint: file, bytes, mtime_ns, sha256
     source_rows: int
