@@ -84,11 +84,16 @@ def _batch_bounds(
     np.minimum.at(lower, index[below], values[below])
     np.maximum.at(upper, index[above], values[above])
     censored = below | above
-    pairs = np.unique(np.stack([index[censored], values[censored]]), axis=1)
-    per_group = np.bincount(pairs[0].astype(np.int64), minlength=groups)
+    # Distinct (group, bound) pairs as integers: bounds repeat, so this sorts few values.
+    bounds, which = np.unique(values[censored], return_inverse=True)
+    pairs = np.unique(which * groups + index[censored])
+    group_of, bound_of = pairs % groups, bounds[pairs // groups]
+    order = np.argsort(group_of, kind="stable")
+    group_of, bound_of = group_of[order], bound_of[order]
+    per_group = np.bincount(group_of, minlength=groups)
     starts = np.concatenate([[0], np.cumsum(per_group)])
     distinct = [
-        pairs[1, starts[g] : starts[g + 1]] if per_group[g] <= MAX_BOUNDS else None
+        bound_of[starts[g] : starts[g + 1]] if per_group[g] <= MAX_BOUNDS else None
         for g in range(groups)
     ]
     return lower, upper, distinct
@@ -134,9 +139,16 @@ def _nearest(
     return merged[window], total[window].astype(np.int64)
 
 
-def _distinct_by_group(index: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, ...]:
-    """Distinct (group, value) pairs sorted by group then value, with their counts."""
-    order = np.lexsort((values, index))
+def _distinct_by_group(
+    index: np.ndarray, values: np.ndarray, by_value: np.ndarray
+) -> tuple[np.ndarray, ...]:
+    """Distinct (group, value) pairs sorted by group then value, with their counts.
+
+    ``by_value`` orders the values; a stable sort by group index (a radix
+    sort for up to 32,767 groups) then orders by group, value within group.
+    """
+    narrow = np.int16 if index.size == 0 or index.max() < 2**15 else np.int64
+    order = by_value[np.argsort(index[by_value].astype(narrow), kind="stable")]
     index, values = index[order], values[order]
     start = np.flatnonzero(np.r_[True, (np.diff(index) != 0) | (np.diff(values) != 0)])
     counts = np.diff(np.r_[start, index.size])
@@ -233,6 +245,7 @@ class SemanticTally:
     def add_second(self, batch: pa.RecordBatch, values: np.ndarray, codes: np.ndarray) -> None:
         """Second pass: exact counts around every candidate; the histograms."""
         finite = (codes == Status.FINITE) & np.isfinite(values)
+        by_value = np.argsort(values[finite])
         for grouping in self.groupings:
             column = None if grouping is None else batch.column(grouping)
             keys, index = group_index(column, batch.num_rows)
@@ -244,7 +257,7 @@ class SemanticTally:
                 points[WHOLE] = points.get(WHOLE, []) + self.sentinel_points
             if not kept.size or not any(points.get(key) for key in keys):
                 continue
-            groups, distinct, counts = _distinct_by_group(index, kept)
+            groups, distinct, counts = _distinct_by_group(index, kept, by_value)
             for g, key in enumerate(keys):
                 lo, hi = np.searchsorted(groups, [g, g + 1])
                 for point in points.get(key, ()):

@@ -103,7 +103,13 @@ class HeavyHitters:
             inverse, weights=np.concatenate([self.counts, batch_counts]), minlength=merged.size
         ).astype(np.int64)
         if merged.size > self.size:
-            counts -= np.partition(counts, -(self.size + 1))[-(self.size + 1)]
+            # The (size+1)-th largest count; when at most ``size`` counts exceed 1 it is 1,
+            # which spares partitioning the mostly-unique values of continuous data.
+            repeated = counts[counts > 1]
+            cut = 1
+            if repeated.size > self.size:
+                cut = np.partition(repeated, -(self.size + 1))[-(self.size + 1)]
+            counts -= cut
         keep = counts > 0
         self.values, self.counts = merged[keep], counts[keep]
 
