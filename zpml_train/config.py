@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
-import tomllib
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any, Literal, Protocol, runtime_checkable
 
-from zpml_data.errors import ConfigError, SourceError
+from zpml_data.errors import ConfigError
+from zpml_data.io.untrusted import parse_untrusted
 from zpml_data.validate import require_choice, require_float, require_int, require_positive_int
 from zpml_train.policies import GradientPolicy
 
@@ -185,36 +185,22 @@ class TrainingConfig:
 
 
 def read_settings(path: str | Path) -> dict[str, Any]:
-    """The mapping in a TOML (``.toml``) or YAML (``.yaml``/``.yml``, safe loader) file.
+    """The mapping in a TOML (``.toml``) or YAML (``.yaml``/``.yml``) file, read as untrusted.
+
+    The file must be a regular UTF-8 file of at most 1 MiB; YAML is read with
+    the safe loader, without aliases (no "billion laughs"), nesting bounded.
 
     Raises:
-        SourceError: The file cannot be read.
-        ConfigError: An unknown suffix, a parse error, or not a mapping.
+        SourceError: The file cannot be opened.
+        ConfigError: An unknown suffix, not a regular file, too large, a parse
+            error, or not a mapping.
     """
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as error:
-        reason = getattr(error, "strerror", None) or str(error)
-        raise SourceError(f"cannot read {str(path)!r}: {reason}") from None
-    return _parse(path, text)
-
-
-def _parse(path: Path, text: str) -> dict[str, Any]:
     suffix = path.suffix.lower()
-    if suffix == ".toml":
-        try:
-            return tomllib.loads(text)
-        except tomllib.TOMLDecodeError as error:
-            raise ConfigError(f"{path}: not valid TOML: {error}") from None
-    if suffix not in (".yaml", ".yml"):
+    if suffix not in (".toml", ".yaml", ".yml"):
         raise ConfigError(f"{path}: unknown config format {suffix!r}; use .toml, .yaml or .yml")
-    import yaml
-
-    try:
-        loaded = yaml.safe_load(text)
-    except yaml.YAMLError as error:
-        raise ConfigError(f"{path}: not valid YAML: {error}") from None
+    fmt = "toml" if suffix == ".toml" else "yaml"
+    loaded = parse_untrusted(path, "training config", ConfigError, fmt=fmt)
     if loaded is None:
         return {}
     if not isinstance(loaded, dict):

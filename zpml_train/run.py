@@ -9,6 +9,7 @@ on the same data.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import json
@@ -20,6 +21,7 @@ import torch
 
 from zpml_data.errors import ConfigError, UsageError
 from zpml_data.io.atomic import atomic_write_text
+from zpml_data.io.guard import check_output_path, output_lock, refuse_overlap
 from zpml_data.shards.manifest import MANIFEST_NAME
 from zpml_data.validate import require_choice, require_float, require_int, require_positive_int
 from zpml_train import distributed
@@ -120,8 +122,8 @@ class _Progress:
                 bar.update(1)
 
 
-def prepare_run_dir(run_dir: Path, resume: bool, overwrite: bool = False) -> None:
-    """Create a new run directory, or check the one to resume, or clear a finished run.
+def _prepare_run_dir(run_dir: Path, resume: bool, overwrite: bool = False) -> None:
+    """Check an existing directory for a new run or the one to resume, or clear a finished run.
 
     Args:
         run_dir: The run directory.
@@ -137,9 +139,7 @@ def prepare_run_dir(run_dir: Path, resume: bool, overwrite: bool = False) -> Non
         if not (run_dir / "last.pt").is_file() or not (run_dir / "config.json").is_file():
             raise UsageError(f"{run_dir}: no run to resume (no last.pt and config.json there)")
         return
-    if run_dir.exists() and not run_dir.is_dir():
-        raise UsageError(f"{run_dir}: exists and is not a directory; choose another --out")
-    present = sorted(p.name for p in run_dir.iterdir()) if run_dir.is_dir() else []
+    present = sorted(p.name for p in run_dir.iterdir())
     foreign = [name for name in present if name not in RUN_FILES]
     if present and (not overwrite or foreign or "config.json" not in present):
         raise UsageError(
@@ -148,7 +148,6 @@ def prepare_run_dir(run_dir: Path, resume: bool, overwrite: bool = False) -> Non
         )
     for name in present:  # only a previous run's own files, checked above
         (run_dir / name).unlink()
-    run_dir.mkdir(parents=True, exist_ok=True)
 
 
 def train_run(
@@ -190,16 +189,49 @@ def train_run(
     if distributed.init_from_env(training.get("device")):  # under torchrun: one rank of several
         training["device"] = distributed.device_for_rank(training.get("device"))
     main = distributed.is_main()  # only rank 0 writes files and prints
-    if main or resume:
-        prepare_run_dir(run_dir, resume, overwrite)
-    trainer = _build_trainer(shard_dir, val_dir, training, settings, progress if main else None)
-    if resume:
-        trainer.load_checkpoint(run_dir / "last.pt", force=force)
-    if main:
-        _write_config(run_dir, shard_dir, val_dir, trainer.config, settings, trainer)
+    inputs = [path for path in (shard_dir, val_dir) if path is not None]
+    claim = claim_run_dir(run_dir, inputs, resume=resume, overwrite=overwrite)
+    with claim if main else contextlib.nullcontext():
+        trainer = _build_trainer(shard_dir, val_dir, training, settings, progress if main else None)
+        if resume:
+            trainer.load_checkpoint(run_dir / "last.pt", force=force)
+        if main:
+            _write_config(run_dir, shard_dir, val_dir, trainer.config, settings, trainer)
+        _train_epochs(trainer, run_dir, main, echo)
+        if main:
+            _write_report(run_dir, trainer)
+    return trainer
+
+
+@contextlib.contextmanager
+def claim_run_dir(
+    run_dir: Path, inputs: list[str | Path], *, resume: bool, overwrite: bool
+) -> Iterator[None]:
+    """Hold the run directory for a run: checked, locked against a second writer, prepared.
+
+    Raises:
+        UsageError: The directory is, holds or sits inside one of the inputs;
+            is not a directory; is locked by another run; or is not free (see
+            :func:`_prepare_run_dir`).
+    """
+    check_output_path(run_dir, directory=True)
+    refuse_overlap(inputs, [run_dir])
+    for data in inputs:  # run files inside a shard directory would mix output into data
+        if Path(run_dir).resolve().is_relative_to(Path(data).resolve()):
+            raise UsageError(f"run directory {str(run_dir)!r} is inside the input {str(data)!r}")
+    run_dir.mkdir(parents=True, exist_ok=True)
+    with output_lock(run_dir):
+        _prepare_run_dir(run_dir, resume, overwrite)
+        yield
+
+
+def _train_epochs(
+    trainer: SCMTrainer, run_dir: Path, main: bool, echo: Callable[[str], None]
+) -> None:
+    """Fit one epoch at a time; after each, rank 0 writes the metrics and checkpoints."""
     best = min((_score(r) for r in trainer.history), default=float("inf"))
     while trainer.current_epoch < trainer.config.max_epochs:
-        trainer.fit(epochs=1)  # one epoch at a time, checkpointing after each
+        trainer.fit(epochs=1)
         record = trainer.history[-1]
         if main:
             _append_metrics(run_dir, trainer.history)
@@ -209,13 +241,11 @@ def train_run(
                 trainer.save_checkpoint(run_dir / "best.pt")
             echo(_epoch_line(record))
         if trainer.stopped_early:
-            threshold = trainer.config.coverage_threshold
             if main:
-                echo(f"stopped early: validation coverage below {threshold}")
+                echo(
+                    f"stopped early: validation coverage below {trainer.config.coverage_threshold}"
+                )
             break
-    if main:
-        _write_report(run_dir, trainer)
-    return trainer
 
 
 def _write_report(run_dir: Path, trainer: SCMTrainer) -> None:

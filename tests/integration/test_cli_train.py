@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -92,3 +94,44 @@ def test_bad_options_and_configs_exit_2(tmp_path: Path, shards: tuple[Path, Path
     assert result.returncode == 2 and "'batch'" in result.stderr
     missing = zpml("train", tmp_path / "absent", "--out", tmp_path / "c")
     assert missing.returncode == 2 and "no such directory" in missing.stderr
+
+
+def _digest(directory: Path) -> dict[str, str]:
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(directory.iterdir())}
+
+
+def test_hostile_outputs_and_configs_are_refused_leaving_the_inputs_alone(
+    tmp_path: Path, shards: tuple[Path, Path]
+) -> None:
+    train, val = shards
+    before = _digest(train), _digest(val)
+    for out in (train, train.parent, val / "run"):  # is, holds, or sits inside an input
+        result = zpml("train", train, "--val", val, "--out", out, "--overwrite")
+        assert result.returncode == 2, (out, result.stderr)
+    inside = zpml("train", train, "--out", train.parent)
+    assert "would overwrite the input" in inside.stderr
+    device = zpml("train", train, "--out", "/dev/stdout")
+    assert device.returncode == 2 and "device" in device.stderr
+    laughs = tmp_path / "laughs.yaml"
+    laughs.write_text('a: &a ["x","x"]\nb: &b [*a,*a]\nc: &c [*b,*b]\nd: [*c,*c]\n')
+    for config in (laughs, Path("/dev/zero").with_suffix(".yaml"), tmp_path / "c.ini"):
+        result = zpml("train", train, "--config", config, "--out", tmp_path / "r")
+        assert result.returncode == 2, (config, result.stderr)
+        assert "Traceback" not in result.stderr and len(result.stderr.splitlines()) == 1
+    assert (_digest(train), _digest(val)) == before
+
+
+def test_a_second_run_into_a_locked_run_directory_is_refused(
+    tmp_path: Path, shards: tuple[Path, Path]
+) -> None:
+    train, _ = shards
+    run = tmp_path / "run"
+    run.mkdir()
+    fd = os.open(run, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # as a running zpml train holds it
+        result = zpml("train", train, "--out", run)
+    finally:
+        os.close(fd)
+    assert result.returncode == 2 and "being written by another zpml run" in result.stderr
+    assert list(run.iterdir()) == []

@@ -138,7 +138,7 @@ def test_bad_values_in_a_file_name_the_file(tmp_path) -> None:
 def test_unparseable_unknown_format_and_missing_files(tmp_path) -> None:
     broken = tmp_path / "broken.toml"
     broken.write_text("max_epochs = = 3\n")
-    with pytest.raises(ConfigError, match=r"broken.toml: not valid TOML"):
+    with pytest.raises(ConfigError, match=r"broken.toml' is not valid toml"):
         TrainingConfig.from_file(broken)
     listing = tmp_path / "list.yaml"
     listing.write_text("- 1\n- 2\n")
@@ -157,5 +157,5 @@ def test_unparseable_unknown_format_and_missing_files(tmp_path) -> None:
 def test_yaml_is_read_with_the_safe_loader(tmp_path) -> None:
     path = tmp_path / "evil.yaml"
     path.write_text("max_epochs: !!python/object/apply:os.getcwd []\n")
-    with pytest.raises(ConfigError, match=r"evil.yaml: not valid YAML"):
+    with pytest.raises(ConfigError, match=r"evil.yaml' is not valid yaml"):
         TrainingConfig.from_file(path)
