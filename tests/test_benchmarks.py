@@ -18,6 +18,7 @@ BENCHMARKS = [
     "bench_loader",
     "bench_trainer",
     "bench_ddp",
+    "bench_dask",
 ]
 
 

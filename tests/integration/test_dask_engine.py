@@ -1,4 +1,4 @@
-"""The dask engine gives the local engine's result: the same shards, byte for byte."""
+"""The dask engine gives the local engine's result: the same report, the same shard bytes."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import pyarrow.parquet as pq
 import pytest
 from distributed import Client, LocalCluster
 
+from zpml_data.auditing.engine import audit
 from zpml_data.cli.main import main
 from zpml_data.engines.partitions import plan_partitions
 from zpml_data.errors import DataError, UsageError
@@ -36,6 +37,11 @@ def write_dataset(root, files=FILE_ROWS, seed=0):
         value[60] = np.nan  # a finite row without a finite value
         value[61] = 1e39  # finite in float64, not in float32
         inputs[70, 1] = np.inf  # a warning, not a rejection
+        value[status == "censored_below"], value[status == "censored_above"] = -2.0, 2.5
+        status[100:140], value[100:140] = "finite", -2.0  # a heap at the detection limit
+        status[200:230], value[200:230] = "finite", 9999.0  # a number standing for a status
+        s2 = np.arange(n) % 3 == 2
+        status[s2 & (np.arange(n) >= 300) & (np.arange(n) < 900)] = "fault"  # s2 skews to faults
         table = pa.table(
             {
                 "value": value,
@@ -78,6 +84,46 @@ def test_the_dataset_splits_within_files_and_shards_span_partitions(dataset):
     assert [(p.first_row, p.rows) for p in partitions[:3]] == [(0, 1000), (1000, 1000), (2000, 600)]
     assert [p.source_row for p in partitions] == [0, 1000, 2000, 2600, 3600, 4100]
     assert 700 % 1000 and len(partitions) == 6  # 700-row shards straddle partition ends
+
+
+def report_json(report):
+    return json.loads(report.to_json())
+
+
+def test_dask_audit_gives_the_local_report(dataset, client):
+    local = audit(dataset, group_by=["site"], batch_size=BATCH)
+    dask = audit(dataset, group_by=["site"], batch_size=BATCH, engine="dask", scheduler=client)
+    assert report_json(dask) == report_json(local)
+    failed = {c.name: c.failed for c in local.targets[0].checks}
+    planted = {"status_present": 3, "status_known": 6, "finite_value": 6, "input_finite": 3}
+    assert {name: failed[name] for name in planted} == planted
+    # The group-level checks merge across partitions too: each found something here.
+    for name in ("finite_beyond_limit", "heaping_at_limit", "sentinel_number"):
+        assert failed[name] > 0
+    assert failed["status_skew_by_group"] > 0
+    assert set(local.targets[0].files) == {str(p) for p in sorted(dataset.iterdir())}
+
+
+def test_dask_audit_with_compare(dataset, client, tmp_path):
+    other = write_dataset(tmp_path / "other", files=(1200,), seed=1)
+    local = audit(dataset, compare=other, batch_size=BATCH)
+    dask = audit(dataset, compare=other, batch_size=BATCH, engine="dask", scheduler=client)
+    assert local.comparison is not None
+    assert report_json(dask) == report_json(local)
+
+
+def test_dask_audit_on_worker_processes_of_a_default_cluster(dataset):
+    local = audit(dataset, group_by=["site"], batch_size=BATCH)
+    dask = audit(dataset, group_by=["site"], batch_size=BATCH, engine="dask")
+    assert report_json(dask) == report_json(local)
+
+
+def test_zpml_audit_engine_dask_prints_the_local_json(dataset, client, capsys):
+    argv = ["audit", str(dataset), "--group-by", "site", "--json", "-", "--batch-size", "250"]
+    assert main(argv) == 1  # bad labels fail the audit on both engines
+    local = capsys.readouterr().out
+    assert main([*argv, "--engine", "dask", "--scheduler", client.scheduler.address]) == 1
+    assert json.loads(capsys.readouterr().out) == json.loads(local)
 
 
 def test_dask_shards_equal_local_shards_byte_for_byte(dataset, client, tmp_path):
@@ -130,7 +176,7 @@ def test_scheduler_without_the_dask_engine_is_a_usage_error(dataset, tmp_path, c
     assert "--scheduler names a Dask scheduler; add --engine dask" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("verb", ["shard"])
+@pytest.mark.parametrize("verb", ["audit", "shard"])
 def test_engine_dask_without_dask_exits_2_naming_the_extra(dataset, tmp_path, verb):
     argv = [verb, str(dataset), *([str(tmp_path / "out")] if verb == "shard" else [])]
     code = (

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 from collections import Counter
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal, get_args
 
 import numpy as np
 import pandas as pd
@@ -35,12 +35,17 @@ from zpml_data.auditing.semantic_checks import group_column, semantic_failures, 
 from zpml_data.auditing.semantics import NULL_GROUP as NULL_GROUP  # where the tests look
 from zpml_data.auditing.semantics import SemanticTally, group_index
 from zpml_data.encode import status_codes_lenient, suggest_label
+from zpml_data.engines import Engine
 from zpml_data.io import DEFAULT_BATCH_SIZE
 from zpml_data.io.progress import progress_bar
 from zpml_data.io.sources import Source, SourceBatch, open_source
 from zpml_data.lift import sentinel_codes
 from zpml_data.spec import DatasetSpec, LabelledTarget, LegacyTarget, ResolvedSpec, ResolvedTarget
 from zpml_data.status import STATUS_LABELS, Status
+from zpml_data.validate import require_choice
+
+if TYPE_CHECKING:
+    from distributed import Client
 
 _SLOTS = len(STATUS_LABELS) + 1  # count slot 0 is an invalid status; slot c + 1 is code c
 
@@ -56,6 +61,12 @@ class _CheckTally:
         room = MAX_EXAMPLES - len(self.result.examples)
         self.result.examples += [describe(row) for row in failed_rows[:room]]
 
+    def merge(self, other: _CheckTally) -> None:
+        """Add the failures counted after these (the first examples stay first)."""
+        self.result.failed += other.result.failed
+        room = MAX_EXAMPLES - len(self.result.examples)
+        self.result.examples += other.result.examples[:room]
+
 
 class _TargetTally:
     """Running totals of one target over the batches of a source."""
@@ -70,8 +81,7 @@ class _TargetTally:
             Status.CENSORED_ABOVE: [np.inf, -np.inf],
         }
         self.unknown: Counter[str] = Counter()
-        names = checks_of(legacy=isinstance(target, LegacyTarget))
-        self.checks = {name: _CheckTally(name, CHECK_LEVELS[name]) for name in names}
+        self.checks = self.empty_checks()
         self.semantic = SemanticTally(tuple(groups))
         self.findings: Findings | None = None
 
@@ -91,6 +101,36 @@ class _TargetTally:
             if censored.size:
                 bound[0] = min(bound[0], float(censored.min()))
                 bound[1] = max(bound[1], float(censored.max()))
+
+    def empty_checks(self) -> dict[str, _CheckTally]:
+        """A tally for each check of the target, none failed yet."""
+        names = checks_of(legacy=isinstance(self.target, LegacyTarget))
+        return {name: _CheckTally(name, CHECK_LEVELS[name]) for name in names}
+
+    def merge(self, other: _TargetTally) -> None:
+        """Add the first-pass totals of the rows that follow these."""
+        self.counts += other.counts
+        for column, table in other.groups.items():
+            for key, counts in table.items():
+                self.groups[column][key] = self.groups[column].get(key, 0) + counts
+        for file, counts in other.files.items():
+            self.files[file] = self.files.get(file, 0) + counts
+        for code, (low, high) in other.bounds.items():
+            self.bounds[code] = [min(self.bounds[code][0], low), max(self.bounds[code][1], high)]
+        self.unknown.update(other.unknown)
+        self.merge_checks(other.checks)
+        self.semantic.merge_first(other.semantic)
+
+    def merge_checks(self, checks: dict[str, _CheckTally]) -> None:
+        """Add check failures counted after these."""
+        for name, check in checks.items():
+            self.checks[name].merge(check)
+
+    def merge_third(self, other: _TargetTally) -> None:
+        """Add what the third pass counted over the rows that follow these."""
+        assert self.findings is not None and other.findings is not None
+        self.merge_checks(other.checks)
+        self.findings.merge_beyond(other.findings)
 
     def report(self) -> TargetReport:
         if self.findings is not None:
@@ -181,66 +221,72 @@ def _semantic_describer(
     return describe
 
 
-class _Audit:
-    """One pass over one source."""
+# The passes after the first: counts around the first pass's candidates, then the rows.
+Pass = Literal["second", "third"]
+# Runs a pass over the whole source for these tallies (here, or on a cluster and merged).
+Reread = Callable[[list[_TargetTally], Pass], None]
 
-    def __init__(
-        self,
-        source: Source,
-        spec: ResolvedSpec,
-        user_schema: Any,
-        batch_size: int,
-        skew_threshold_pp: float,
-    ) -> None:
-        self.source, self.spec, self.user_schema = source, spec, user_schema
+
+class _Audit:
+    """The running totals of an audit, over a source or one partition of it."""
+
+    def __init__(self, spec: ResolvedSpec, batch_size: int, skew_threshold_pp: float) -> None:
+        self.spec = spec
         self.batch_size, self.skew_threshold_pp = batch_size, skew_threshold_pp
         self.targets = {t: _TargetTally(t, spec.groups) for t in spec.targets}
         self.user_checks: dict[str, _CheckTally] = {}
 
-    def run(self, show_progress: bool) -> AuditReport:
-        columns = columns_to_check(self.spec, self.user_schema, self.source.schema.names)
-        with progress_bar(self.source.count_rows(), "audit", show_progress) as bar:
-            for part in self.source.batches(columns, self.batch_size):
-                self._add(part)
+    def run(self, source: Source, user_schema: Any, show_progress: bool) -> AuditReport:
+        """Every pass over a source in this process; the report."""
+        with progress_bar(source.count_rows(), "audit", show_progress) as bar:
+            self.first_pass(source, user_schema, bar)
+
+        def reread_here(tallies: list[_TargetTally], which: Pass) -> None:
+            reread(source, self.spec, self.batch_size, tallies, which)
+
+        return self.finish(source.names, reread_here)
+
+    def first_pass(self, source: Source, user_schema: Any, bar: Any = None) -> None:
+        """Count and check every batch of the source (or partition)."""
+        columns = columns_to_check(self.spec, user_schema, source.schema.names)
+        for part in source.batches(columns, self.batch_size):
+            self._add(part, user_schema)
+            if bar is not None:
                 bar.update(part.batch.num_rows)
-        self._group_level_passes()
+
+    def merge(self, other: _Audit) -> None:
+        """Add the first-pass totals of the partition that follows the ones merged so far."""
+        for target, tally in self.targets.items():
+            tally.merge(other.targets[target])
+        for name, check in other.user_checks.items():
+            self.user_checks.setdefault(name, _CheckTally(name, check.result.level)).merge(check)
+
+    def finish(self, names: list[str], reread_source: Reread) -> AuditReport:
+        """The group-level passes after the first, then the report.
+
+        Pass 2 counts around the candidates the first pass named; pass 3
+        counts the rows. Each re-reads only the targets' and groups' columns
+        of the source (files and tables can be read again), so memory stays bounded.
+        """
+        second = [t for t in self.targets.values() if t.semantic.plan_second()]
+        if second:
+            reread_source(second, "second")
+        for tally in self.targets.values():
+            tally.decide(self.skew_threshold_pp)
+        third = [t for t in self.targets.values() if t.findings and t.findings.needs_rows]
+        if third:
+            reread_source(third, "third")
         return AuditReport(
-            sources=self.source.names,
+            sources=names,
             spec=self.spec.to_dict(),
             targets=[t.report() for t in self.targets.values()],
             schema_checks=[tally.result for tally in self.user_checks.values()],
         )
 
-    def _group_level_passes(self) -> None:
-        """Pass 2 counts around the candidates the first pass named; pass 3 counts the rows.
-
-        Each pass re-reads only the targets' and groups' columns of the
-        source (files and tables can be read again), so memory stays bounded.
-        """
-        second = [t for t in self.targets.values() if t.semantic.plan_second()]
-        self._reread(second, lambda t, part, v, c: t.semantic.add_second(part.batch, v, c))
-        for tally in self.targets.values():
-            tally.decide(self.skew_threshold_pp)
-        third = [t for t in self.targets.values() if t.findings and t.findings.needs_rows]
-        self._reread(third, lambda t, part, v, c: t.add_semantic_rows(part, v, c))
-
-    def _reread(
-        self,
-        tallies: list[_TargetTally],
-        add: Callable[[_TargetTally, SourceBatch, np.ndarray, np.ndarray], None],
-    ) -> None:
-        if not tallies:
-            return
-        columns = [c for t in tallies for c in t.target.columns]
-        columns = list(dict.fromkeys([*columns, *self.spec.groups]))
-        for part in self.source.batches(columns, self.batch_size):
-            for tally in tallies:
-                add(tally, part, *_values_and_codes(part.batch, tally.target))
-
-    def _add(self, part: SourceBatch) -> None:
+    def _add(self, part: SourceBatch, user_schema: Any) -> None:
         for tally in self.targets.values():
             tally.add_counts(part.file, part.batch, *_values_and_codes(part.batch, tally.target))
-        checked = check_batch(part, self.spec, self.user_schema)
+        checked = check_batch(part, self.spec, user_schema)
         frame = checked.frame
         for failure in checked.failures:
             describe = _describer(part.file, frame, failure.target, self.spec.inputs, failure.check)
@@ -255,6 +301,21 @@ class _Audit:
             if failure.check == "status_known" and isinstance(failure.target, LabelledTarget):
                 labels = frame.loc[failure.rows, failure.target.status].astype(str)
                 tally.unknown.update(labels.value_counts().to_dict())
+
+
+def reread(
+    source: Source, spec: ResolvedSpec, batch_size: int, tallies: list[_TargetTally], which: Pass
+) -> None:
+    """Pass ``which`` over a source (or partition) for these tallies."""
+    columns = [c for t in tallies for c in t.target.columns]
+    columns = list(dict.fromkeys([*columns, *spec.groups]))
+    for part in source.batches(columns, batch_size):
+        for tally in tallies:
+            values, codes = _values_and_codes(part.batch, tally.target)
+            if which == "second":
+                tally.semantic.add_second(part.batch, values, codes)
+            else:
+                tally.add_semantic_rows(part, values, codes)
 
 
 def _describer(
@@ -293,6 +354,8 @@ def audit(
     skew_threshold_pp: float = 5.0,
     batch_size: int = DEFAULT_BATCH_SIZE,
     progress: bool = False,
+    engine: Engine = "local",
+    scheduler: str | Client | None = None,
 ) -> AuditReport:
     """Audit a labelled dataset: status mix, breakdowns, and the semantic checks.
 
@@ -311,26 +374,39 @@ def audit(
             ``status_skew_by_group``, between a group and the rest (if significant).
         batch_size: Rows per record batch.
         progress: Show a progress bar (only on a terminal).
+        engine: ``"local"`` runs here; ``"dask"`` audits the partitions of
+            Parquet files on a Dask cluster and merges their totals, for the
+            same report (the files must be at the same paths on every worker).
+        scheduler: With ``engine="dask"``: a scheduler address, a
+            ``distributed.Client``, or ``None`` for a local cluster of one
+            worker process per core.
 
     Returns:
         The :class:`AuditReport`.
 
     Raises:
-        UsageError: A named column does not exist.
+        UsageError: A named column does not exist; with the dask engine, Dask
+            is not installed or the source is not Parquet files.
         SourceError: A file cannot be read.
     """
     spec = spec or DatasetSpec()
     if group_by:
         spec = dataclasses.replace(spec, groups=tuple(dict.fromkeys((*spec.groups, *group_by))))
+    require_choice("engine", engine, get_args(Engine))
     opened = open_source(source)
-    resolved = spec.resolve(opened.schema, ", ".join(opened.names))
     user_schema = load_user_schema(spec.schema)
-    report = _Audit(opened, resolved, user_schema, batch_size, skew_threshold_pp).run(progress)
+
+    def run(source: Source, resolved: ResolvedSpec) -> AuditReport:
+        totals = _Audit(resolved, batch_size, skew_threshold_pp)
+        if engine == "local":
+            return totals.run(source, user_schema, progress)
+        from zpml_data.auditing.dask_engine import audit_on_dask
+
+        return audit_on_dask(totals, source, batch_size, progress, scheduler)
+
+    report = run(opened, spec.resolve(opened.schema, ", ".join(opened.names)))
     if compare is not None:
         other_source = open_source(compare)
-        other_spec = spec.resolve(other_source.schema, ", ".join(other_source.names))
-        other = _Audit(other_source, other_spec, user_schema, batch_size, skew_threshold_pp).run(
-            progress
-        )
+        other = run(other_source, spec.resolve(other_source.schema, ", ".join(other_source.names)))
         report.comparison = compare_reports(report, other, skew_threshold_pp)
     return report

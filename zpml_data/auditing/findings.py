@@ -41,6 +41,15 @@ class Findings:
     # grouping -> group -> [finite rows below the lower limit, above the upper], from pass 3
     beyond: dict[Grouping, dict[str, list[int]]] = field(default_factory=dict)
 
+    def merge_beyond(self, other: Findings) -> None:
+        """Add the rows beyond the limits that pass 3 counted over other rows."""
+        for grouping, table in other.beyond.items():
+            mine = self.beyond.setdefault(grouping, {})
+            for key, (below, above) in table.items():
+                counts = mine.setdefault(key, [0, 0])
+                counts[0] += below
+                counts[1] += above
+
     @property
     def needs_rows(self) -> bool:
         """Whether a pass over the rows can find anything."""

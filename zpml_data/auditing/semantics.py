@@ -118,6 +118,12 @@ class Neighbours:
         stop = right + NEIGHBOURS
         self.above = _nearest(self.above, values[right:stop], counts[right:stop], last=False)
 
+    def merge(self, other: Neighbours) -> None:
+        """Add the counts of other rows around the same value (exact: the nearest stay nearest)."""
+        self.count += other.count
+        self.below = _nearest(self.below, *other.below, last=True)
+        self.above = _nearest(self.above, *other.above, last=False)
+
     @property
     def expected(self) -> float:
         """Rows expected at the value: the median count of the nearest values on both sides.
@@ -164,6 +170,11 @@ class Histogram:
     # group key -> BINS + 2 counts: below the range, the bins, above the range
     counts: dict[str, np.ndarray] = field(default_factory=dict)
 
+    def merge(self, other: Histogram) -> None:
+        """Add the counts of other rows over the same bins."""
+        for key, row in other.counts.items():
+            self.counts[key] = self.counts.get(key, 0) + row
+
     def add(self, keys: list[str], index: np.ndarray, values: np.ndarray) -> None:
         """Count one batch's finite values of a grouping."""
         scaled = np.floor((values - self.low) / (self.high - self.low) * BINS)
@@ -200,6 +211,27 @@ class SemanticTally:
             for key, low, high, found in zip(keys, lower, upper, distinct, strict=True):
                 if found is None or found.size:
                     _merge_bounds(table.setdefault(key, GroupBounds()), low, high, found)
+
+    def merge_first(self, other: SemanticTally) -> None:
+        """Add the first-pass totals of other rows (exact, but for the heavy hitters' counts)."""
+        self.sketch.merge(other.sketch)
+        self.hitters.merge(other.hitters)
+        for grouping, table in other.bounds.items():
+            for key, theirs in table.items():
+                distinct = None if theirs.overflow else np.array(sorted(theirs.bounds))
+                mine = self.bounds[grouping].setdefault(key, GroupBounds())
+                _merge_bounds(mine, theirs.lower, theirs.upper, distinct)
+
+    def merge_second(self, other: SemanticTally) -> None:
+        """Add the second-pass counts of other rows, planned alike (:meth:`plan_second`)."""
+        for grouping, table in other.points.items():
+            for key, points in table.items():
+                for mine, theirs in zip(self.points[grouping][key], points, strict=True):
+                    mine.merge(theirs)
+        for mine, theirs in zip(self.sentinel_points, other.sentinel_points, strict=True):
+            mine.merge(theirs)
+        for grouping, histogram in other.histograms.items():
+            self.histograms[grouping].merge(histogram)
 
     def sentinel_candidates(self) -> list[float]:
         """Frequent finite values far outside the body (median ± FAR_MADS scaled MADs)."""

@@ -41,6 +41,10 @@ class LogSketch:
         keys = np.where(values < 0, -keys, keys)
         self.counts += np.bincount(keys + _HALF_WIDTH, minlength=self.counts.size)
 
+    def merge(self, other: LogSketch) -> None:
+        """Add the counts of another sketch."""
+        self.counts += other.counts
+
     @property
     def total(self) -> int:
         """How many values were counted."""
@@ -95,12 +99,23 @@ class HeavyHitters:
     def add(self, values: np.ndarray) -> None:
         """Count a batch of values, then drop all but the ``size`` most frequent."""
         self.total += values.size
-        batch_values, batch_counts = np.unique(values, return_counts=True)
-        merged, inverse = np.unique(
-            np.concatenate([self.values, batch_values]), return_inverse=True
-        )
+        self._absorb(*np.unique(values, return_counts=True))
+
+    def merge(self, other: HeavyHitters) -> None:
+        """Add the summary of other rows (of the same ``size``).
+
+        Misra–Gries summaries merge with the same guarantee (every value seen
+        more than :attr:`guaranteed` times in all the rows is kept), though
+        not always to the same counts as one summary over all the rows.
+        """
+        self.total += other.total
+        self._absorb(other.values, other.counts)
+
+    def _absorb(self, values: np.ndarray, counts: np.ndarray) -> None:
+        """Add distinct values with counts, then drop all but the ``size`` most frequent."""
+        merged, inverse = np.unique(np.concatenate([self.values, values]), return_inverse=True)
         counts = np.bincount(
-            inverse, weights=np.concatenate([self.counts, batch_counts]), minlength=merged.size
+            inverse, weights=np.concatenate([self.counts, counts]), minlength=merged.size
         ).astype(np.int64)
         if merged.size > self.size:
             # The (size+1)-th largest count; when at most ``size`` counts exceed 1 it is 1,

@@ -6,7 +6,14 @@ import argparse
 import sys
 from typing import TYPE_CHECKING
 
-from zpml_data.cli.options import add_batch_size, add_target_options, float_in, spec_from_args
+from zpml_data.cli.options import (
+    add_batch_size,
+    add_engine,
+    add_target_options,
+    engine_from_args,
+    float_in,
+    spec_from_args,
+)
 
 if TYPE_CHECKING:
     from zpml_data.cli.options import Subparsers
@@ -52,6 +59,7 @@ def register(subparsers: Subparsers) -> None:
         metavar="PP",
         help="flag a label whose share moves by more than PP percentage points (default 5)",
     )
+    add_engine(parser)
     add_batch_size(parser)
     parser.set_defaults(run=run)
 
@@ -78,6 +86,7 @@ def run(args: argparse.Namespace) -> int:
         skew_threshold_pp=args.skew_threshold,
         batch_size=args.batch_size,
         progress=True,
+        **engine_from_args(args),
     )
     print(render_text(report), file=sys.stderr if args.json == "-" else sys.stdout)
     if args.json == "-":
