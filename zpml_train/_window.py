@@ -27,7 +27,7 @@ import torch
 from zpml_data.errors import IntegrityError
 from zpml_data.lift import SemanticTargets
 from zpml_data.shards.format import inputs_array, shard_schema
-from zpml_data.shards.manifest import Manifest, ShardFile, sha256_file
+from zpml_data.shards.manifest import Manifest, ShardFile, listed_file, sha256_file
 from zpml_data.status import STATUS_LABELS
 from zpml_train._plan import EpochPlan, Segment
 from zpml_train.batch import Batch
@@ -55,9 +55,10 @@ def check_shards(directory: Path, manifest: Manifest, hash_files: bool) -> None:
     """
     problems = []
     for entry in manifest.shards:
-        path = directory / entry.file
-        if not path.is_file():
-            problems.append(f"{entry.file}: listed in the manifest but missing")
+        try:
+            path = listed_file(directory, entry.file)
+        except IntegrityError as error:  # missing, not a file, or a link leading outside
+            problems.append(str(error))
             continue
         identity = _identity(path)
         if identity[1] != entry.bytes:
@@ -152,7 +153,7 @@ class WindowReader:
 
     def _open(self, shard: int) -> pq.ParquetFile:
         entry = self.manifest.shards[shard]
-        path = self.directory / entry.file
+        path = listed_file(self.directory, entry.file)
         handle = pa.OSFile(str(path))
         stat = os.fstat(handle.fileno())
         identity = (str(path), stat.st_size, stat.st_mtime_ns, stat.st_ino)

@@ -226,7 +226,7 @@ def test_a_truncated_or_missing_shard_is_refused(tmp_path: Path) -> None:
     (directory / "part-00000.parquet").write_bytes(b"PAR1")
     (directory / "part-00001.parquet").unlink()
     with pytest.raises(
-        IntegrityError, match=r"part-00000\.parquet: 4 bytes.*part-00001\.parquet: listed"
+        IntegrityError, match=r"part-00000\.parquet: 4 bytes.*part-00001\.parquet: missing"
     ):
         make_loader(directory, 100, verify=False)
 
@@ -277,3 +277,14 @@ def test_a_pass_broken_off_early_does_not_shorten_the_next(shard_dir: Path) -> N
     full = _row_ids(loader)
     assert len(full) == len(loader) == 10
     np.testing.assert_array_equal(full[0], peek)  # the same epoch, from its first batch
+
+
+def test_a_shard_linked_from_outside_the_directory_is_refused(tmp_path: Path) -> None:
+    directory = _shards(tmp_path, rows=2_000)
+    outside = tmp_path / "elsewhere.parquet"
+    victim = directory / "part-00000.parquet"
+    outside.write_bytes(victim.read_bytes())
+    victim.unlink()
+    victim.symlink_to(outside)  # same bytes, but not the directory's own file
+    with pytest.raises(IntegrityError, match=r"part-00000\.parquet: a link leading outside"):
+        make_loader(directory, 100)
