@@ -65,7 +65,9 @@ def test_assay_pipeline_recovers_the_labels_audits_by_site_and_verifies_shards(t
     stdout = run("assay_pipeline.py", tmp_path / "work")
     frame = assay_dose_response(n_rows=50_000, seed=1)  # what the script exports
     assert "rows in: 50,000  rows out: 50,000" in stdout
-    assert "audit verdict: pass" in stdout
+    # The legacy export wrote censored rows as ±inf: their limits are lost, and the
+    # audit says so (censored_bound_present, a warning).
+    assert "audit verdict: warn" in stdout
     for site, rows in frame.groupby("site", observed=True):
         counts = rows["status"].astype(str).value_counts()
         finite, below = int(counts.get("finite", 0)), int(counts.get("censored_below", 0))
