@@ -47,9 +47,9 @@ def test_yaml_booleans_as_reason_keys_stay_text(data):
     )
     assert result.returncode == 0, result.stderr
     assert (data / "o.csv").read_text().splitlines()[1:] == [
-        '1,,"finite"',
-        ',"on","missing"',
-        ',"yes","fault"',
+        "1,,finite",
+        ",on,missing",
+        ",yes,fault",
     ]
 
 

@@ -1,5 +1,7 @@
 """Conversion invariants: lift-preserving by default, every row and column kept."""
 
+import csv
+
 import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
@@ -50,3 +52,33 @@ def test_other_policies_list_exactly_the_rows_that_changed(tmp_path, value):
     if changed:
         rows = [r["row"] for r in ledger.changed["NaN or empty -> missing"]["first_rows"]]
         assert rows == list(np.flatnonzero(np.isnan(value))[:MAX_SHOWN])
+
+
+cell_texts = st.one_of(
+    st.sampled_from(["", "NA", "null", "NaN", "007", "-0", "1.50", "1e3", "inf", "True", "a,b"]),
+    st.text(alphabet='0123456789.,"Naé -\n', max_size=6),
+)
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    st.integers(1, 12).flatmap(
+        lambda rows: st.lists(
+            st.lists(cell_texts, min_size=rows, max_size=rows), min_size=1, max_size=3
+        )
+    ),
+    st.integers(1, 5),
+)
+def test_csv_to_csv_keeps_every_other_columns_text(tmp_path, columns, batch_size):
+    names = [f"c{i}" for i in range(len(columns))]
+    rows = [[*cells, "1"] for cells in zip(*columns, strict=True)]
+    source, dest = tmp_path / "in.csv", tmp_path / "out.csv"
+    with source.open("w", newline="", encoding="utf-8") as file:
+        csv.writer(file, lineterminator="\n").writerows([[*names, "value"], *rows])
+    convert_legacy(source, dest, batch_size=batch_size)
+    with dest.open(newline="", encoding="utf-8") as file:
+        header, *out = list(csv.reader(file))
+    assert header == [*names, "value", "status"]
+    assert [row[: len(names)] for row in out] == [row[: len(names)] for row in rows]

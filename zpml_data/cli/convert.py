@@ -64,6 +64,14 @@ def register(subparsers: Subparsers) -> None:
         "--spec", metavar="FILE", help="DatasetSpec file; its 'sentinels' are used too"
     )
     parser.add_argument("--force", action="store_true", help="replace an existing status column")
+    parser.add_argument(
+        "--null",
+        action="append",
+        default=[],
+        metavar="TEXT",
+        help="a CSV cell text that means no value, such as NA (repeatable; the empty cell "
+        "always does). Other CSV text is kept as written",
+    )
     add_batch_size(parser)
     parser.set_defaults(run=run)
 
@@ -91,6 +99,7 @@ def run(args: argparse.Namespace) -> int:
         markers=args.markers,
         sentinels=sentinels,
         force=args.force,
+        null_values=args.null,
         batch_size=args.batch_size,
         progress=True,
     )

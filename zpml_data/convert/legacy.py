@@ -1,17 +1,17 @@
 """Convert legacy sentinel data (NaN/±inf, lab text markers) to explicit status labels.
 
-The conversion streams record batches, keeps every other column as it was,
-adds a status column, and keeps a ledger of what each kind of legacy value
-became. The default policy lifts exactly as the legacy ``lift_targets`` did;
-any other policy is allowed, and the ledger lists the rows whose meaning
-changed.
+The conversion streams record batches, keeps every other column as it was
+(CSV to CSV: as the text the user wrote), adds a status column, and keeps a
+ledger of what each kind of legacy value became. The default policy lifts
+exactly as the legacy ``lift_targets`` did; any other policy is allowed, and
+the ledger lists the rows whose meaning changed.
 """
 
 from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +27,7 @@ from zpml_data.io import DEFAULT_BATCH_SIZE
 from zpml_data.io.atomic import atomic_path
 from zpml_data.io.guard import check_output_path, output_lock, refuse_overlap
 from zpml_data.io.progress import progress_bar
-from zpml_data.io.sources import Source, SourceBatch, open_source
+from zpml_data.io.sources import NULL_VALUES, Source, SourceBatch, open_source
 from zpml_data.lift import lift_semantic_targets, lift_targets
 from zpml_data.status import DEFAULT_SENTINEL_POLICY, STATUS_LABELS, Status
 
@@ -237,6 +237,7 @@ def convert_legacy(
     markers: bool | None = None,
     sentinels: Mapping[float, Status] | None = None,
     force: bool = False,
+    null_values: Sequence[str] = NULL_VALUES,
     batch_size: int = DEFAULT_BATCH_SIZE,
     progress: bool = False,
 ) -> ConversionLedger:
@@ -245,7 +246,9 @@ def convert_legacy(
     Writes Parquet, or CSV when ``dest`` ends in ``.csv``, atomically, with
     every source column unchanged and in order (a text value column becomes
     numbers) and the status column added; the ledger goes beside it as
-    ``<dest>.ledger.json``.
+    ``<dest>.ledger.json``. From CSV to CSV, every other column keeps the
+    text the user wrote (``007`` stays ``007``, ``NA`` stays ``NA``);
+    values are quoted only where CSV requires it.
 
     Args:
         source: Anything :func:`zpml_data.io.sources.open_source` opens.
@@ -266,6 +269,7 @@ def convert_legacy(
             and lists them as changed; a number that never occurs is noted.
             A reason, where the reason column gives one, still decides.
         force: Replace an existing status column instead of refusing.
+        null_values: CSV cell texts that are nulls (the empty cell always is).
         batch_size: Rows per record batch.
         progress: Show a progress bar (only on a terminal).
 
@@ -282,7 +286,7 @@ def convert_legacy(
             is kept.
         SourceError: The source cannot be read or ``dest`` written.
     """
-    opened = open_source(source)
+    opened = open_source(source, null_values)
     _check_columns(opened, value, status_column, reason_column, force)
     if (reason_column is None) != (reason_map is None):
         raise UsageError(
@@ -298,22 +302,26 @@ def convert_legacy(
     out_columns = names if status_column in names else [*names, status_column]
     fields = {f.name: f for f in opened.schema}
     fields[status_column] = pa.field(status_column, _STATUS_TYPE)
+    as_text = Path(dest).suffix.lower() == ".csv" and opened.is_text
+    keep_text = [n for n in names if n not in (value, status_column)] if as_text else []
+    fields |= {name: pa.field(name, pa.string()) for name in keep_text}
     out_schema = pa.schema([fields[name] for name in out_columns])
     dest = check_output_path(dest)
     ledger_path = check_output_path(f"{dest}.ledger.json")
     refuse_overlap(opened.names, [dest, ledger_path])
     with output_lock(dest):
-        _write_converted(opened, dest, ledger_path, converter, out_schema, batch_size, progress)
+        batches = opened.batches(batch_size=batch_size, keep_text=keep_text)
+        _write_converted(opened, batches, dest, ledger_path, converter, out_schema, progress)
     return ledger
 
 
 def _write_converted(
     source: Source,
+    batches: Iterator[SourceBatch],
     dest: Path,
     ledger_path: Path,
     converter: _Converter,
     schema: pa.Schema,
-    batch_size: int,
     progress: bool,
 ) -> None:
     """Convert batch by batch into ``dest``, and write the ledger; both committed together.
@@ -329,7 +337,7 @@ def _write_converted(
     with atomic_path(dest) as tmp, atomic_path(ledger_path) as ledger_tmp:
         output = ConvertedFile(tmp, as_csv=dest.suffix.lower() == ".csv")
         with output, progress_bar(source.count_rows(), "convert", progress) as bar:
-            for part in source.batches(batch_size=batch_size):
+            for part in batches:
                 output.write(converter.convert(part, schema.names))
                 bar.update(part.batch.num_rows)
             converter.raise_collected()

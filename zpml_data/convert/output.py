@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -18,8 +19,9 @@ class ConvertedFile:
     """Writes record batches to ``path`` as Parquet or CSV; a context manager that closes it.
 
     The file is opened with the first batch's schema (or by :meth:`finish`,
-    for a source with no rows). CSV has no dictionary type: the status
-    column is written as text.
+    for a source with no rows). CSV is written as each value's text, quoted
+    only where a value holds a quote, comma or line break, so text read from
+    a CSV file is written back as it was; the status column is its label.
     """
 
     def __init__(self, path: Path, as_csv: bool) -> None:
@@ -41,17 +43,15 @@ class ConvertedFile:
 
     def write(self, batch: pa.RecordBatch) -> None:
         """Append a batch."""
-        if self.as_csv:
-            batch = pa.RecordBatch.from_arrays(
-                [pc.cast(c, pa.string()) if _is_dictionary(c.type) else c for c in batch.columns],
-                schema=_csv_schema(batch.schema),
-            )
         self._open(batch.schema)
-        self._writer.write_batch(batch)
+        if self.as_csv:
+            self._writer.write(_csv_rows(batch.columns).encode())
+        else:
+            self._writer.write_batch(batch)
 
     def finish(self, schema: pa.Schema) -> None:
         """Make sure the file exists: a source without rows still gets its header."""
-        self._open(_csv_schema(schema) if self.as_csv else schema)
+        self._open(schema)
 
     def rows_written(self) -> int:
         """The data rows in the closed file, read back from the file itself.
@@ -62,24 +62,35 @@ class ConvertedFile:
             return int(pq.read_metadata(self.path).num_rows)
         column = self._first_column
         options = csv.ConvertOptions(include_columns=[column], column_types={column: pa.string()})
-        with csv.open_csv(self.path, convert_options=options) as reader:
+        parse = csv.ParseOptions(newlines_in_values=True)
+        with csv.open_csv(self.path, parse_options=parse, convert_options=options) as reader:
             return sum(batch.num_rows for batch in reader)
 
     def _open(self, schema: pa.Schema) -> None:
-        if self._writer is None:
-            self._first_column = schema.names[0]
-            self._writer = (
-                csv.CSVWriter(self.path, schema)
-                if self.as_csv
-                else parquet_writer(self.path, schema)
-            )
+        if self._writer is not None:
+            return
+        self._first_column = schema.names[0]
+        if self.as_csv:
+            self._writer = self.path.open("wb")
+            self._writer.write(_csv_rows([pa.array([name]) for name in schema.names]).encode())
+        else:
+            self._writer = parquet_writer(self.path, schema)
 
 
-def _is_dictionary(kind: pa.DataType) -> bool:
-    return bool(pa.types.is_dictionary(kind))
-
-
-def _csv_schema(schema: pa.Schema) -> pa.Schema:
-    return pa.schema(
-        [pa.field(f.name, pa.string()) if _is_dictionary(f.type) else f for f in schema]
+def _csv_rows(columns: Sequence[pa.Array]) -> str:
+    """CSV lines of ``columns``: each value's text, quoted only where it must be; null is empty."""
+    cells = [_csv_cell(column) for column in columns]
+    cells[-1] = pc.binary_join_element_wise(cells[-1], "\n", "")
+    lines = pc.binary_join_element_wise(*cells, ",").cast(pa.large_string())
+    return str(
+        pc.binary_join(
+            pa.LargeListArray.from_arrays([0, len(lines)], lines), pa.scalar("", pa.large_string())
+        )[0].as_py()
     )
+
+
+def _csv_cell(column: pa.Array) -> pa.Array:
+    text = pc.cast(column, pa.string())
+    quoted = pc.binary_join_element_wise('"', pc.replace_substring(text, '"', '""'), '"', "")
+    must_quote = pc.match_substring_regex(text, '[",\r\n]')
+    return pc.fill_null(pc.if_else(must_quote, quoted, text), "")
