@@ -55,3 +55,32 @@ def test_batch_size_must_be_a_positive_integer(batch_size):
     source = open_source(pd.DataFrame({"v": [1, 2]}))
     with pytest.raises(ConfigError, match=f"batch_size must be .*got {batch_size!r}"):
         next(source.batches(batch_size=batch_size))
+
+
+def test_csv_types_are_inferred_over_the_whole_file_and_text_is_kept(tmp_path):
+    path = tmp_path / "d.csv"
+    path.write_text("id,x,note\n" + "007,1,NA\n" * 5 + "008,2.5,\n")
+    source = open_source(path)
+    assert source.schema.types == [pa.int64(), pa.float64(), pa.string()]
+    batches = list(source.batches(batch_size=2))
+    assert [b.first_row for b in batches] == [0, 2, 4]
+    assert batches[0].batch.column("note").to_pylist() == ["NA", "NA"]
+    assert batches[-1].batch.column("x").to_pylist() == [1.0, 2.5]
+    [text] = list(source.batches(keep_text=["id"]))
+    assert text.batch.column("id").to_pylist()[:2] == ["007", "007"]
+    [named] = list(open_source(path, null_values=["NA"]).batches(["note"]))
+    assert named.batch.column("note").null_count == 6
+
+
+def test_multi_file_types_are_promoted_or_refused_naming_file_and_column(tmp_path):
+    pd.DataFrame({"a": [1]}).to_parquet(tmp_path / "1.parquet")
+    pd.DataFrame({"a": [0.5]}).to_parquet(tmp_path / "2.parquet")
+    source = open_source([tmp_path / "1.parquet", tmp_path / "2.parquet"])
+    assert source.schema.field("a").type == pa.float64()
+    assert [b.batch.column("a").to_pylist() for b in source.batches()] == [[1.0], [0.5]]
+    pd.DataFrame({"a": ["x"]}).to_parquet(tmp_path / "3.parquet")
+    with pytest.raises(UsageError, match=r"3\.parquet: column 'a' is .*string here but double"):
+        open_source(tmp_path)
+    pd.DataFrame({"a": [1], "b": [2]}).to_parquet(tmp_path / "4.parquet")
+    with pytest.raises(UsageError, match=r"4\.parquet has column\(s\) \['b'\]"):
+        open_source([tmp_path / "1.parquet", tmp_path / "4.parquet"])
