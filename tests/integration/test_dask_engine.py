@@ -51,6 +51,8 @@ def write_dataset(root, files=FILE_ROWS, seed=0):
                 "site": [f"s{j % 3}" for j in range(n)],
             }
         )
+        if i == len(files) - 1:  # read as float64, the type of the files before it
+            table = table.set_column(2, "x0", pa.array(np.round(inputs[:, 0] * 100), pa.int64()))
         pq.write_table(table, root / f"part{i}.parquet", row_group_size=BATCH)
     return root
 

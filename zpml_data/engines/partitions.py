@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from zpml_data.errors import UsageError
@@ -27,10 +28,14 @@ class Partition:
     first_row: int  # within the file
     rows: int
     source_row: int  # within the whole source: rows of the partitions before this one
+    # The whole source's schema as Arrow IPC bytes: its types are the ones every
+    # batch is cast to, and pickling a schema would drop a list's child field name.
+    schema: bytes
 
     def open(self) -> Source:
         """The partition as a source (on the worker that reads it)."""
-        return open_row_groups(self.file, self.row_groups, self.first_row)
+        schema = pa.ipc.read_schema(pa.py_buffer(self.schema))
+        return open_row_groups(self.file, self.row_groups, self.first_row, schema)
 
 
 def plan_partitions(source: Source, batch_size: int, target_rows: int) -> list[Partition]:
@@ -44,6 +49,7 @@ def plan_partitions(source: Source, batch_size: int, target_rows: int) -> list[P
     """
     partitions: list[Partition] = []
     source_row = 0
+    schema = source.schema.serialize().to_pybytes()
     for name in source.names:
         if Path(name).suffix.lower() not in (".parquet", ".pq") or not Path(name).is_file():
             raise UsageError(
@@ -55,10 +61,10 @@ def plan_partitions(source: Source, batch_size: int, target_rows: int) -> list[P
         first = rows = 0
         for index in range(metadata.num_row_groups):
             if rows >= target_rows and (first + rows) % batch_size == 0:
-                partitions.append(Partition(name, tuple(groups), first, rows, source_row))
+                partitions.append(Partition(name, tuple(groups), first, rows, source_row, schema))
                 source_row, first, groups, rows = source_row + rows, first + rows, [], 0
             groups.append(index)
             rows += metadata.row_group(index).num_rows
-        partitions.append(Partition(name, tuple(groups), first, rows, source_row))
+        partitions.append(Partition(name, tuple(groups), first, rows, source_row, schema))
         source_row += rows
     return partitions

@@ -249,7 +249,9 @@ def _open_file(path: Path, null_values: Sequence[str]) -> _Part:
         raise SourceError(f"{path}: cannot open as {fmt}: {error}") from None
 
 
-def open_row_groups(path: str, row_groups: Sequence[int], first_row: int) -> Source:
+def open_row_groups(
+    path: str, row_groups: Sequence[int], first_row: int, schema: pa.Schema
+) -> Source:
     """Consecutive row groups of a Parquet file as a source (a partition of a larger one).
 
     Args:
@@ -257,6 +259,7 @@ def open_row_groups(path: str, row_groups: Sequence[int], first_row: int) -> Sou
         row_groups: The row groups to read, in order.
         first_row: The file's data row of the first row group's first row, so
             batches are tagged with the same rows as when reading the whole file.
+        schema: The whole source's schema, so batches get its unified types.
 
     Raises:
         SourceError: The file cannot be opened.
@@ -265,7 +268,7 @@ def open_row_groups(path: str, row_groups: Sequence[int], first_row: int) -> Sou
         part = _open_parquet(Path(path), row_groups, first_row)
     except (pa.ArrowInvalid, OSError) as error:
         raise SourceError(f"{path}: cannot open as parquet: {error}") from None
-    return Source((part,), part.schema)
+    return Source((part,), schema)
 
 
 def _open_parquet(path: Path, row_groups: Sequence[int] | None = None, first_row: int = 0) -> _Part:
