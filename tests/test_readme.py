@@ -37,7 +37,7 @@ def block(index, language):
 
 def test_every_block_is_checked_here():
     assert [language for language, _ in BLOCKS] == [
-        *("bash", "bash", "python", "python", "", "yaml", "python", "bash")
+        *("bash", "bash", "python", "python", "", "yaml", "python", "bash", "bash")
     ]
 
 
@@ -167,3 +167,12 @@ def test_the_scaling_commands_name_real_options():
     for line in lines:
         argv = shlex.split(line.split("-m zpml_data.cli", 1)[1])
         assert parser.parse_args(argv).verb == "train"
+
+
+def test_the_dask_commands_name_real_options():
+    parser = build_parser()
+    lines = [line for line in block(8, "bash").splitlines() if line.startswith("zpml ")]
+    assert [line.split()[1] for line in lines] == ["audit", "shard"]
+    for line in lines:
+        args = parser.parse_args(shlex.split(line)[1:])
+        assert (args.engine, args.scheduler) == ("dask", "tcp://scheduler.example:8786")
