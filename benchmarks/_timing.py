@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import argparse
 import itertools
+import json
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from typing import Any
@@ -62,3 +65,38 @@ def report_peak_growth(peaks: dict[int, float], limit: float = 1.2) -> bool:
     growth = peaks[sizes[-1]] / peaks[sizes[0]]
     print(f"zpml peak, largest over smallest: {growth:.2f}x (goal: flat, <= {limit})")
     return growth <= limit
+
+
+def in_fresh_process(
+    module: str, function: str, *args: Any, preload: str | None = None
+) -> dict[str, float]:
+    """Call ``module.function(*args)`` in a fresh interpreter; return its figures.
+
+    Each side of a benchmark runs in a process of its own, so one side's
+    memory and caches flatter no other. The figures: the call's result when
+    it is a dict, ``seconds`` (the result when it is a number, else the
+    call's wall time) and ``peak_mib``, the process's peak memory.
+
+    Args:
+        module: The benchmark module, such as ``"benchmarks.bench_loader"``.
+        function: The function to call in it.
+        *args: Its arguments (anything whose ``repr`` evaluates back: paths, numbers).
+        preload: A module imported before the clock starts (imports are not the work).
+    """
+    code = (
+        "import importlib, json, time\n"
+        "from pathlib import Path, PosixPath\n"
+        "from benchmarks._timing import peak_rss_mib\n"
+        + (f"import {preload}\n" if preload else "")
+        + f"call = getattr(importlib.import_module({module!r}), {function!r})\n"
+        "start = time.perf_counter()\n"
+        f"result = call(*{args!r})\n"
+        "seconds = time.perf_counter() - start\n"
+        "figures = result if isinstance(result, dict) else {}\n"
+        "if isinstance(result, (int, float)):\n"
+        "    seconds = result\n"
+        "figures.setdefault('seconds', seconds)\n"
+        "print(json.dumps({**figures, 'peak_mib': peak_rss_mib()}))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return dict(json.loads(out.stdout.strip().splitlines()[-1]))

@@ -18,8 +18,6 @@ Exits 1 if a goal is missed.
 from __future__ import annotations
 
 import argparse
-import json
-import subprocess
 import sys
 import tempfile
 import time
@@ -29,7 +27,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from benchmarks._timing import add_quick_option, report_peak_growth, verdict
+from benchmarks._timing import add_quick_option, in_fresh_process, report_peak_growth, verdict
 from zpml_data.status import STATUS_LABELS
 
 CHUNK = 1_000_000
@@ -91,17 +89,8 @@ def run_zpml(path: Path) -> None:
 
 def measure(which: str, path: Path) -> dict[str, float]:
     """Run one side in a fresh interpreter; return its seconds and peak memory."""
-    code = (
-        "import json, sys, time\n"
-        "from pathlib import Path\n"
-        "from benchmarks import bench_audit as b\n"
-        "from benchmarks._timing import peak_rss_mib\n"
-        "import zpml_data.auditing.engine\n"  # imports are not the work measured
-        f"start = time.perf_counter(); b.run_{which}(Path({str(path)!r}))\n"
-        "print(json.dumps({'seconds': time.perf_counter() - start, 'peak_mib': peak_rss_mib()}))\n"
-    )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    preload = "zpml_data.auditing.engine"  # imports are not the work measured
+    return in_fresh_process("benchmarks.bench_audit", f"run_{which}", path, preload=preload)
 
 
 def main() -> int:

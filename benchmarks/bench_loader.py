@@ -24,12 +24,12 @@ no goals, so CI keeps the script working).
 from __future__ import annotations
 
 import argparse
-import json
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from benchmarks._timing import in_fresh_process
 
 FEATURES = 64
 BATCH = 4096
@@ -121,16 +121,8 @@ def run_hand(shards: Path, workers: int) -> dict[str, float]:
 
 
 def measure(which: str, shards: Path, workers: int = 0) -> dict[str, float]:
-    code = (
-        "import json\n"
-        "from pathlib import Path\n"
-        "from benchmarks import bench_loader as b\n"
-        "from benchmarks._timing import peak_rss_mib\n"
-        f"result = b.run_{which}(Path({str(shards)!r}), {workers})\n"
-        "print(json.dumps({**result, 'peak_mib': peak_rss_mib()}))\n"
-    )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    return dict(json.loads(out.stdout.strip().splitlines()[-1]))
+    """One side's figures, measured in a fresh process."""
+    return in_fresh_process("benchmarks.bench_loader", f"run_{which}", shards, workers)
 
 
 def main() -> int:

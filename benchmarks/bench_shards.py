@@ -18,14 +18,12 @@ flat from the smallest to the largest size. Exits 1 if a goal is missed.
 from __future__ import annotations
 
 import argparse
-import json
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-from benchmarks._timing import add_quick_option, report_peak_growth, verdict
+from benchmarks._timing import add_quick_option, in_fresh_process, report_peak_growth, verdict
 from benchmarks.bench_audit import write_dataset
 
 
@@ -52,17 +50,11 @@ def run_baseline(shards: Path, out: Path) -> float:
 
 
 def measure(which: str, first: Path, second: Path) -> dict[str, float]:
-    code = (
-        "import json\n"
-        "from pathlib import Path\n"
-        "from benchmarks import bench_shards as b\n"
-        "from benchmarks._timing import peak_rss_mib\n"
-        "import zpml_data.shards, pyarrow.parquet\n"
-        f"seconds = b.run_{which}(Path({str(first)!r}), Path({str(second)!r}))\n"
-        "print(json.dumps({'seconds': seconds, 'peak_mib': peak_rss_mib()}))\n"
+    """One side's seconds and peak memory, measured in a fresh process."""
+    preload = "zpml_data.shards.writer"  # imports are not the work measured
+    return in_fresh_process(
+        "benchmarks.bench_shards", f"run_{which}", first, second, preload=preload
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    return dict(json.loads(out.stdout.strip().splitlines()[-1]))
 
 
 def main() -> int:
