@@ -24,32 +24,40 @@ MAX_SHARD_ROWS = (1 << 31) - 1
 MAX_SEED = (1 << 32) - 1
 
 
-def int_in(minimum: int, maximum: int) -> Callable[[str], int]:
-    """An argparse type: a whole number within ``[minimum, maximum]`` (``require_int``)."""
+def _argparse_type(
+    convert: Callable[[str], Any], check: Callable[[Any], Any], expected: str
+) -> Callable[[str], Any]:
+    """An argparse type: ``convert`` the text, then ``check`` it; errors become usage errors."""
 
-    def parse(text: str) -> int:
+    def parse(text: str) -> Any:
         try:
-            return require_int("the value", int(text), minimum=minimum, maximum=maximum)
+            value = convert(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}") from None
+        try:
+            return check(value)
         except ConfigError as error:
             raise argparse.ArgumentTypeError(str(error)) from None
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
 
     return parse
+
+
+def int_in(minimum: int, maximum: int) -> Callable[[str], int]:
+    """An argparse type: a whole number within ``[minimum, maximum]`` (``require_int``)."""
+    return _argparse_type(
+        int,
+        lambda value: require_int("the value", value, minimum=minimum, maximum=maximum),
+        "a whole number",
+    )
 
 
 def float_in(minimum: float, maximum: float) -> Callable[[str], float]:
     """An argparse type: a finite number within ``[minimum, maximum]`` (``require_float``)."""
-
-    def parse(text: str) -> float:
-        try:
-            return require_float("the value", float(text), minimum=minimum, maximum=maximum)
-        except ConfigError as error:
-            raise argparse.ArgumentTypeError(str(error)) from None
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-
-    return parse
+    return _argparse_type(
+        float,
+        lambda value: require_float("the value", value, minimum=minimum, maximum=maximum),
+        "a number",
+    )
 
 
 positive_int = int_in(1, MAX_SHARD_ROWS)
