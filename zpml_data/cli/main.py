@@ -23,7 +23,8 @@ _BUILTIN_VERBS = (audit, convert, shard, verify, inspect, demo)
 def build_parser() -> argparse.ArgumentParser:
     """The ``zpml`` argument parser: the built-in verbs, then those of installed plugins."""
     parser = argparse.ArgumentParser(
-        prog="zpml", description="Audit, convert and shard status-labelled regression targets."
+        prog="zpml",
+        description="Audit, convert, shard and train on status-labelled regression targets.",
     )
     parser.add_argument("--version", action="version", version=f"zpml {version('zpml')}")
     parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
