@@ -219,10 +219,15 @@ def claim_run_dir(
     for data in inputs:  # run files inside a shard directory would mix output into data
         if Path(run_dir).resolve().is_relative_to(Path(data).resolve()):
             raise UsageError(f"run directory {str(run_dir)!r} is inside the input {str(data)!r}")
+    created = not run_dir.exists()
     run_dir.mkdir(parents=True, exist_ok=True)
-    with output_lock(run_dir):
-        _prepare_run_dir(run_dir, resume, overwrite)
-        yield
+    try:
+        with output_lock(run_dir):
+            _prepare_run_dir(run_dir, resume, overwrite)
+            yield
+    finally:
+        if created and not any(run_dir.iterdir()):  # a run that wrote nothing leaves nothing
+            run_dir.rmdir()
 
 
 def _train_epochs(

@@ -94,6 +94,11 @@ class SCMTrainer:
         if not isinstance(self.config, TrainingConfig):
             raise ConfigError(f"config must be a TrainingConfig, got {type(config).__name__}")
         self.device = torch.device(self.config.device or "cpu")
+        if self.device.type == "cuda" and not torch.cuda.is_available():
+            raise ConfigError(
+                f"device {self.config.device!r}: this torch {torch.__version__} sees no CUDA "
+                "device; train on 'cpu', or on a machine with a GPU and a CUDA build of torch"
+            )
         self.model = model.to(self.device)
         self.optimizer = optimizer
         self.loss_fn = loss_fn

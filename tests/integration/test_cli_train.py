@@ -94,6 +94,10 @@ def test_bad_options_and_configs_exit_2(tmp_path: Path, shards: tuple[Path, Path
     assert result.returncode == 2 and "'batch'" in result.stderr
     missing = zpml("train", tmp_path / "absent", "--out", tmp_path / "c")
     assert missing.returncode == 2 and "no such directory" in missing.stderr
+    assert not (tmp_path / "c").exists()  # a run that wrote nothing leaves no directory
+    if not torch.cuda.is_available():
+        cuda = zpml("train", train, "--device", "cuda", "--out", tmp_path / "d")
+        assert cuda.returncode == 2 and "sees no CUDA device" in cuda.stderr
 
 
 def _digest(directory: Path) -> dict[str, str]:
