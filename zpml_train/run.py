@@ -22,7 +22,7 @@ import torch
 from zpml_data.errors import ConfigError, UsageError
 from zpml_data.io.atomic import atomic_write_text
 from zpml_data.io.guard import check_output_path, output_lock, refuse_overlap
-from zpml_data.shards.manifest import MANIFEST_NAME
+from zpml_data.shards.manifest import MANIFEST_NAME, Manifest
 from zpml_data.validate import require_choice, require_float, require_int, require_positive_int
 from zpml_train import distributed
 from zpml_train.config import TrainingConfig, read_settings
@@ -293,6 +293,7 @@ def _build_trainer(
     val_loader = None
     if val_dir is not None:
         val_loader = make_loader(val_dir, settings.batch_size, shuffle=False)
+        _check_same_columns(loader.manifest, val_loader.manifest, val_dir)
     # The run's seed also seeds the thresholds, unless the training settings name their own.
     config = TrainingConfig.from_dict({"seed": settings.seed, **training}, val_loader=val_loader)
     manifest = loader.manifest
@@ -315,6 +316,16 @@ def _build_trainer(
     )
     trainer.dataset_fingerprint = manifest_fingerprint(shard_dir)
     return trainer
+
+
+def _check_same_columns(train: Manifest, val: Manifest, val_dir: str | Path) -> None:
+    """Refuse validation shards whose inputs or targets differ from the training shards'."""
+    if (val.inputs, len(val.targets)) != (train.inputs, len(train.targets)):
+        raise UsageError(
+            f"{val_dir}: validation shards have inputs {val.inputs} and {len(val.targets)} "
+            f"target(s); the training shards have inputs {train.inputs} and "
+            f"{len(train.targets)}: shard both splits with the same spec"
+        )
 
 
 def _input_statistics(shard_dir: str | Path, seed: int) -> tuple[torch.Tensor, torch.Tensor]:

@@ -378,4 +378,11 @@ class SCMTrainer:
         """
         expected = dataset if dataset is not None else self.dataset_fingerprint
         state = read_checkpoint(path, map_location=self.device, dataset=expected, force=force)
-        restore_state(self, state)
+        try:
+            restore_state(self, state)
+        except (RuntimeError, ValueError, KeyError) as error:  # torch's load_state_dict
+            detail = " ".join(str(error).split())[:300]
+            raise ConfigError(
+                f"{path} does not fit this model or optimizer ({detail}); resume with the "
+                "settings the run started with"
+            ) from None

@@ -139,3 +139,22 @@ def test_a_second_run_into_a_locked_run_directory_is_refused(
         os.close(fd)
     assert result.returncode == 2 and "being written by another zpml run" in result.stderr
     assert list(run.iterdir()) == []
+
+
+def test_validation_shards_and_checkpoints_that_do_not_fit_are_refused_in_one_line(
+    tmp_path: Path, shards: tuple[Path, Path]
+) -> None:
+    train, _ = shards
+    frame = rational_poles(500)
+    frame["x2"] = 1.0
+    frame.to_parquet(tmp_path / "two.parquet")
+    assert zpml("shard", tmp_path / "two.parquet", tmp_path / "two").returncode == 0
+    other = zpml("train", train, "--val", tmp_path / "two", "--out", tmp_path / "a")
+    assert other.returncode == 2 and "inputs ['x', 'x2']" in other.stderr
+    run = tmp_path / "run"
+    assert zpml("train", train, "--out", run).returncode == 0
+    config = tmp_path / "narrow.toml"
+    config.write_text("[run]\nhidden = [8]\n")
+    narrow = zpml("train", train, "--out", run, "--epochs", "2", "--resume", "--config", config)
+    assert narrow.returncode == 2 and "does not fit this model" in narrow.stderr
+    assert len(narrow.stderr.strip().splitlines()) == 1 and "internal error" not in narrow.stderr
