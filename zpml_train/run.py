@@ -19,7 +19,7 @@ from typing import Any
 
 import torch
 
-from zpml_data.errors import ConfigError, UsageError
+from zpml_data.errors import ConfigError, DataError, UsageError
 from zpml_data.io.atomic import atomic_write_text
 from zpml_data.io.guard import check_output_path, output_lock, refuse_overlap
 from zpml_data.shards.manifest import MANIFEST_NAME, Manifest
@@ -290,6 +290,11 @@ def _build_trainer(
         balance=balance,  # type: ignore[arg-type]
         num_workers=settings.num_workers,
     )
+    if loader.manifest.rows == 0:
+        raise DataError(
+            f"{shard_dir}: no rows to train on ({loader.manifest.quarantined_rows:,} "
+            "quarantined); see quarantine.parquet for why, fix the data and shard it again"
+        )
     val_loader = None
     if val_dir is not None:
         val_loader = make_loader(val_dir, settings.batch_size, shuffle=False)

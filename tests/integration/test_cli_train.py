@@ -158,3 +158,14 @@ def test_validation_shards_and_checkpoints_that_do_not_fit_are_refused_in_one_li
     narrow = zpml("train", train, "--out", run, "--epochs", "2", "--resume", "--config", config)
     assert narrow.returncode == 2 and "does not fit this model" in narrow.stderr
     assert len(narrow.stderr.strip().splitlines()) == 1 and "internal error" not in narrow.stderr
+
+
+def test_shards_without_a_row_to_train_on_are_refused(tmp_path: Path) -> None:
+    frame = rational_poles(50)
+    frame["status"], frame["value"] = "finite", float("nan")  # every row fails finite_value
+    frame.to_parquet(tmp_path / "bad.parquet")
+    shard = zpml("shard", tmp_path / "bad.parquet", tmp_path / "bad", "--on-error", "quarantine")
+    assert shard.returncode == 0
+    result = zpml("train", tmp_path / "bad", "--out", tmp_path / "run")
+    assert result.returncode == 1 and "no rows to train on (50 quarantined)" in result.stderr
+    assert not (tmp_path / "run").exists()
