@@ -123,10 +123,10 @@ class WindowReader:
         if self._pid != os.getpid():  # forked: threads and file offsets do not carry over
             self.__init__(self.directory, self.manifest, self.verified)  # type: ignore[misc]
         self._pending.clear()
-        upcoming = list(dict.fromkeys(s.window for k in ks for s in plan.segments(k)))
+        planned = [plan.segments(k) for k in ks]  # once: a balanced plan costs a sort per batch
+        upcoming = list(dict.fromkeys(s.window for segments in planned for s in segments))
         position = {window: i for i, window in enumerate(upcoming)}
-        for k in ks:
-            segments = plan.segments(k)
+        for segments in planned:
             for segment in segments:
                 at = position[segment.window]
                 for window in upcoming[at : at + 2]:  # this window and the next: read ahead
