@@ -27,7 +27,7 @@ import torch
 from zpml_data import DatasetSpec, write_shards
 from zpml_data.datasets import rational_poles
 from zpml_train import ProjectiveMLP, SCMTrainer, SCMTrainingLoss, TrainingConfig, make_loader
-from zpml_train.report import collect_predictions, write_report
+from zpml_train.run.report import collect_predictions, write_report
 
 # The metrics the hook prints, per status: how well finite targets are fitted,
 # and whether ⊥ is predicted exactly where the data have it.

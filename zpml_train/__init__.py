@@ -11,29 +11,29 @@ from typing import TYPE_CHECKING, Any
 
 # Public name -> the module that defines it.
 _EXPORTS = {
-    "Batch": "zpml_train.batch",
-    "ShardDataset": "zpml_train.loader",
-    "ShardLoader": "zpml_train.loader",
-    "make_loader": "zpml_train.loader",
-    "SCMTrainer": "zpml_train.trainer",
-    "TrainingConfig": "zpml_train.config",
-    "SCMTrainingLoss": "zpml_train.losses",
-    "GradientPolicy": "zpml_train.policies",
-    "ProjectiveMLP": "zpml_train.heads",
-    "RationalHead": "zpml_train.heads",
-    "decode": "zpml_train.heads",
+    "Batch": "zpml_train.data.batch",
+    "ShardDataset": "zpml_train.data.loader",
+    "ShardLoader": "zpml_train.data.loader",
+    "make_loader": "zpml_train.data.loader",
+    "SCMTrainer": "zpml_train.training.trainer",
+    "TrainingConfig": "zpml_train.training.config",
+    "SCMTrainingLoss": "zpml_train.model.losses",
+    "GradientPolicy": "zpml_train.model.policies",
+    "ProjectiveMLP": "zpml_train.model.heads",
+    "RationalHead": "zpml_train.model.heads",
+    "decode": "zpml_train.model.heads",
 }
 
 __all__ = sorted(_EXPORTS)
 
 if TYPE_CHECKING:
-    from zpml_train.batch import Batch
-    from zpml_train.config import TrainingConfig
-    from zpml_train.heads import ProjectiveMLP, RationalHead, decode
-    from zpml_train.loader import ShardDataset, ShardLoader, make_loader
-    from zpml_train.losses import SCMTrainingLoss
-    from zpml_train.policies import GradientPolicy
-    from zpml_train.trainer import SCMTrainer
+    from zpml_train.data.batch import Batch
+    from zpml_train.data.loader import ShardDataset, ShardLoader, make_loader
+    from zpml_train.model.heads import ProjectiveMLP, RationalHead, decode
+    from zpml_train.model.losses import SCMTrainingLoss
+    from zpml_train.model.policies import GradientPolicy
+    from zpml_train.training.config import TrainingConfig
+    from zpml_train.training.trainer import SCMTrainer
 
 
 def __getattr__(name: str) -> Any:

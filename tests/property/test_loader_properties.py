@@ -8,7 +8,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from zpml_train._plan import EpochPlan, Layout, PlanOptions
+from zpml_train.data._plan import EpochPlan, Layout, PlanOptions
 
 
 @st.composite

@@ -9,7 +9,7 @@ import torch
 from zpml_data import encode_status
 from zpml_data.errors import UsageError
 from zpml_data.lift import SemanticTargets, lift_semantic_targets, sentinel_codes
-from zpml_train.batch import Batch
+from zpml_train.data.batch import Batch
 
 BATCH_FORMS = (
     "zpml_train.Batch, (inputs, values, status_labels), (inputs, values) with NaN/±inf "

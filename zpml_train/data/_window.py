@@ -29,8 +29,8 @@ from zpml_data.lift import SemanticTargets
 from zpml_data.shards.format import inputs_array, shard_schema
 from zpml_data.shards.manifest import Manifest, ShardFile, listed_file, sha256_file
 from zpml_data.status import STATUS_LABELS
-from zpml_train._plan import EpochPlan, Segment
-from zpml_train.batch import Batch
+from zpml_train.data._plan import EpochPlan, Segment
+from zpml_train.data.batch import Batch
 
 _TARGET_COLUMNS = ("values", "status", "Y_n", "Y_d", "mask_finite", "mask_bottom")
 _INT64_COLUMNS = ("orientation_label", "bottom_kind")  # int8 in shards, int64 in SemanticTargets

@@ -53,9 +53,9 @@ def _count(text: str) -> int:
 def run(args: argparse.Namespace) -> int:
     """Train, print a line per epoch and the final per-status metrics."""
     from zpml_data.io.progress import progress_bar
-    from zpml_train import distributed
-    from zpml_train.run import RunSettings, load_run_config, train_run
-    from zpml_train.summary import metrics_table
+    from zpml_train.run.run import RunSettings, load_run_config, train_run
+    from zpml_train.run.summary import metrics_table
+    from zpml_train.training import distributed
 
     training, run_values = load_run_config(args.config)
     for option, key in (("epochs", "max_epochs"), ("device", "device")):

@@ -11,7 +11,7 @@ import torch
 from tests.zpml_train._helpers import assert_states_equal, make_rows, split, state_copy
 from zpml_data.errors import ConfigError, SourceError
 from zpml_train import ProjectiveMLP, SCMTrainer, SCMTrainingLoss, TrainingConfig
-from zpml_train._checkpoint import CHECKPOINT_FORMAT, CHECKPOINT_VERSION
+from zpml_train.training._checkpoint import CHECKPOINT_FORMAT, CHECKPOINT_VERSION
 
 pytestmark = pytest.mark.usefixtures("single_thread")
 

@@ -15,7 +15,7 @@ from html import escape
 
 import numpy as np
 
-from zpml_train._svg import Frame, axes, fmt, nice_ticks, svg_element
+from zpml_train.run._svg import Frame, axes, fmt, nice_ticks, svg_element
 
 _BAND = 22.0  # height (or width) of a band of points without a place on an axis
 _JITTER = 7.0  # spread of points within a band, so a dense cluster shows its density

@@ -20,7 +20,7 @@ from zpml_data import lift_semantic_targets
 from zpml_data.errors import CapabilityError, ConfigError, UsageError
 from zpml_data.status import Status
 from zpml_train import Batch, ProjectiveMLP, SCMTrainer, SCMTrainingLoss, TrainingConfig
-from zpml_train import trainer as trainer_module
+from zpml_train.training import trainer as trainer_module
 
 pytestmark = pytest.mark.usefixtures("single_thread")
 
@@ -208,7 +208,7 @@ def test_a_loss_with_var_keywords_gets_everything_and_weights_follow_the_curricu
 
 
 def test_an_uninspectable_loss_gets_no_keywords() -> None:
-    from zpml_train._protocol import LossProtocol
+    from zpml_train.training._protocol import LossProtocol
 
     assert LossProtocol.of(max).accepted == frozenset()
     assert LossProtocol.of(SCMTrainingLoss()).accepted == {

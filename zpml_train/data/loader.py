@@ -5,7 +5,7 @@ objects. ``make_loader`` wraps it in a ``torch.utils.data.DataLoader`` whose
 workers each build runs of consecutive batches (so no two workers read the
 same window), and hands the batches on in one fixed order: the same seed and
 epoch give the same batches whatever ``num_workers`` is. Which rows a batch
-holds is decided in :mod:`zpml_train._plan`; reading in :mod:`zpml_train._window`.
+holds is decided in :mod:`zpml_train.data._plan`; reading in :mod:`zpml_train.data._window`.
 """
 
 from __future__ import annotations
@@ -22,9 +22,9 @@ from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 from zpml_data.errors import ConfigError
 from zpml_data.shards.manifest import Manifest, read_manifest
 from zpml_data.validate import require_choice, require_int, require_positive_int
-from zpml_train._plan import EpochPlan, Layout, PlanOptions
-from zpml_train._window import WindowReader, check_shards
-from zpml_train.batch import Batch
+from zpml_train.data._plan import EpochPlan, Layout, PlanOptions
+from zpml_train.data._window import WindowReader, check_shards
+from zpml_train.data.batch import Batch
 
 STATE_VERSION = 1
 _BALANCE = (None, "status")

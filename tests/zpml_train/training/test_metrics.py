@@ -9,8 +9,8 @@ import torch
 
 from zpml_data import lift_semantic_targets
 from zpml_data.status import Status
-from zpml_train import metrics as metrics_module
-from zpml_train.metrics import METRIC_NAMES, MetricSums
+from zpml_train.training import metrics as metrics_module
+from zpml_train.training.metrics import METRIC_NAMES, MetricSums
 
 pytestmark = pytest.mark.usefixtures("single_thread")
 

@@ -19,7 +19,7 @@ from torch.nn import functional as F
 
 from zpml_data.errors import ConfigError
 from zpml_data.validate import require_choice, require_float, require_positive_int
-from zpml_train.policies import gate_bottom_paths
+from zpml_train.model.policies import gate_bottom_paths
 
 BottomCapability = Literal["reachable", "unreachable_by_construction"]
 QParam = Literal["none", "softplus"]

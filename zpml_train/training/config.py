@@ -10,7 +10,7 @@ from typing import Any, Literal, Protocol, runtime_checkable
 from zpml_data.errors import ConfigError
 from zpml_data.io.untrusted import parse_untrusted
 from zpml_data.validate import require_choice, require_float, require_int, require_positive_int
-from zpml_train.policies import GradientPolicy
+from zpml_train.model.policies import GradientPolicy
 
 AmpDtype = Literal["auto", "float16", "bfloat16"]
 AMP_DTYPES: tuple[AmpDtype, ...] = ("auto", "float16", "bfloat16")

@@ -29,8 +29,8 @@ import torch
 from torch import Tensor
 
 from zpml_data.lift import SemanticTargets
-from zpml_train.distributed import sum_across_ranks
-from zpml_train.losses import projective_outputs
+from zpml_train.model.losses import projective_outputs
+from zpml_train.training.distributed import sum_across_ranks
 
 # Slots of the sums: first those counted on the device, then those the host knows.
 _DEVICE_SLOTS = (

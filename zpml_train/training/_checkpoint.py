@@ -10,10 +10,10 @@ import torch
 
 from zpml_data.errors import ConfigError, SourceError
 from zpml_data.io.atomic import atomic_path
-from zpml_train.distributed import unwrap
+from zpml_train.training.distributed import unwrap
 
 if TYPE_CHECKING:
-    from zpml_train.trainer import SCMTrainer
+    from zpml_train.training.trainer import SCMTrainer
 
 CHECKPOINT_FORMAT = "zpml-train-checkpoint"
 # Bumped when a key changes meaning; readers refuse versions they do not know.

@@ -11,7 +11,7 @@ policy, backward, add the metrics on the device, and step the optimizer when
 the accumulation group is full. The host reads the device only at the
 logging cadence and at the end of an epoch.
 
-Loss functions follow the protocol in :mod:`zpml_train._protocol`.
+Loss functions follow the protocol in :mod:`zpml_train.training._protocol`.
 """
 
 from __future__ import annotations
@@ -28,10 +28,11 @@ from torch import Tensor, nn
 from zpml_data.errors import CapabilityError, ConfigError, UsageError, ZpmlError
 from zpml_data.status import BOTTOM_STATUSES, UNTRAINED_STATUSES
 from zpml_data.validate import require_positive_int
-from zpml_train import distributed
-from zpml_train._amp import Amp
-from zpml_train._batches import TrainingBatch, as_training_batch
-from zpml_train._capability import (
+from zpml_train.model.policies import gradient_policy
+from zpml_train.training import distributed
+from zpml_train.training._amp import Amp
+from zpml_train.training._batches import TrainingBatch, as_training_batch
+from zpml_train.training._capability import (
     capability_error,
     counts_from_manifest,
     counts_in_batch,
@@ -40,12 +41,16 @@ from zpml_train._capability import (
     missing_loss_error,
     resolve_capability,
 )
-from zpml_train._checkpoint import capture_state, read_checkpoint, restore_state, write_checkpoint
-from zpml_train._protocol import LossProtocol
-from zpml_train._thresholds import ThresholdSampler
-from zpml_train.config import TrainingConfig
-from zpml_train.metrics import MetricSums
-from zpml_train.policies import gradient_policy
+from zpml_train.training._checkpoint import (
+    capture_state,
+    read_checkpoint,
+    restore_state,
+    write_checkpoint,
+)
+from zpml_train.training._protocol import LossProtocol
+from zpml_train.training._thresholds import ThresholdSampler
+from zpml_train.training.config import TrainingConfig
+from zpml_train.training.metrics import MetricSums
 
 # How many recent thresholds `last_thresholds` keeps.
 THRESHOLD_HISTORY = 1024
@@ -60,7 +65,7 @@ class SCMTrainer:
         model: Returns ``(P, Q)`` for a batch of inputs.
         optimizer: Over the model's parameters.
         loss_fn: ``loss_fn(outputs, (Y_n, Y_d), **keywords)`` → scalar tensor;
-            see :mod:`zpml_train._protocol` for the keywords.
+            see :mod:`zpml_train.training._protocol` for the keywords.
         train_loader: Iterable of batches: :class:`~zpml_train.Batch`,
             ``(inputs, values, status_labels)``, legacy ``(inputs, values)``
             with NaN/±inf sentinels, or ``(inputs, SemanticTargets)``. With a

@@ -23,10 +23,10 @@ from torch import nn
 from zpml_data import encode_status
 from zpml_data.io.atomic import atomic_write_text
 from zpml_data.status import STATUS_LABELS, Status
-from zpml_train._report_style import STYLE
-from zpml_train._scatter import ScatterData, status_scatter
-from zpml_train._svg import Series, fmt, line_chart, stacked_bar
-from zpml_train.heads import decode
+from zpml_train.model.heads import decode
+from zpml_train.run._report_style import STYLE
+from zpml_train.run._scatter import ScatterData, status_scatter
+from zpml_train.run._svg import Series, fmt, line_chart, stacked_bar
 
 REPORT_NAME = "report.html"
 # The metrics charted, in page order: (record key, title, a share in [0, 1]?, what it counts).

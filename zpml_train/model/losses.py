@@ -7,7 +7,7 @@ also takes a keyword-only ``mask``: the rows that count. Masked-out rows
 adding them to a batch changes neither the loss nor its gradients.
 
 :class:`SCMTrainingLoss` combines them and follows the trainer's loss
-protocol (see :mod:`zpml_train.trainer`).
+protocol (see :mod:`zpml_train.training.trainer`).
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from torch import Tensor
 from zpml_data.errors import ConfigError, ShapeError
 from zpml_data.lift import SemanticTargets
 from zpml_data.validate import require_choice, require_float
-from zpml_train.policies import GradientPolicy, active_gradient_policy
+from zpml_train.model.policies import GradientPolicy, active_gradient_policy
 
 MarginReduction = Literal["population", "conditional"]
 

@@ -24,13 +24,13 @@ from zpml_data.io.atomic import atomic_write_text
 from zpml_data.io.guard import check_output_path, output_lock, refuse_overlap
 from zpml_data.shards.manifest import MANIFEST_NAME, Manifest
 from zpml_data.validate import require_choice, require_float, require_int, require_positive_int
-from zpml_train import distributed
-from zpml_train.config import TrainingConfig, read_settings
-from zpml_train.heads import ProjectiveMLP
-from zpml_train.loader import ShardLoader, make_loader
-from zpml_train.losses import SCMTrainingLoss
-from zpml_train.report import collect_predictions, write_report
-from zpml_train.trainer import Record, SCMTrainer
+from zpml_train.data.loader import ShardLoader, make_loader
+from zpml_train.model.heads import ProjectiveMLP
+from zpml_train.model.losses import SCMTrainingLoss
+from zpml_train.run.report import collect_predictions, write_report
+from zpml_train.training import distributed
+from zpml_train.training.config import TrainingConfig, read_settings
+from zpml_train.training.trainer import Record, SCMTrainer
 
 RUN_FILES = ("config.json", "metrics.jsonl", "last.pt", "best.pt", "report.html")
 _BALANCE = ("none", "status")

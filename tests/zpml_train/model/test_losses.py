@@ -13,7 +13,7 @@ from zpml_data import lift_semantic_targets
 from zpml_data.errors import ConfigError, ShapeError
 from zpml_data.status import Status
 from zpml_train import SCMTrainingLoss
-from zpml_train import losses as ours
+from zpml_train.model import losses as ours
 
 pytestmark = pytest.mark.usefixtures("single_thread")
 

@@ -7,8 +7,8 @@ import torch
 
 from zpml_data.errors import ConfigError
 from zpml_train import GradientPolicy, RationalHead
-from zpml_train.losses import rejection_loss
-from zpml_train.policies import active_gradient_policy, apply_gradient_policy, gradient_policy
+from zpml_train.model.losses import rejection_loss
+from zpml_train.model.policies import active_gradient_policy, apply_gradient_policy, gradient_policy
 
 pytestmark = pytest.mark.usefixtures("single_thread")
 

@@ -14,7 +14,13 @@ from zpml_data import write_shards
 from zpml_data.datasets import rational_poles
 from zpml_data.status import Status
 from zpml_train import Batch, make_loader
-from zpml_train.report import METRICS, Predictions, collect_predictions, render_report, write_report
+from zpml_train.run.report import (
+    METRICS,
+    Predictions,
+    collect_predictions,
+    render_report,
+    write_report,
+)
 
 METRIC_KEYS = [key for key, *_ in METRICS]
 

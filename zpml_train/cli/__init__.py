@@ -1,0 +1,1 @@
+"""The training verbs of the ``zpml`` command, registered through ``zpml.commands``."""

@@ -1,0 +1,1 @@
+"""What is trained: the projective heads, decoding, the losses, gradient policies."""

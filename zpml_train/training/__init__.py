@@ -1,0 +1,1 @@
+"""The training loop: config, SCMTrainer, metrics, checkpoints, AMP, thresholds, capability."""
