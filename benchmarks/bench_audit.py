@@ -71,7 +71,7 @@ def _schema(status_type: pa.DataType) -> pa.Schema:
 def run_baseline(path: Path) -> None:
     import pandera.errors
 
-    from zpml_data.auditing.checks import builtin_schema
+    from zpml_data.checks.rules import builtin_schema
 
     frame = pq.read_table(path).to_pandas()
     try:

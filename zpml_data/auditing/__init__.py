@@ -12,11 +12,11 @@ from typing import TYPE_CHECKING
 from zpml_data._lazy import lazy_exports
 
 _EXPORTS = {
-    "CHECK_LEVELS": "zpml_data.auditing.checks",
-    "Level": "zpml_data.auditing.report",
-    "builtin_schema": "zpml_data.auditing.checks",
+    "CHECK_LEVELS": "zpml_data.checks.rules",
+    "Level": "zpml_data.checks.levels",
+    "builtin_schema": "zpml_data.checks.rules",
     "audit": "zpml_data.auditing.engine",
-    "load_user_schema": "zpml_data.auditing.checks",
+    "load_user_schema": "zpml_data.checks.rules",
     "AuditReport": "zpml_data.auditing.report",
     "CheckResult": "zpml_data.auditing.report",
     "Verdict": "zpml_data.auditing.report",
@@ -30,7 +30,6 @@ __all__ = sorted(_EXPORTS)
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
 
 if TYPE_CHECKING:
-    from zpml_data.auditing.checks import CHECK_LEVELS, builtin_schema, load_user_schema
     from zpml_data.auditing.engine import audit
     from zpml_data.auditing.rendering import render_html, render_text
     from zpml_data.auditing.report import (
@@ -42,3 +41,4 @@ if TYPE_CHECKING:
         Verdict,
         compare_reports,
     )
+    from zpml_data.checks.rules import CHECK_LEVELS, builtin_schema, load_user_schema

@@ -15,9 +15,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from zpml_data.auditing.checks import load_user_schema
 from zpml_data.auditing.engine import Pass, _Audit, _TargetTally, reread
 from zpml_data.auditing.report import AuditReport
+from zpml_data.checks.rules import load_user_schema
 from zpml_data.engines.dask_cluster import dask_client, map_in_order, require_dask
 from zpml_data.engines.partitions import Partition, plan_partitions
 from zpml_data.spec import ResolvedSpec

@@ -11,16 +11,6 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from zpml_data.auditing.checks import (
-    CHECK_LEVELS,
-    STATUS,
-    VALUE,
-    check_batch,
-    checks_of,
-    columns_to_check,
-    finite_in_float32,
-    load_user_schema,
-)
 from zpml_data.auditing.findings import Findings, decide
 from zpml_data.auditing.report import (
     MAX_EXAMPLES,
@@ -34,6 +24,16 @@ from zpml_data.auditing.report import (
 from zpml_data.auditing.semantic_checks import group_column, semantic_failures, semantic_frame
 from zpml_data.auditing.semantics import NULL_GROUP as NULL_GROUP  # where the tests look
 from zpml_data.auditing.semantics import SemanticTally, group_index
+from zpml_data.checks.rules import (
+    CHECK_LEVELS,
+    STATUS,
+    VALUE,
+    check_batch,
+    checks_of,
+    columns_to_check,
+    finite_in_float32,
+    load_user_schema,
+)
 from zpml_data.encode import status_codes_lenient, suggest_label
 from zpml_data.engines import Engine
 from zpml_data.io import DEFAULT_BATCH_SIZE

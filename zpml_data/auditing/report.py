@@ -9,17 +9,11 @@ from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from zpml_data.checks.levels import Level
 from zpml_data.status import STATUS_LABELS
 
 REPORT_VERSION = 1
 MAX_EXAMPLES = 20
-
-
-class Level(StrEnum):
-    """How much a failed check matters: errors fail the audit, warnings do not."""
-
-    ERROR = "error"
-    WARNING = "warning"
 
 
 class Verdict(StrEnum):

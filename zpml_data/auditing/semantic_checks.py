@@ -17,9 +17,9 @@ import pandera.pandas as pa
 import pyarrow as pa_arrow
 from pandera.extensions import register_check_method
 
-from zpml_data.auditing.checks import STATUS, VALUE, failed_rows, status_is
 from zpml_data.auditing.findings import Findings
 from zpml_data.auditing.semantics import WHOLE, Grouping, group_index
+from zpml_data.checks.rules import STATUS, VALUE, failed_rows, status_is
 from zpml_data.status import Status
 
 

@@ -6,8 +6,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from zpml_data.auditing.checks import CheckedBatch
-from zpml_data.auditing.report import Level
+from zpml_data.checks.levels import Level
+from zpml_data.checks.rules import CheckedBatch
 from zpml_data.encode import encode_status
 from zpml_data.errors import first_few
 from zpml_data.io.sources import SourceBatch

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pyarrow as pa
 
-from zpml_data.auditing.checks import columns_to_check, load_user_schema
+from zpml_data.checks.rules import columns_to_check, load_user_schema
 from zpml_data.engines.dask_cluster import dask_client, map_in_order, require_dask
 from zpml_data.engines.partitions import Partition, plan_partitions
 from zpml_data.shards import OnError

@@ -20,7 +20,7 @@ import numpy as np
 import pyarrow as pa
 
 from zpml_data._version import __version__
-from zpml_data.auditing.checks import check_batch, columns_to_check, load_user_schema
+from zpml_data.checks.rules import check_batch, columns_to_check, load_user_schema
 from zpml_data.engines import Engine
 from zpml_data.errors import DataError, SourceError, UsageError, first_few
 from zpml_data.io import DEFAULT_BATCH_SIZE

@@ -24,7 +24,7 @@ import pandera.pandas as pa
 from pandera.extensions import register_check_method
 from pandera.io.pandas_io import deserialize_schema
 
-from zpml_data.auditing.report import Level
+from zpml_data.checks.levels import Level
 from zpml_data.errors import UsageError
 from zpml_data.io.sources import SourceBatch
 from zpml_data.io.untrusted import parse_untrusted

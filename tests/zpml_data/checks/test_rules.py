@@ -3,7 +3,7 @@ import pandas as pd
 import pandera.pandas as pa
 import pytest
 
-from zpml_data.auditing.checks import CHECK_LEVELS, builtin_schema
+from zpml_data.checks.rules import CHECK_LEVELS, builtin_schema
 
 
 def test_builtin_yaml_names_the_registered_checks():
