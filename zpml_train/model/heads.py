@@ -10,8 +10,9 @@ property of how it parameterises ``Q``; the trainer asks it through
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
-from typing import Literal, NamedTuple
+from collections.abc import Mapping, Sequence
+from types import MappingProxyType
+from typing import ClassVar, Literal, NamedTuple
 
 import torch
 from torch import nn
@@ -19,11 +20,14 @@ from torch.nn import functional as F
 
 from zpml_data.errors import ConfigError
 from zpml_data.validate import require_choice, require_float, require_positive_int
+from zpml_train.model.gated import GatedHead, GatedOutputs
 from zpml_train.model.policies import gate_bottom_paths
 
 BottomCapability = Literal["reachable", "unreachable_by_construction"]
 QParam = Literal["none", "softplus"]
 Q_PARAMS: tuple[QParam, ...] = ("none", "softplus")
+HeadName = Literal["rational", "gated"]
+HEAD_NAMES: tuple[HeadName, ...] = ("rational", "gated")
 
 
 def check_tau_infer(tau_infer: float) -> float:
@@ -57,7 +61,14 @@ class RationalHead(nn.Module):
         out_features: Number of targets ``T``.
         q_param: ``"none"`` or ``"softplus"``.
         q_min: The floor added after softplus (ignored for ``"none"``); >= 0.
+
+    Attributes:
+        DEFAULT_THRESHOLDS: The thresholds a run uses with this head by default.
     """
+
+    DEFAULT_THRESHOLDS: ClassVar[Mapping[str, float]] = MappingProxyType(
+        {"tau_infer": 0.05, "tau_train_min": 0.05, "tau_train_max": 0.1}
+    )
 
     def __init__(
         self, in_features: int, out_features: int, *, q_param: QParam = "none", q_min: float = 0.0
@@ -99,14 +110,19 @@ class RationalHead(nn.Module):
 
 
 class ProjectiveMLP(nn.Module):
-    """An MLP backbone (ReLU) with a :class:`RationalHead` on top.
+    """An MLP backbone (ReLU) with a :class:`RationalHead` or a :class:`GatedHead` on top.
 
     Args:
         input_dim: Input features per row.
         output_dim: Targets per row.
         hidden: Widths of the hidden layers (may be empty).
-        q_param: The head's denominator parameterisation, see :class:`RationalHead`.
-        q_min: The head's softplus floor.
+        q_param: The rational head's denominator parameterisation, see :class:`RationalHead`.
+        q_min: The rational head's softplus floor.
+        head: ``"rational"`` (learns poles) or ``"gated"`` (learns censored,
+            domain_invalid and fault targets; see :mod:`zpml_train.model.gated`).
+
+    Raises:
+        ConfigError: An unknown head, or ``q_param``/``q_min`` given to the gated head.
     """
 
     input_shift: torch.Tensor
@@ -120,8 +136,15 @@ class ProjectiveMLP(nn.Module):
         *,
         q_param: QParam = "none",
         q_min: float = 0.0,
+        head: HeadName = "rational",
     ) -> None:
         super().__init__()
+        self.head_name: HeadName = require_choice("head", head, HEAD_NAMES)
+        if head == "gated" and (q_param != "none" or q_min != 0.0):
+            raise ConfigError(
+                f"q_param={q_param!r}, q_min={q_min!r} shape a rational head's Q; the gated "
+                "head's Q is its gate: leave them at their defaults or use head='rational'"
+            )
         width = require_positive_int("input_dim", input_dim)
         layers: list[nn.Module] = []
         for index, size in enumerate(hidden):
@@ -130,7 +153,11 @@ class ProjectiveMLP(nn.Module):
         self.input_dim = input_dim
         self.output_dim = output_dim
         self.backbone = nn.Sequential(*layers)
-        self.head = RationalHead(width, output_dim, q_param=q_param, q_min=q_min)
+        self.head: RationalHead | GatedHead = (
+            GatedHead(width, output_dim)
+            if head == "gated"
+            else RationalHead(width, output_dim, q_param=q_param, q_min=q_min)
+        )
         # Inputs are standardised as (x - input_shift) / input_scale; buffers, so
         # checkpoints carry them. The identity until set_input_scaling is called.
         self.register_buffer("input_shift", torch.zeros(input_dim))
@@ -147,8 +174,24 @@ class ProjectiveMLP(nn.Module):
         self.input_shift.copy_(torch.nan_to_num(shift, nan=0.0, posinf=0.0, neginf=0.0))
         self.input_scale.copy_(scale)
 
-    def forward(self, inputs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """``(P, Q)`` for inputs ``[B, input_dim]``, each ``[B, output_dim]``."""
+    def set_value_scaling(self, shift: torch.Tensor | float, scale: torch.Tensor | float) -> None:
+        """The finite training values' mean and standard deviation, per target.
+
+        The gated head expresses its latent value in these units (a zero or
+        non-finite scale counts as 1); the rational head ignores them.
+
+        Args:
+            shift: ``[output_dim]`` or a scalar.
+            scale: ``[output_dim]`` or a scalar.
+        """
+        if isinstance(self.head, GatedHead):
+            self.head.set_value_scaling(shift, scale)
+
+    def forward(self, inputs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor] | GatedOutputs:
+        """``(P, Q)`` for inputs ``[B, input_dim]``, each ``[B, output_dim]``.
+
+        The gated head returns :class:`GatedOutputs`, whose first two fields are ``(P, Q)``.
+        """
         return self.head(self.backbone((inputs - self.input_shift) / self.input_scale))
 
     def bottom_capability(self, tau_infer: float) -> BottomCapability:
