@@ -82,6 +82,10 @@ def model_spec(model: nn.Module) -> dict[str, Any]:
     hidden = [layer.out_features for layer in model.backbone if isinstance(layer, nn.Linear)]
     head = model.head
     name = "rational" if isinstance(head, RationalHead) else _head_name(head)
+    if getattr(head, "power", 2) != 2:  # ProjectiveMLP builds the gated head with power 2
+        raise ConfigError(
+            f"cannot describe a gated head of power {head.power!r}: zpml rebuilds power 2"
+        )
     return {
         "architecture": "ProjectiveMLP",
         "input_dim": int(model.input_dim),
@@ -203,6 +207,10 @@ class ModelRecord:
         tau_infer_configured: The run's configured ``tau_infer``.
         tau_infer_calibrated: The threshold calibrated on validation data, if any.
         categories: Per categorical source column, its categories in one-hot order.
+        status_columns: The status column of each target in the training source
+            (the manifest's spec), where ``zpml evaluate`` looks in a labelled table.
+        status_counts: The training data's status counts (the manifest's); they
+            say which ⊥ label a decoded ⊥ stands for when the head cannot tell.
         format: :data:`RECORD_FORMAT`.
         version: :data:`RECORD_VERSION`.
     """
@@ -214,6 +222,8 @@ class ModelRecord:
     tau_infer_configured: float
     tau_infer_calibrated: float | None = None
     categories: dict[str, list[str]] = dataclasses.field(default_factory=dict)
+    status_columns: list[str] | None = None
+    status_counts: dict[str, int] | None = None
     format: str = RECORD_FORMAT
     version: int = RECORD_VERSION
 
@@ -242,6 +252,13 @@ class ModelRecord:
             )
             for column, values in self.categories.items()
         }
+
+        if self.status_columns is not None:
+            self.status_columns = _names(self.status_columns, "status_columns", where)
+            if len(self.status_columns) != len(self.targets):
+                raise ConfigError(f"{where}: one status column per target expected")
+        if self.status_counts is not None:
+            self.status_counts = _counts(self.status_counts, where)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain, JSON-able data (what a checkpoint stores under :data:`RECORD_KEY`)."""
@@ -296,6 +313,17 @@ def _names(values: Any, name: str, where: str) -> list[str]:
     if bad:
         raise ConfigError(f"{where}: {name} holds {bad[0]!r}, not a column name")
     return list(values)
+
+
+def _counts(counts: Any, where: str) -> dict[str, int]:
+    from zpml_data.status import STATUS_LABELS
+
+    if not isinstance(counts, Mapping) or not set(counts) <= set(STATUS_LABELS):
+        raise ConfigError(f"{where}: status_counts must map status labels to counts")
+    return {
+        label: require_int(f"status_counts[{label!r}]", count, minimum=0)
+        for label, count in counts.items()
+    }
 
 
 def _tau(name: str, value: Any) -> float:
