@@ -53,7 +53,8 @@ def _count(text: str) -> int:
 def run(args: argparse.Namespace) -> int:
     """Train, print a line per epoch and the final per-status metrics."""
     from zpml_data.io.progress import progress_bar
-    from zpml_train.run.run import RunSettings, load_run_config, train_run
+    from zpml_train.run.run import train_run
+    from zpml_train.run.settings import RunSettings, load_run_config
     from zpml_train.run.summary import metrics_table
     from zpml_train.training import distributed
 

@@ -17,82 +17,24 @@ from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+__all__ = ["RUN_FILES", "RunSettings", "claim_run_dir", "load_run_config", "train_run"]
+
 import torch
 
-from zpml_data.errors import ConfigError, DataError, UsageError
+from zpml_data.errors import DataError, UsageError
 from zpml_data.io.atomic import atomic_write_text
-from zpml_data.io.guard import check_output_path, output_lock, refuse_overlap
 from zpml_data.shards.manifest import MANIFEST_NAME, Manifest
-from zpml_data.validate import require_choice, require_float, require_int, require_positive_int
 from zpml_train.data.loader import ShardLoader, make_loader
 from zpml_train.model.heads import ProjectiveMLP
 from zpml_train.model.losses import SCMTrainingLoss
+from zpml_train.run.directory import RUN_FILES, claim_run_dir
 from zpml_train.run.report import collect_predictions, write_report
+from zpml_train.run.settings import RunSettings, load_run_config
 from zpml_train.training import distributed
-from zpml_train.training.config import TrainingConfig, read_settings
+from zpml_train.training.config import TrainingConfig
 from zpml_train.training.trainer import Record, SCMTrainer
 
-RUN_FILES = ("config.json", "metrics.jsonl", "last.pt", "best.pt", "report.html")
-_BALANCE = ("none", "status")
 _SCALING_ROWS = 65_536
-
-
-@dataclasses.dataclass
-class RunSettings:
-    """What a run sets beyond :class:`TrainingConfig`: the model, optimizer and loader."""
-
-    batch_size: int = 256
-    lr: float = 1e-3
-    seed: int = 0
-    hidden: tuple[int, ...] = (64, 64)
-    # "none": Q free to reach 0; "softplus": Q >= q_min (cannot emit ⊥ when q_min >= tau_infer).
-    q_param: str = "none"
-    q_min: float = 0.0
-    balance: str = "none"
-    num_workers: int = 0
-
-    def __post_init__(self) -> None:
-        self.batch_size = require_positive_int("batch_size", self.batch_size)
-        self.lr = require_float("lr", self.lr, minimum=0.0, strict_minimum=True)
-        self.seed = require_int("seed", self.seed, minimum=0, maximum=2**63 - 1)
-        if not isinstance(self.hidden, list | tuple):
-            raise ConfigError(f"hidden must be a list of layer widths, got {self.hidden!r}")
-        self.hidden = tuple(require_positive_int("hidden[]", h) for h in self.hidden)
-        self.q_param = require_choice("q_param", self.q_param, ("none", "softplus"))
-        self.q_min = require_float("q_min", self.q_min, minimum=0.0)
-        self.balance = require_choice("balance", self.balance, _BALANCE)
-        self.num_workers = require_int("num_workers", self.num_workers, minimum=0, maximum=64)
-
-    @classmethod
-    def from_dict(cls, values: Mapping[str, Any], where: str = "run settings") -> RunSettings:
-        """Settings from plain data, unknown keys refused by name."""
-        known = {field.name for field in dataclasses.fields(cls)}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise ConfigError(
-                f"{where}: unknown key(s) {', '.join(map(repr, unknown))}; "
-                f"known keys: {', '.join(sorted(known))}"
-            )
-        return cls(**dict(values))
-
-
-def load_run_config(path: str | Path | None) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The ``training`` and ``run`` tables of a config file (TOML or YAML).
-
-    Without a ``run`` table the whole file is training settings.
-    """
-    if path is None:
-        return {}, {}
-    values = read_settings(path)
-    if not set(values) & {"training", "run"}:
-        return dict(values), {}
-    unknown = sorted(set(values) - {"training", "run"})
-    tables = {name: values.get(name) or {} for name in ("training", "run")}
-    if unknown or not all(isinstance(t, Mapping) for t in tables.values()):
-        raise ConfigError(
-            f"{path}: expected the tables 'training' and 'run' (mappings), got {sorted(values)}"
-        )
-    return dict(tables["training"]), dict(tables["run"])
 
 
 def manifest_fingerprint(shard_dir: str | Path) -> str:
@@ -120,34 +62,6 @@ class _Progress:
             for batch in self.loader:
                 yield batch
                 bar.update(1)
-
-
-def _prepare_run_dir(run_dir: Path, resume: bool, overwrite: bool = False) -> None:
-    """Check an existing directory for a new run or the one to resume, or clear a finished run.
-
-    Args:
-        run_dir: The run directory.
-        resume: Continue the run there.
-        overwrite: Replace a run there; only zpml's run files may be in it.
-
-    Raises:
-        UsageError: A new run into a directory holding files (without
-            ``overwrite``, or with files that are not a run's), or ``resume``
-            without a run to resume.
-    """
-    if resume:
-        if not (run_dir / "last.pt").is_file() or not (run_dir / "config.json").is_file():
-            raise UsageError(f"{run_dir}: no run to resume (no last.pt and config.json there)")
-        return
-    present = sorted(p.name for p in run_dir.iterdir())
-    foreign = [name for name in present if name not in RUN_FILES]
-    if present and (not overwrite or foreign or "config.json" not in present):
-        raise UsageError(
-            f"{run_dir}: holds {', '.join(present[:5])}; choose a new --out, continue the "
-            "run there with --resume" + ("" if foreign else ", or replace it with --overwrite")
-        )
-    for name in present:  # only a previous run's own files, checked above
-        (run_dir / name).unlink()
 
 
 def train_run(
@@ -203,33 +117,6 @@ def train_run(
     return trainer
 
 
-@contextlib.contextmanager
-def claim_run_dir(
-    run_dir: Path, inputs: list[str | Path], *, resume: bool, overwrite: bool
-) -> Iterator[None]:
-    """Hold the run directory for a run: checked, locked against a second writer, prepared.
-
-    Raises:
-        UsageError: The directory is, holds or sits inside one of the inputs;
-            is not a directory; is locked by another run; or is not free (see
-            :func:`_prepare_run_dir`).
-    """
-    check_output_path(run_dir, directory=True)
-    refuse_overlap(inputs, [run_dir])
-    for data in inputs:  # run files inside a shard directory would mix output into data
-        if Path(run_dir).resolve().is_relative_to(Path(data).resolve()):
-            raise UsageError(f"run directory {str(run_dir)!r} is inside the input {str(data)!r}")
-    created = not run_dir.exists()
-    run_dir.mkdir(parents=True, exist_ok=True)
-    try:
-        with output_lock(run_dir):
-            _prepare_run_dir(run_dir, resume, overwrite)
-            yield
-    finally:
-        if created and not any(run_dir.iterdir()):  # a run that wrote nothing leaves nothing
-            run_dir.rmdir()
-
-
 def _train_epochs(
     trainer: SCMTrainer, run_dir: Path, main: bool, echo: Callable[[str], None]
 ) -> None:
@@ -282,12 +169,11 @@ def _build_trainer(
 ) -> SCMTrainer:
     """Loaders, config, a ``ProjectiveMLP`` sized from the manifest (in DDP when distributed)."""
     torch.manual_seed(settings.seed)
-    balance = None if settings.balance == "none" else "status"
     loader = make_loader(
         shard_dir,
         settings.batch_size,
         seed=settings.seed,
-        balance=balance,  # type: ignore[arg-type]
+        balance="status" if settings.balance == "status" else None,
         num_workers=settings.num_workers,
     )
     if loader.manifest.rows == 0:
@@ -306,7 +192,7 @@ def _build_trainer(
         len(manifest.inputs),
         len(manifest.targets),
         settings.hidden,
-        q_param=settings.q_param,  # type: ignore[arg-type]
+        q_param=settings.q_param,
         q_min=settings.q_min,
     )
     mlp.set_input_scaling(*_input_statistics(shard_dir, settings.seed))

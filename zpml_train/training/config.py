@@ -147,18 +147,15 @@ class TrainingConfig:
                 field in ``values``, or a bad value.
         """
         known = {field.name for field in dataclasses.fields(cls)} - RUNTIME_FIELDS
-        unknown = sorted(set(values) - known)
-        if unknown:
-            runtime_hint = [key for key in unknown if key in RUNTIME_FIELDS]
-            hint = (
-                f" ({', '.join(runtime_hint)} must be set in code, not in a file)"
-                if runtime_hint
-                else ""
-            )
-            raise ConfigError(
-                f"unknown training config key(s) {', '.join(map(repr, unknown))}{hint}; "
-                f"known keys: {', '.join(sorted(known))}"
-            )
+        runtime_hint = sorted(set(values) & RUNTIME_FIELDS)
+        refuse_unknown_keys(
+            values,
+            known,
+            "training config",
+            hint=f" ({', '.join(runtime_hint)} must be set in code, not in a file)"
+            if runtime_hint
+            else "",
+        )
         bad_runtime = sorted(set(runtime) - RUNTIME_FIELDS)
         if bad_runtime:
             raise ConfigError(f"{', '.join(bad_runtime)} are not runtime fields of TrainingConfig")
@@ -182,6 +179,31 @@ class TrainingConfig:
             return cls.from_dict(values, **runtime)
         except ConfigError as error:
             raise ConfigError(f"{path}: {error}") from None
+
+
+def refuse_unknown_keys(
+    values: Mapping[str, Any], known: Iterable[str], what: str, *, hint: str = ""
+) -> None:
+    """Refuse keys of ``values`` outside ``known``, naming them and the known ones.
+
+    The one check for every table of a config file (``training``, ``run``).
+
+    Args:
+        values: The table as read.
+        known: The keys it may hold.
+        what: The table, for the message (``"training config"``, ``"run settings"``).
+        hint: Appended after the unknown keys.
+
+    Raises:
+        ConfigError: A key outside ``known``.
+    """
+    known = set(known)
+    unknown = sorted(set(values) - known, key=str)
+    if unknown:
+        raise ConfigError(
+            f"unknown {what} key(s) {', '.join(map(repr, unknown))}{hint}; "
+            f"known keys: {', '.join(sorted(known))}"
+        )
 
 
 def read_settings(path: str | Path) -> dict[str, Any]:

@@ -1,0 +1,95 @@
+"""What a run sets beyond :class:`TrainingConfig`, and reading both from one config file."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+from zpml_data.errors import ConfigError
+from zpml_data.validate import require_choice, require_float, require_int, require_positive_int
+from zpml_train.model.heads import Q_PARAMS, QParam
+from zpml_train.training.config import read_settings, refuse_unknown_keys
+
+Balance = Literal["none", "status"]
+BALANCES: tuple[Balance, ...] = ("none", "status")
+HeadChoice = Literal["auto", "rational", "gated"]
+HEAD_CHOICES: tuple[HeadChoice, ...] = ("auto", "rational", "gated")
+# The largest seed anywhere in zpml: numpy's generators take 64-bit seeds.
+MAX_SEED = 2**63 - 1
+
+
+@dataclasses.dataclass
+class RunSettings:
+    """What a run sets beyond :class:`TrainingConfig`: the model, optimizer, loader and stop."""
+
+    batch_size: int = 256
+    lr: float = 1e-3
+    seed: int = 0
+    hidden: tuple[int, ...] = (64, 64)
+    # "auto": the gated head when the data hold censored, domain_invalid or fault
+    # rows, else the rational head (see zpml_train.run.head_choice).
+    head: HeadChoice = "auto"
+    # Rational head only. "none": Q free to reach 0; "softplus": Q >= q_min
+    # (cannot emit ⊥ when q_min >= tau_infer).
+    q_param: QParam = "none"
+    q_min: float = 0.0
+    balance: Balance = "none"
+    num_workers: int = 0
+    # Stop after this many epochs without a lower validation loss; None: never.
+    patience: int | None = None
+
+    def __post_init__(self) -> None:
+        self.batch_size = require_positive_int("batch_size", self.batch_size)
+        self.lr = require_float("lr", self.lr, minimum=0.0, strict_minimum=True)
+        self.seed = require_int("seed", self.seed, minimum=0, maximum=MAX_SEED)
+        if not isinstance(self.hidden, list | tuple):
+            raise ConfigError(f"hidden must be a list of layer widths, got {self.hidden!r}")
+        self.hidden = tuple(require_positive_int("hidden[]", h) for h in self.hidden)
+        self.head = require_choice("head", self.head, HEAD_CHOICES)
+        self.q_param = require_choice("q_param", self.q_param, Q_PARAMS)
+        self.q_min = require_float("q_min", self.q_min, minimum=0.0)
+        self.balance = require_choice("balance", self.balance, BALANCES)
+        self.num_workers = require_int("num_workers", self.num_workers, minimum=0, maximum=64)
+        if self.patience is not None:
+            self.patience = require_positive_int("patience", self.patience)
+
+    @classmethod
+    def from_dict(cls, values: Mapping[str, Any], where: str = "run settings") -> RunSettings:
+        """Settings from plain data, unknown keys refused by name.
+
+        Raises:
+            ConfigError: An unknown key or a bad value, prefixed by ``where``.
+        """
+        try:
+            refuse_unknown_keys(values, (f.name for f in dataclasses.fields(cls)), "run settings")
+            return cls(**dict(values))
+        except ConfigError as error:
+            raise ConfigError(f"{where}: {error}") from None
+
+
+def load_run_config(path: str | Path | None) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The ``training`` and ``run`` tables of a config file (TOML or YAML).
+
+    Without a ``run`` or ``training`` table the whole file is training settings.
+
+    Raises:
+        SourceError: The file cannot be read.
+        ConfigError: Other top-level keys beside the two tables, or a table
+            that is not a mapping.
+    """
+    if path is None:
+        return {}, {}
+    values = read_settings(path)
+    if not set(values) & {"training", "run"}:
+        return dict(values), {}
+    tables = {name: values.get(name) or {} for name in ("training", "run")}
+    try:
+        refuse_unknown_keys(values, tables, "top-level", hint=" (settings go in the tables)")
+    except ConfigError as error:
+        raise ConfigError(f"{path}: {error}") from None
+    for name, table in tables.items():
+        if not isinstance(table, Mapping):
+            raise ConfigError(f"{path}: the table {name!r} must be a mapping, got {table!r}")
+    return dict(tables["training"]), dict(tables["run"])
