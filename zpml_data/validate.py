@@ -13,6 +13,15 @@ from typing import Any
 
 from zpml_data.errors import ConfigError
 
+# Bounds shared by the library and the command line. Beyond them a run cannot
+# succeed (memory, Parquet's int32 counts) or a seed would not fit numpy's
+# and torch's generators alike.
+MAX_BATCH_ROWS = 1 << 24
+MAX_SHARD_ROWS = (1 << 31) - 1
+MAX_SEED = (1 << 63) - 1
+# A skew threshold is a difference of two shares, in percentage points.
+MAX_SKEW_PP = 100.0
+
 
 def require_int(
     name: str, value: Any, *, minimum: int | None = None, maximum: int | None = None
@@ -36,6 +45,15 @@ def require_positive_int(name: str, value: Any, *, maximum: int | None = None) -
         ConfigError: Not an integer, below 1, or above ``maximum``.
     """
     return require_int(name, value, minimum=1, maximum=maximum)
+
+
+def require_seed(name: str, value: Any) -> int:
+    """``value`` as a seed: an int within ``[0, MAX_SEED]``.
+
+    Raises:
+        ConfigError: Not an integer, negative, or beyond ``MAX_SEED``.
+    """
+    return require_int(name, value, minimum=0, maximum=MAX_SEED)
 
 
 def require_float(

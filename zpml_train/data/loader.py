@@ -21,7 +21,7 @@ from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
 from zpml_data.errors import ConfigError
 from zpml_data.shards.manifest import Manifest, read_manifest
-from zpml_data.validate import require_choice, require_int, require_positive_int
+from zpml_data.validate import require_choice, require_int, require_positive_int, require_seed
 from zpml_train.data._plan import EpochPlan, Layout, PlanOptions
 from zpml_train.data._window import WindowReader, check_shards
 from zpml_train.data.batch import Batch
@@ -91,7 +91,7 @@ class ShardDataset(IterableDataset[Batch]):
         self.options = PlanOptions(
             batch_size=require_positive_int("batch_size", batch_size),
             shuffle=bool(shuffle),
-            seed=require_int("seed", seed, minimum=0, maximum=2**63 - 1),
+            seed=require_seed("seed", seed),
             drop_last=bool(drop_last),
             window=require_positive_int("window", window),
             balance=balance is not None,

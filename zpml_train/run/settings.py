@@ -8,7 +8,13 @@ from pathlib import Path
 from typing import Any, Literal
 
 from zpml_data.errors import ConfigError
-from zpml_data.validate import require_choice, require_float, require_int, require_positive_int
+from zpml_data.validate import (
+    MAX_SEED,
+    require_choice,
+    require_float,
+    require_int,
+    require_positive_int,
+)
 from zpml_train.model.heads import Q_PARAMS, QParam
 from zpml_train.training.config import read_settings, refuse_unknown_keys
 
@@ -16,8 +22,6 @@ Balance = Literal["none", "status"]
 BALANCES: tuple[Balance, ...] = ("none", "status")
 HeadChoice = Literal["auto", "rational", "gated"]
 HEAD_CHOICES: tuple[HeadChoice, ...] = ("auto", "rational", "gated")
-# The largest seed anywhere in zpml: numpy's generators take 64-bit seeds.
-MAX_SEED = 2**63 - 1
 
 
 @dataclasses.dataclass
