@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-import tempfile
+import secrets
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,22 +19,20 @@ from zpml_data.io.guard import check_output_path, new_file_mode
 def atomic_path(path: str | Path) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; on success fsync it and rename it to ``path``.
 
-    Readers see the old file or the complete new one, never half of it. On an
-    exception the temporary file is removed and ``path`` is left as it was.
-    The new file gets the mode of the file it replaces, else ``0666 & ~umask``;
-    a symlink to a file is written through to its target.
+    Readers see the old file or the complete new one, never half of it, and
+    after a crash or power loss the directory holds one of the two (its
+    entry is fsynced after the rename). On an exception the temporary file
+    is removed and ``path`` is left as it was. The new file gets the mode of
+    the file it replaces, else the mode ``open()`` gives (``0666 & ~umask``,
+    applied by the kernel: the process-wide umask is never changed); a
+    symlink to a file is written through to its target.
 
     Raises:
         SourceError: The directory does not exist or is not writable.
         UsageError: ``path`` is a directory, FIFO or device, not a file.
     """
     path = check_output_path(path)
-    try:
-        fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    except OSError as error:
-        raise SourceError(f"cannot write {str(path)!r}: {error.strerror}") from None
-    os.close(fd)
-    tmp = Path(name)
+    tmp = _create_temporary(path)
     try:
         yield tmp
         commit(tmp, path)
@@ -42,12 +40,41 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
         tmp.unlink(missing_ok=True)
 
 
+def _create_temporary(path: Path) -> Path:
+    """A new empty file beside ``path``, created as ``open()`` creates files."""
+    for _ in range(100):
+        tmp = path.parent / f".{path.name}.{secrets.token_hex(6)}.tmp"
+        try:
+            os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+        except FileExistsError:
+            continue
+        except OSError as error:
+            raise SourceError(f"cannot write {str(path)!r}: {error.strerror}") from None
+        return tmp
+    raise SourceError(f"cannot write {str(path)!r}: no free temporary name beside it")
+
+
 def commit(tmp: Path, path: Path) -> None:
-    """Make a finished temporary file durable (fsync) and move it to ``path`` atomically."""
+    """Make a finished temporary file durable and move it to ``path`` atomically.
+
+    The file is fsynced before the rename and its directory after it, so a
+    power loss leaves either the old file or the complete new one.
+    """
     with open(tmp, "rb+") as file:
-        os.fchmod(file.fileno(), new_file_mode(path if path.exists() else None))
+        if path.exists():
+            os.fchmod(file.fileno(), new_file_mode(path))
         os.fsync(file.fileno())
     os.replace(tmp, path)
+    sync_directory(path.parent)
+
+
+def sync_directory(directory: Path) -> None:
+    """Fsync a directory, so that a rename or a new entry in it survives a power loss."""
+    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def atomic_write_text(path: str | Path, text: str) -> None:

@@ -20,6 +20,7 @@ import fcntl
 import glob
 import os
 import stat
+import tempfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
@@ -203,6 +204,21 @@ def new_file_mode(existing: str | Path | None = None) -> int:
     if existing is not None:
         with contextlib.suppress(OSError):
             return stat.S_IMODE(os.stat(existing).st_mode)
-    umask = os.umask(0o022)
-    os.umask(umask)
-    return 0o666 & ~umask
+    return 0o666 & ~current_umask()
+
+
+def current_umask() -> int:
+    """The process's umask, read without setting it.
+
+    ``os.umask`` can only read the mask by replacing it, which other threads
+    (loader workers, Dask) would see for that moment. Linux states it in
+    ``/proc/self/status``; elsewhere a probe file shows what the kernel applies.
+    """
+    with contextlib.suppress(OSError, ValueError):
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    with tempfile.TemporaryDirectory() as directory:
+        probe = Path(directory) / "probe"
+        os.close(os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o777))
+        return 0o777 & ~stat.S_IMODE(probe.stat().st_mode)

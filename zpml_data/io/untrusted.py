@@ -5,7 +5,9 @@ regular file (not a FIFO, not a link to ``/dev/zero``), at most
 ``max_bytes`` long, UTF-8, nested at most :data:`MAX_DEPTH` deep, and a YAML
 file may not use anchors and aliases (a "billion laughs" expands a few
 hundred bytes into gigabytes). Mapping keys in YAML stay the text that was
-written: ``on: missing`` means the key ``"on"``, not ``True`` (YAML 1.1).
+written: ``on: missing`` means the key ``"on"``, not ``True`` (YAML 1.1); a
+key written twice is refused in YAML and JSON, as TOML refuses it; numbers
+follow YAML 1.2 (``1e-3`` is a number, where PyYAML's YAML 1.1 reads text).
 Every refusal is one line naming the file.
 """
 
@@ -13,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import stat
 import tomllib
 from pathlib import Path
@@ -49,9 +52,13 @@ def read_untrusted_text(
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
     except OSError as problem:
         raise SourceError(f"cannot read {what} {name!r}: {problem.strerror}") from None
+    # Checked before the descriptor becomes a file object: a directory opens
+    # with O_RDONLY, and only reading it fails, with the descriptor for a name.
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        kind = "a directory" if stat.S_ISDIR(os.fstat(fd).st_mode) else "not a regular file"
+        os.close(fd)
+        raise error(f"{what} {name!r} is {kind}; a {what} must be a file")
     with os.fdopen(fd, "rb") as file:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise error(f"{what} {name!r} is not a regular file; name a file")
         data = file.read(max_bytes + 1)
     if len(data) > max_bytes:
         raise error(f"{what} {name!r} is larger than {max_bytes:,} bytes; that is not a {what}")
@@ -87,13 +94,45 @@ class _UntrustedLoader(yaml.SafeLoader):
             self._depth -= 1
 
     def construct_mapping(self, node: Any, deep: bool = False) -> dict[Any, Any]:
+        seen: set[str] = set()
         for key, _ in node.value:
             if isinstance(key, yaml.ScalarNode):  # `on:`, `yes:`, `1:` are the text written
                 key.tag = "tag:yaml.org,2002:str"
+                if key.value in seen:
+                    raise yaml.constructor.ConstructorError(
+                        None, None, f"key {key.value!r} is given twice", key.start_mark
+                    )
+                seen.add(key.value)
         return dict(super().construct_mapping(node, deep=deep))
 
 
 _UntrustedLoader.add_constructor("tag:yaml.org,2002:map", _UntrustedLoader.construct_mapping)
+# YAML 1.2's floats: an exponent without a decimal point (1e-3, 5E+2) is a
+# number. PyYAML resolves by YAML 1.1, where those are text.
+_UntrustedLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)[eE][-+]?[0-9]+$"),
+    list("-+.0123456789"),
+)
+
+
+def _refuse_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object, refused when a key is given twice (``json`` keeps the last silently)."""
+    data: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in data:
+            raise ValueError(f"key {key!r} is given twice")
+        data[key] = value
+    return data
+
+
+def _detail(problem: Exception) -> str:
+    """A parser's complaint on one line, with the line and column where YAML has them."""
+    mark = getattr(problem, "problem_mark", None)
+    if isinstance(problem, yaml.MarkedYAMLError) and mark is not None:
+        what = " ".join(filter(None, [problem.context, problem.problem]))
+        return f"{what} (line {mark.line + 1}, column {mark.column + 1})"
+    return " ".join(str(problem).split())
 
 
 def _depth(value: Any) -> int:
@@ -141,12 +180,11 @@ def parse_untrusted(
         if fmt == "toml":
             data = tomllib.loads(text)
         elif fmt == "json":
-            data = json.loads(text)
+            data = json.loads(text, object_pairs_hook=_refuse_duplicate_keys)
         else:
             data = yaml.load(text, Loader=_UntrustedLoader)
     except (yaml.YAMLError, tomllib.TOMLDecodeError, ValueError) as problem:
-        detail = " ".join(str(problem).split())
-        raise error(f"{what} {str(path)!r} is not valid {fmt}: {detail}") from None
+        raise error(f"{what} {str(path)!r} is not valid {fmt}: {_detail(problem)}") from None
     except RecursionError:
         raise error(f"{what} {str(path)!r} is nested too deeply") from None
     if _depth(data) > MAX_DEPTH:
