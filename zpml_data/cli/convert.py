@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import re
 from typing import TYPE_CHECKING
 
 from zpml_data.cli.options import add_batch_size
@@ -57,9 +58,11 @@ def register(subparsers: Subparsers) -> None:
         action="append",
         default=[],
         metavar="VALUE=LABEL",
-        help="a number that stands for a status (repeatable); a negative one needs the '=': "
-        "--sentinel=-999=missing",
+        help="a number that stands for a status (repeatable), such as --sentinel -999=missing",
     )
+    # Legacy codes are mostly negative: '-999=missing' is an argument, not an unknown
+    # option. argparse keeps this test private; no option of this verb starts with a digit.
+    parser._negative_number_matcher = re.compile(r"^-\.?[0-9]")
     parser.add_argument(
         "--spec", metavar="FILE", help="DatasetSpec file; its 'sentinels' are used too"
     )

@@ -90,12 +90,13 @@ class _Converter:
             )
         codes = self.kind_codes[kinds]
         labels = [k.description for k in Kind]
+        read = values  # what a legacy pipeline saw: a sentinel code was a number to it
         if self.sentinels:
             values, codes, kinds, labels = self._apply_sentinels(values, codes, kinds, labels)
             column = pa.array(values, pa.float64())
         if self.reason_column is not None:
             codes, kinds, labels = self._apply_reasons(part, codes, kinds, labels)
-        self._tally(part, values, kinds, codes, labels)
+        self._tally(part, read, values, kinds, codes, labels)
         columns = {name: batch.column(name) for name in batch.schema.names}
         columns[ledger.value] = column
         columns[ledger.status_column] = pa.DictionaryArray.from_arrays(
@@ -161,6 +162,7 @@ class _Converter:
     def _tally(
         self,
         part: SourceBatch,
+        read: np.ndarray,
         values: np.ndarray,
         kinds: np.ndarray,
         codes: np.ndarray,
@@ -168,8 +170,9 @@ class _Converter:
     ) -> None:
         ledger = self.ledger
         ledger.rows_in += len(values)
-        # Coerced-to-number is what a legacy pipeline saw: markers and text were NaN there.
-        legacy = np.where((kinds == Kind.BELOW) | (kinds == Kind.ABOVE), np.nan, values)
+        # Coerced-to-number is what a legacy pipeline saw: markers and text were NaN
+        # there, and a sentinel code such as -999 was the number -999.
+        legacy = np.where((kinds == Kind.BELOW) | (kinds == Kind.ABOVE), np.nan, read)
         finite_bad = (codes == Status.FINITE) & ~np.isfinite(values)
         if finite_bad.any():
             self.nonfinite += int(finite_bad.sum())
@@ -306,6 +309,8 @@ def convert_legacy(
     keep_text = [n for n in names if n not in (value, status_column)] if as_text else []
     fields |= {name: pa.field(name, pa.string()) for name in keep_text}
     out_schema = pa.schema([fields[name] for name in out_columns])
+    if Path(dest).suffix.lower() == ".csv":
+        refuse_nested_in_csv(out_schema, opened.names)
     dest = check_output_path(dest)
     ledger_path = check_output_path(f"{dest}.ledger.json")
     refuse_overlap(opened.names, [dest, ledger_path])
@@ -356,6 +361,20 @@ def _write_converted(
             )
         ledger_tmp.write_text(
             json.dumps(ledger.to_dict(), indent=2, sort_keys=True) + "\n", encoding="utf-8"
+        )
+
+
+def refuse_nested_in_csv(schema: pa.Schema, sources: list[str]) -> None:
+    """Refuse writing list, struct or map columns to CSV: a cell holds one value.
+
+    Raises:
+        UsageError: Naming the first such column, its type, and the way out.
+    """
+    nested = [f for f in schema if pa.types.is_nested(f.type)]
+    if nested:
+        raise UsageError(
+            f"{', '.join(sources)}: column {nested[0].name!r} holds {nested[0].type}, which a "
+            "CSV cell cannot hold; convert to a .parquet file instead"
         )
 
 

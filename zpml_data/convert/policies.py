@@ -60,7 +60,8 @@ def parse_sentinels(items: Iterable[str], where: str = "--sentinel") -> dict[flo
 
     Raises:
         UsageError: Not ``VALUE=LABEL``, a value that is not a finite number,
-            an unknown label, or ``finite`` (a sentinel stands for another status).
+            an unknown label, ``finite`` (a sentinel stands for another status),
+            or one number given two different labels.
     """
     sentinels: dict[float, Status] = {}
     for item in items:
@@ -79,6 +80,11 @@ def parse_sentinels(items: Iterable[str], where: str = "--sentinel") -> dict[flo
             raise UsageError(
                 f"{where} {item!r}: a sentinel stands for a status other than "
                 f"{Status.FINITE.label!r}; leave the number out to keep it a value"
+            )
+        if sentinels.get(number, status) is not status:
+            raise UsageError(
+                f"{where}: {number:g} is given as {sentinels[number].label!r} and as "
+                f"{status.label!r}; give each number one label"
             )
         sentinels[number] = status
     return sentinels

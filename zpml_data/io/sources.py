@@ -158,6 +158,7 @@ def open_source(source: Any, null_values: Sequence[str] = NULL_VALUES) -> Source
     if isinstance(source, Source):
         return source
     if isinstance(source, pd.DataFrame):
+        refuse_duplicate_columns([str(c) for c in source.columns], "<DataFrame>")
         return _from_table("<DataFrame>", pa.Table.from_pandas(source, preserve_index=False))
     if isinstance(source, pa.RecordBatch):
         source = pa.Table.from_batches([source])
@@ -214,6 +215,8 @@ def _promoted(field: pa.Field, other: pa.Field, where: str) -> pa.Field:
 
 
 def _from_table(name: str, table: pa.Table) -> Source:
+    refuse_duplicate_columns(table.schema.names, name)
+
     def read(cols: list[str] | None, batch_size: int) -> Iterator[pa.RecordBatch]:
         return iter((table if cols is None else table.select(cols)).to_batches(batch_size))
 
@@ -244,9 +247,26 @@ def _open_file(path: Path, null_values: Sequence[str]) -> _Part:
     try:
         if path.stat().st_size == 0:
             raise SourceError(f"{path}: the file is empty (no header, no rows)")
-        return _open_parquet(path) if fmt == "parquet" else _open_csv(path, null_values)
+        part = _open_parquet(path) if fmt == "parquet" else _open_csv(path, null_values)
     except (pa.ArrowInvalid, OSError) as error:
         raise SourceError(f"{path}: cannot open as {fmt}: {error}") from None
+    refuse_duplicate_columns(part.schema.names, str(path))
+    return part
+
+
+def refuse_duplicate_columns(names: Sequence[str], where: str) -> None:
+    """Refuse a table with two columns of one name: no column could be named unambiguously.
+
+    Raises:
+        UsageError: A name occurs twice, naming it and where.
+    """
+    seen: set[str] = set()
+    twice = [name for name in names if name in seen or seen.add(name)]
+    if twice:
+        raise UsageError(
+            f"{where}: column {twice[0]!r} occurs {list(names).count(twice[0])} times; "
+            "rename the columns so that each name is used once"
+        )
 
 
 def open_row_groups(
