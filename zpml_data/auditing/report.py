@@ -109,11 +109,31 @@ class SkewEntry:
 
 @dataclass
 class Comparison:
-    """The status mix of this report's source against another's, per target."""
+    """The status mix of this report's source against another's, per target.
+
+    The other source is audited with every check, like the first: its own
+    verdict counts in the report's, so a failing source cannot pass by
+    being the one compared with.
+    """
 
     other_sources: list[str]
     threshold_pp: float
     targets: dict[str, list[SkewEntry]]  # value column -> one entry per label
+    other: AuditReport | None = None  # the other source's own audit
+
+    @property
+    def other_verdict(self) -> Verdict:
+        """The other source's own verdict (``pass`` when it was not kept)."""
+        return Verdict.PASS if self.other is None else self.other.verdict
+
+    def other_failures(self) -> list[tuple[str | None, CheckResult]]:
+        """The checks the other source failed, with their target (``None``: the user's schema)."""
+        if self.other is None:
+            return []
+        failed: list[tuple[str | None, CheckResult]] = [
+            (t.value, c) for t in self.other.targets for c in t.checks if c.failed
+        ]
+        return failed + [(None, c) for c in self.other.schema_checks if c.failed]
 
     @property
     def skewed(self) -> dict[str, list[str]]:
@@ -136,11 +156,13 @@ class AuditReport:
 
     @property
     def verdict(self) -> Verdict:
-        """The worst verdict of any target, user check or skew warning."""
+        """The worst verdict of any target, user check, skew warning or compared source."""
         verdicts = [t.verdict for t in self.targets]
         verdicts += [Verdict.of_failure(c.level) for c in self.schema_checks if c.failed]
-        if self.comparison and any(self.comparison.skewed.values()):
-            verdicts.append(Verdict.WARN)
+        if self.comparison:
+            verdicts.append(self.comparison.other_verdict)
+            if any(self.comparison.skewed.values()):
+                verdicts.append(Verdict.WARN)
         return Verdict.worst(verdicts)
 
     def to_dict(self) -> dict[str, Any]:
@@ -196,6 +218,10 @@ def _comparison_dict(comparison: Comparison) -> dict[str, Any]:
             for value, entries in comparison.targets.items()
         },
         "skewed": comparison.skewed,
+        "verdict": comparison.other_verdict,
+        "checks": [
+            dict(asdict(check), target=target) for target, check in comparison.other_failures()
+        ],
     }
 
 
@@ -211,7 +237,8 @@ def compare_reports(
             percentage points is flagged as skewed.
 
     Returns:
-        The per-label shares of both and their change.
+        The per-label shares of both and their change, and the other audit
+        itself (its verdict counts in ``report``'s).
     """
     others = {t.value: t for t in other.targets}
     targets = {}
@@ -223,4 +250,4 @@ def compare_reports(
             SkewEntry(label, target.status_shares[label], counterpart.status_shares[label])
             for label in STATUS_LABELS
         ]
-    return Comparison(other.sources, threshold_pp, targets)
+    return Comparison(other.sources, threshold_pp, targets, other)
