@@ -11,11 +11,10 @@ whether the model puts ⊥ where the data have it.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from html import escape
 
 import numpy as np
 
-from zpml_train.run._svg import Frame, axes, fmt, nice_ticks, svg_element
+from zpml_data._html import Frame, axes, esc, fmt, nice_ticks, svg_element
 
 _BAND = 22.0  # height (or width) of a band of points without a place on an axis
 _JITTER = 7.0  # spread of points within a band, so a dense cluster shows its density
@@ -148,13 +147,13 @@ def _labels(frame: Frame, data: ScatterData, clamped: int) -> list[str]:
     mid_x, mid_y = (frame.left + frame.right) / 2, (frame.top + frame.bottom) / 2
     parts = [
         f'<text class="axis" x="{mid_x:.1f}" y="{frame.bottom + 34}" text-anchor="middle">'
-        f"{escape(data.x_label)}</text>",
+        f"{esc(data.x_label)}</text>",
         f'<text class="axis" transform="translate(14 {mid_y:.1f}) rotate(-90)" '
-        f'text-anchor="middle">{escape(data.y_label)}</text>',
+        f'text-anchor="middle">{esc(data.y_label)}</text>',
     ]
     if clamped:
         parts.append(
             f'<text class="note" x="{frame.right}" y="{frame.height - 4}" text-anchor="end">'
-            f"{escape(fmt(clamped))} beyond the axes, drawn on the edge</text>"
+            f"{esc(fmt(clamped))} beyond the axes, drawn on the edge</text>"
         )
     return parts

@@ -12,7 +12,6 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from html import escape
 from pathlib import Path
 from typing import Any
 
@@ -21,12 +20,11 @@ import torch
 from torch import nn
 
 from zpml_data import encode_status
+from zpml_data._html import Series, Tile, card, dot, esc, fmt, line_chart, page, status_mix
 from zpml_data.io.atomic import atomic_write_text
 from zpml_data.status import STATUS_LABELS, Status
 from zpml_train.model.heads import decode
-from zpml_train.run._report_style import STYLE
 from zpml_train.run._scatter import ScatterData, status_scatter
-from zpml_train.run._svg import Series, fmt, line_chart, stacked_bar
 
 REPORT_NAME = "report.html"
 # The metrics charted, in page order: (record key, title, a share in [0, 1]?, what it counts).
@@ -170,14 +168,14 @@ def write_report(
         title: The page's title; default the run directory's name.
     """
     path = Path(run_dir) / REPORT_NAME
-    page = render_report(
+    text = render_report(
         history,
         train_counts=train_counts,
         val_counts=val_counts,
         predictions=predictions,
         title=title if title is not None else Path(run_dir).absolute().name,
     )
-    atomic_write_text(path, page)
+    atomic_write_text(path, text)
     return path
 
 
@@ -191,17 +189,21 @@ def render_report(
 ) -> str:
     """The report page as text; arguments as for :func:`write_report`."""
     epochs = [int(record.get("epoch", index)) for index, record in enumerate(history)]
-    sections = [
-        _header(history, title),
-        _metric_charts(history, epochs),
-        _status_mix(train_counts, val_counts),
-        _prediction_panels(predictions),
-    ]
-    return (
-        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
-        '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f"<title>zpml training report: {escape(title)}</title><style>{STYLE}</style></head>"
-        f"<body><main>{''.join(sections)}</main></body></html>\n"
+    splits: list[tuple[str, Mapping[str, int]]] = [("training", train_counts)]
+    splits += [("validation", val_counts)] if val_counts is not None else []
+    last = history[-1] if history else {}
+    has_val = any(key.startswith("val_") for key in last)
+    where = "validation" if has_val else "training (no validation data)"
+    return page(
+        title,
+        kicker="zpml training report",
+        sub=f"{len(history)} epoch{'s' * (len(history) != 1)}; the last epoch's metrics on {where}",
+        tiles=_tiles(last, "val_" if has_val else ""),
+        sections=[
+            _metric_charts(history, epochs),
+            card("Status mix", status_mix(splits, "status-mix")),
+            _prediction_panels(predictions),
+        ],
     )
 
 
@@ -210,27 +212,15 @@ def _value(record: Mapping[str, Any], key: str) -> float:
     return math.nan if value is None else float(value)
 
 
-def _header(history: Sequence[Mapping[str, Any]], title: str) -> str:
-    """The run's name, and the last epoch's metrics as tiles (validation where there is one)."""
-    last = history[-1] if history else {}
-    has_val = any(key.startswith("val_") for key in last)
-    prefix = "val_" if has_val else ""
-    tiles = []
+def _tiles(last: Mapping[str, Any], prefix: str) -> list[Tile]:
+    """The last epoch's metrics (validation where there is one) as header tiles."""
     names = {key: name for key, name, _, _ in METRICS}
+    tiles = []
     for key in _TILES:
-        value, name = _value(last, prefix + key), names[key]
+        value = _value(last, prefix + key)
         shown = f"{value:.1%}" if value == value and key not in ("loss", "finite_rmse") else ""
-        tiles.append(
-            f'<div class="tile"><div class="big">{escape(shown or fmt(value))}</div>'
-            f"<div>{escape(name)}</div></div>"
-        )
-    where = "validation" if has_val else "training (no validation data)"
-    return (
-        f'<header><p class="kicker">zpml training report</p><h1>{escape(title)}</h1>'
-        f'<p class="sub">{len(history)} epoch{"s" * (len(history) != 1)}; '
-        f"the last epoch's metrics on {where}</p>"
-        f'<div class="tiles">{"".join(tiles)}</div></header>'
-    )
+        tiles.append(Tile(shown or fmt(value), names[key]))
+    return tiles
 
 
 def _metric_charts(history: Sequence[Mapping[str, Any]], epochs: list[int]) -> str:
@@ -246,8 +236,8 @@ def _metric_charts(history: Sequence[Mapping[str, Any]], epochs: list[int]) -> s
             for s in series
         )
         figures.append(
-            f'<figure class="chart"><figcaption><h3>{escape(name)}</h3>'
-            f'<span class="latest">{escape(latest)}</span><p>{escape(about)}</p></figcaption>'
+            f'<figure class="chart"><figcaption><h3>{esc(name)}</h3>'
+            f'<span class="latest">{esc(latest)}</span><p>{esc(about)}</p></figcaption>'
             f"{line_chart(f'chart-{key}', epochs, series, unit)}</figure>"
         )
     legend = '<span class="key train">training</span>'
@@ -257,48 +247,6 @@ def _metric_charts(history: Sequence[Mapping[str, Any]], epochs: list[int]) -> s
         f'<section><h2>Per epoch</h2><p class="legend">{legend}</p>'
         f'<div class="charts">{"".join(figures)}</div></section>'
     )
-
-
-def _status_class(label: str) -> str:
-    return f"s{STATUS_LABELS.index(label)}" if label in STATUS_LABELS else "s-other"
-
-
-def _status_mix(train: Mapping[str, int], val: Mapping[str, int] | None) -> str:
-    """A 100% bar per split and a table of counts and shares, from the manifests."""
-    splits = [("training", train)] + ([("validation", val)] if val is not None else [])
-    labels = list(STATUS_LABELS) + sorted(
-        {str(label) for _, counts in splits for label in counts} - set(STATUS_LABELS)
-    )
-    bars = "".join(
-        f'<div class="bar-row"><span>{name}</span>'
-        + stacked_bar(
-            f"mix-{name}",
-            [(label, int(counts.get(label, 0)), _status_class(label)) for label in labels],
-        )
-        + "</div>"
-        for name, counts in splits
-    )
-    head = "".join(f'<th class="num">{name}</th><th class="num">share</th>' for name, _ in splits)
-    rows = []
-    for label in labels:
-        cells = "".join(_count_cells(int(counts.get(label, 0)), counts) for _, counts in splits)
-        rows.append(
-            f'<tr data-label="{escape(label)}"><td><i class="dot {_status_class(label)}"></i>'
-            f"{escape(label)}</td>{cells}</tr>"
-        )
-    totals = "".join(_count_cells(sum(counts.values()), counts) for _, counts in splits)
-    return (
-        f'<section><h2>Status mix</h2>{bars}<table id="status-mix"><thead><tr><th>status</th>'
-        f"{head}</tr></thead><tbody>{''.join(rows)}</tbody>"
-        f'<tfoot><tr data-label="total"><td>total</td>{totals}</tr></tfoot></table></section>'
-    )
-
-
-def _count_cells(count: int, counts: Mapping[str, int]) -> str:
-    total = sum(counts.values())
-    share = f"{count / total:.1%}" if total else "–"
-    muted = " muted" if count == 0 else ""
-    return f'<td class="num{muted}">{count:,}</td><td class="num{muted}">{share}</td>'
 
 
 def _prediction_panels(predictions: Predictions | None) -> str:
@@ -323,19 +271,18 @@ def _prediction_panels(predictions: Predictions | None) -> str:
     )
     present, counts = np.unique(p.codes, return_counts=True)
     legend = "".join(
-        f'<span class="key-dot"><i class="dot s{code}"></i>{escape(STATUS_LABELS[code])} '
-        f"{count:,}</span>"
+        f'<span class="key-dot">{dot(STATUS_LABELS[code])} {count:,}</span>'
         for code, count in zip(present.tolist(), counts.tolist(), strict=True)
         if 0 <= code < len(STATUS_LABELS)
     )
     return (
-        f'<section><h2>Predictions</h2><p class="sub">{p.codes.size:,} {escape(p.split)} rows, '
+        f'<section><h2>Predictions</h2><p class="sub">{p.codes.size:,} {esc(p.split)} rows, '
         "coloured by the status of their target. A prediction that decodes to ⊥ sits in the "
         "band on top; a target with no value, in the band on the right.</p>"
         f'<p class="legend">{legend}</p><div class="panels">'
         f'<figure class="panel"><h3>Prediction against target</h3>'
         f"{status_scatter('scatter-target', by_target)}</figure>"
-        f'<figure class="panel"><h3>Prediction along {escape(p.input_name)}</h3>'
+        f'<figure class="panel"><h3>Prediction along {esc(p.input_name)}</h3>'
         f"{status_scatter('scatter-input', by_input)}</figure>"
         "</div></section>"
     )

@@ -1,9 +1,10 @@
-"""Inline SVG charts for the training report: lines per epoch, a status scatter, a stacked bar.
+"""Inline SVG: plot frames, axes, lines per epoch, a stacked bar of status counts.
 
 Every function returns an SVG fragment as text. Numbers are formatted here;
 every piece of text that could come from data is escaped here too, so a
-caller never has to remember to. Colours come from CSS classes the report's
-stylesheet defines (``train``/``val`` for lines, ``s0``…``s6`` for statuses).
+caller never has to remember to. Colours come from CSS classes the kit's
+stylesheet defines (``train``/``val`` for lines, ``s0``…``s6`` for statuses,
+see :mod:`zpml_data._html.palette`).
 """
 
 from __future__ import annotations
@@ -11,9 +12,10 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from html import escape
 
 import numpy as np
+
+from zpml_data._html.text import esc, fmt
 
 
 @dataclass(frozen=True)
@@ -70,17 +72,6 @@ class Frame:
         return self.bottom - (value - lo) / (hi - lo) * (self.bottom - self.top)
 
 
-def fmt(value: float) -> str:
-    """A number as a person reads it: 4 significant digits, thousands grouped."""
-    if value != value:
-        return "–"
-    if value != 0 and (abs(value) >= 1e6 or abs(value) < 1e-3):
-        return f"{value:.3g}"
-    if float(value).is_integer() and abs(value) >= 1000:
-        return f"{int(value):,}"
-    return f"{value:.4g}"
-
-
 def nice_ticks(lo: float, hi: float, count: int = 5) -> list[float]:
     """About ``count`` round tick values covering ``[lo, hi]`` (1, 2, 5 × 10^k steps)."""
     if not hi > lo:
@@ -112,12 +103,12 @@ def axes(frame: Frame, x_ticks: Sequence[float], y_ticks: Sequence[float]) -> li
         y = frame.y(tick)
         parts.append(f'<line class="grid" x1="{left}" x2="{right}" y1="{y:.1f}" y2="{y:.1f}"/>')
         parts.append(f'<text class="tick" x="{left - 6}" y="{y + 3.5:.1f}" text-anchor="end">')
-        parts.append(f"{escape(fmt(tick))}</text>")
+        parts.append(f"{esc(fmt(tick))}</text>")
     for tick in x_ticks:
         x = frame.x(tick)
         parts.append(f'<line class="grid" x1="{x:.1f}" x2="{x:.1f}" y1="{top}" y2="{bottom}"/>')
         parts.append(f'<text class="tick" x="{x:.1f}" y="{bottom + 16}" text-anchor="middle">')
-        parts.append(f"{escape(fmt(tick))}</text>")
+        parts.append(f"{esc(fmt(tick))}</text>")
     parts.append(f'<rect class="plot" x="{left}" y="{top}" width="{right - left}" ')
     parts.append(f'height="{bottom - top}"/>')
     return parts
@@ -165,7 +156,7 @@ def _polyline(frame: Frame, epochs: Sequence[int], ys: np.ndarray, line: Series)
         if value == value:
             parts.append(
                 f'<circle class="{line.css}" cx="{frame.x(epoch):.1f}" cy="{frame.y(value):.1f}" '
-                f'r="3"><title>{escape(line.name)}, epoch {epoch}: {escape(fmt(value))}'
+                f'r="3"><title>{esc(line.name)}, epoch {epoch}: {esc(fmt(value))}'
                 "</title></circle>"
             )
     return parts
@@ -181,11 +172,11 @@ def stacked_bar(bar_id: str, segments: Sequence[tuple[str, int, str]]) -> str:
         width = 1000.0 * count / total
         parts.append(
             f'<rect class="{css}" x="{x:.2f}" y="0" width="{width:.2f}" height="28">'
-            f"<title>{escape(label)}: {count:,} ({count / total:.1%})</title></rect>"
+            f"<title>{esc(label)}: {count:,} ({count / total:.1%})</title></rect>"
         )
         x += width
     return (
-        f'<svg id="{escape(bar_id)}" class="bar" viewBox="0 0 1000 28" '
+        f'<svg id="{esc(bar_id)}" class="bar" viewBox="0 0 1000 28" '
         f'preserveAspectRatio="none" role="img">{"".join(parts)}</svg>'
     )
 
@@ -193,6 +184,6 @@ def stacked_bar(bar_id: str, segments: Sequence[tuple[str, int, str]]) -> str:
 def svg_element(chart_id: str, frame: Frame, parts: Sequence[str]) -> str:
     """Wrap drawn ``parts`` in an ``<svg>`` with the frame's viewBox."""
     return (
-        f'<svg id="{escape(chart_id)}" viewBox="0 0 {frame.width:g} {frame.height:g}" '
+        f'<svg id="{esc(chart_id)}" viewBox="0 0 {frame.width:g} {frame.height:g}" '
         f'role="img">{"".join(parts)}</svg>'
     )
