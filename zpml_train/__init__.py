@@ -22,6 +22,8 @@ _EXPORTS = {
     "ProjectiveMLP": "zpml_train.model.heads",
     "RationalHead": "zpml_train.model.heads",
     "decode": "zpml_train.model.heads",
+    "load_model": "zpml_train.predict",
+    "Predictor": "zpml_train.predict",
 }
 
 __all__ = sorted(_EXPORTS)
@@ -32,6 +34,7 @@ if TYPE_CHECKING:
     from zpml_train.model.heads import ProjectiveMLP, RationalHead, decode
     from zpml_train.model.losses import SCMTrainingLoss
     from zpml_train.model.policies import GradientPolicy
+    from zpml_train.predict import Predictor, load_model
     from zpml_train.training.config import TrainingConfig
     from zpml_train.training.trainer import SCMTrainer
 

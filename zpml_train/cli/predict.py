@@ -1,0 +1,74 @@
+"""``zpml predict``: registered with the ``zpml`` command through the ``zpml.commands`` entry point.
+
+Only argparse is imported here; torch loads when the verb runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+
+def register(subparsers: Any) -> None:
+    """Add the ``predict`` sub-parser to the ``zpml`` command."""
+    from zpml_data.cli.options import add_batch_size
+
+    parser = subparsers.add_parser(
+        "predict",
+        help="apply a trained model to a table: decoded values and statuses",
+        description="Predict every row of SOURCE with a trained model (a zpml train run "
+        "directory or checkpoint). Every source column is kept, in order; each target adds "
+        "<target>_pred (the decoded value, empty where ⊥) and <target>_pred_status (finite, "
+        "censored_below, censored_above, domain_invalid, fault, bottom; missing where an "
+        "input is not a finite number). Exit 0: written; 2: usage, model or I/O error.",
+    )
+    parser.add_argument("model", metavar="MODEL", help="run directory (its best.pt) or .pt file")
+    parser.add_argument("sources", nargs="+", metavar="SOURCE", help="CSV or Parquet file(s)")
+    parser.add_argument(
+        "--out", required=True, metavar="PRED", help="predictions file: .parquet, or .csv"
+    )
+    parser.add_argument(
+        "--keep", metavar="COLS", help="comma-separated source columns to keep (default: all)"
+    )
+    parser.add_argument(
+        "--value-name",
+        default="{target}_pred",
+        metavar="TEMPLATE",
+        help="name of each value column ({target}_pred)",
+    )
+    parser.add_argument(
+        "--status-name",
+        default="{target}_pred_status",
+        metavar="TEMPLATE",
+        help="name of each status column ({target}_pred_status)",
+    )
+    parser.add_argument("--device", default="cpu", metavar="D", help="cpu, cuda, cuda:1 (cpu)")
+    add_batch_size(parser)
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Load the model, predict into ``--out``, print what was written."""
+    from zpml_train.predict import load_model
+    from zpml_train.predict_file import predict_file
+
+    keep = None if args.keep is None else [c.strip() for c in args.keep.split(",") if c.strip()]
+    predictor = load_model(args.model, device=args.device)
+    summary = predict_file(
+        predictor,
+        args.sources,
+        args.out,
+        keep=keep,
+        value_template=args.value_name,
+        status_template=args.status_name,
+        batch_size=args.batch_size,
+        progress=True,
+    )
+    print(
+        f"{summary.rows:,} rows predicted into {summary.path} (tau_infer {predictor.tau_infer:g})"
+    )
+    for target, counts in summary.status_counts.items():
+        mix = ", ".join(f"{count:,} {label}" for label, count in counts.items())
+        print(f"  {target}: {mix or 'no rows'}", file=sys.stdout)
+    return 0

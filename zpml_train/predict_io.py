@@ -1,0 +1,193 @@
+"""Rows in, for :mod:`zpml_train.predict`: input matrices from Arrow batches, and old records.
+
+Input columns are taken by name and cast to float32 column by column (nulls
+become NaN); a column of another type (text where a number was trained) is
+refused naming it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from zpml_data.errors import ConfigError, UsageError, ZpmlError
+from zpml_data.io.untrusted import read_untrusted_text
+from zpml_train.model.spec import ModelRecord
+
+
+def source_columns(inputs: list[str], categories: Mapping[str, list[str]]) -> list[str]:
+    """The table columns a model reads: each input, and each categorical column once.
+
+    Args:
+        inputs: The model's input features.
+        categories: Per categorical source column, its categories.
+    """
+    if not categories:
+        return list(inputs)
+    from zpml_data.shards.categories import source_columns as categorical_sources
+
+    return list(categorical_sources(inputs, categories))
+
+
+def refuse_missing_columns(files: list[str], names: list[str], required: list[str]) -> None:
+    """Refuse a source that lacks model input columns, listing every one.
+
+    Raises:
+        UsageError: Naming the source, the missing columns and what the model reads.
+    """
+    missing = [name for name in required if name not in names]
+    if missing:
+        raise UsageError(
+            f"{', '.join(files)}: missing input column(s) {', '.join(map(repr, missing))}; "
+            f"the model reads {', '.join(required)}"
+        )
+
+
+def _numeric(kind: pa.DataType) -> bool:
+    return (
+        pa.types.is_integer(kind)
+        or pa.types.is_floating(kind)
+        or pa.types.is_boolean(kind)
+        or pa.types.is_decimal(kind)
+        or pa.types.is_null(kind)
+    )
+
+
+def input_matrix(
+    batch: pa.RecordBatch | pa.Table,
+    inputs: list[str],
+    categories: Mapping[str, list[str]],
+    where: str,
+) -> np.ndarray:
+    """The ``[N, F]`` float32 inputs of ``batch``, columns by name in the model's order.
+
+    Args:
+        batch: Holds every column of :func:`source_columns` (others are ignored).
+        inputs: The model's input features, in order.
+        categories: Per categorical source column, its categories.
+        where: The file or table, for messages.
+
+    Raises:
+        UsageError: A numeric input holds another type (named with its type).
+    """
+    if categories:
+        from zpml_data.shards.categories import encode_inputs
+
+        return np.asarray(encode_inputs(batch, inputs, categories), dtype=np.float32)
+    matrix = np.empty((batch.num_rows, len(inputs)), np.float32)
+    for index, name in enumerate(inputs):
+        column = batch.column(name)
+        if not _numeric(column.type):
+            raise UsageError(
+                f"{where}: input column {name!r} is {column.type}, but the model was trained "
+                "on numbers; convert it to a numeric column"
+            )
+        as_float = pc.cast(column, pa.float64(), safe=False)
+        matrix[:, index] = as_float.to_numpy(zero_copy_only=False)
+    return matrix
+
+
+def record_from_run(file: Path, state: Mapping[str, Any]) -> ModelRecord:
+    """The record of a checkpoint that carries none, from its run directory.
+
+    A run directory's ``config.json`` names the model settings and the
+    training shards, whose manifest names the inputs and targets.
+
+    Raises:
+        ConfigError: The run's ``config.json`` or its training manifest is
+            not there or not readable: the checkpoint alone cannot be rebuilt.
+    """
+    from zpml_data.shards.manifest import read_manifest
+
+    config_path = file.parent / "config.json"
+    fix = "load it from the run directory it was written in"
+    if not config_path.is_file():
+        raise ConfigError(f"{file}: records no model, and no config.json is beside it; {fix}")
+    try:
+        config = json.loads(read_untrusted_text(config_path, "run config", ConfigError))
+        run, training, data = config["run"], config["training"], config["data"]
+        manifest = read_manifest(data["train"])
+        head = run.get("head", "rational")
+        spec = {
+            "architecture": "ProjectiveMLP",
+            "input_dim": len(manifest.inputs),
+            "output_dim": len(manifest.targets),
+            "hidden": list(run["hidden"]),
+            "head": head if head in ("rational", "gated") else "rational",
+            "q_param": run.get("q_param", "none"),
+            "q_min": run.get("q_min", 0.0),
+        }
+        tau = state.get("config", training).get("tau_infer", training["tau_infer"])
+        statuses = [t.get("status") for t in manifest.spec.get("targets", [])]
+        return ModelRecord(
+            spec=spec,
+            inputs=list(manifest.inputs),
+            targets=list(manifest.targets),
+            tau_infer=tau,
+            tau_infer_configured=tau,
+            status_columns=statuses if all(statuses) and statuses else None,
+            status_counts=dict(manifest.status_counts),
+        )
+    except (KeyError, TypeError, AttributeError, ValueError, ZpmlError) as error:
+        detail = " ".join(str(error).split())[:200]
+        raise ConfigError(
+            f"{file}: records no model, and its run's config.json and training shards "
+            f"do not describe it ({type(error).__name__}: {detail}); {fix}"
+        ) from None
+
+
+# Parquet schema metadata by which zpml recognises a predictions file it wrote.
+WRITTEN_BY_KEY = b"zpml"
+WRITTEN_BY = b"predict"
+
+
+def prediction_names(
+    targets: list[str], value_template: str, status_template: str
+) -> list[tuple[str, str]]:
+    """``(value column, status column)`` per target, from the name templates.
+
+    Raises:
+        UsageError: A template that is not a ``{target}`` format, or names
+            that repeat (a template without ``{target}`` and several targets).
+    """
+    try:
+        names = [
+            (value_template.format(target=t), status_template.format(target=t)) for t in targets
+        ]
+    except (KeyError, IndexError, ValueError) as error:
+        raise UsageError(
+            f"column name templates {value_template!r}, {status_template!r}: {error!s}; "
+            "use {target} for the target's name, as in '{target}_pred'"
+        ) from None
+    flat = [name for pair in names for name in pair]
+    if len(set(flat)) != len(flat) or not all(flat):
+        raise UsageError(
+            f"column name templates {value_template!r}, {status_template!r} give the names "
+            f"{flat}: each must be different and not empty (use {{target}})"
+        )
+    return names
+
+
+def written_by_predict(path: Path, as_csv: bool, added: list[str]) -> bool:
+    """Whether the existing file at ``path`` is a predictions file zpml wrote.
+
+    Parquet: the schema metadata zpml sets. CSV: a header ending in the
+    prediction columns ``added``.
+    """
+    import pyarrow.parquet as pq
+
+    try:
+        if not as_csv:
+            metadata = pq.read_schema(path).metadata or {}
+            return metadata.get(WRITTEN_BY_KEY) == WRITTEN_BY
+        with path.open("rb") as file:
+            header = file.readline(1 << 20).decode("utf-8").rstrip("\r\n").split(",")
+    except (OSError, ValueError, pa.ArrowInvalid):
+        return False
+    return header[-len(added) :] == added
