@@ -16,6 +16,7 @@ written.
 from __future__ import annotations
 
 import glob
+from collections import Counter
 from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -260,11 +261,10 @@ def refuse_duplicate_columns(names: Sequence[str], where: str) -> None:
     Raises:
         UsageError: A name occurs twice, naming it and where.
     """
-    seen: set[str] = set()
-    twice = [name for name in names if name in seen or seen.add(name)]
+    twice = [(name, n) for name, n in Counter(names).items() if n > 1]
     if twice:
         raise UsageError(
-            f"{where}: column {twice[0]!r} occurs {list(names).count(twice[0])} times; "
+            f"{where}: column {twice[0][0]!r} occurs {twice[0][1]} times; "
             "rename the columns so that each name is used once"
         )
 
