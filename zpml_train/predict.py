@@ -104,7 +104,13 @@ def load_model(path: str | Path, *, device: str | torch.device = "cpu") -> Predi
             f"{where}: the weights do not fit the model it records ({detail}); "
             "the checkpoint is damaged or was edited"
         ) from None
-    return Predictor(model, record, device=torch_device)
+    training = state.get("config")
+    return Predictor(
+        model,
+        record,
+        device=torch_device,
+        training_config=dict(training) if isinstance(training, Mapping) else None,
+    )
 
 
 def _checkpoint_file(path: Path) -> Path:
@@ -178,6 +184,8 @@ class Predictor:
         model: The rebuilt module, weights loaded.
         record: What the checkpoint records about it.
         device: Where it runs.
+        training_config: The run's :class:`~zpml_train.training.config.TrainingConfig`
+            as plain data (the checkpoint's), for ``zpml evaluate``'s loss.
 
     Attributes:
         inputs: The input columns the model reads, in its order.
@@ -188,9 +196,14 @@ class Predictor:
     """
 
     def __init__(
-        self, model: nn.Module, record: ModelRecord, device: str | torch.device = "cpu"
+        self,
+        model: nn.Module,
+        record: ModelRecord,
+        device: str | torch.device = "cpu",
+        training_config: Mapping[str, Any] | None = None,
     ) -> None:
         self.record = record
+        self.training_config = training_config
         self.device = _device(device)
         self.model = model.to(self.device).eval()
         self.inputs: list[str] = list(record.inputs)

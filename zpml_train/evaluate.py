@@ -1,0 +1,240 @@
+"""``zpml evaluate``'s work: score a trained model on labelled data, as training scored it.
+
+The data are a shard directory (verified, as the loader always does) or a
+labelled table (checked as ``zpml audit`` checks it). The metrics come from
+the trainer's own validation pass (:meth:`~zpml_train.training.trainer.SCMTrainer.validate`,
+the one metric vocabulary, the run's loss and thresholds) at the model's
+``tau_infer``, so on a run's validation shards they are the metrics the run
+recorded. Beside them: a status confusion table per target (true label ×
+decoded status) and a sample of predictions for the page.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from zpml_data.errors import DataError, UsageError
+from zpml_data.io import DEFAULT_BATCH_SIZE
+from zpml_data.status import STATUS_LABELS
+from zpml_train.predict import Predictor, load_model
+
+# Rows of the predictions sample drawn on the page.
+SAMPLE_ROWS = 2000
+_LABELS = len(STATUS_LABELS)
+
+
+@dataclasses.dataclass
+class Evaluation:
+    """What :func:`evaluate` measured.
+
+    Attributes:
+        model: The model evaluated (path as given).
+        data: The data (path as given).
+        tau_infer: The threshold every prediction decoded at.
+        metrics: The training metrics by name (NaN where a metric has nothing to count).
+        confusion: Per target, ``{true label: {decoded label: count}}`` over all seven labels.
+        rows: Rows evaluated.
+        sample: The first rows' first input, first target, its code and decoded value.
+        sample_names: The names of that input and target.
+    """
+
+    model: str
+    data: str
+    tau_infer: float
+    metrics: dict[str, float]
+    confusion: dict[str, dict[str, dict[str, int]]]
+    rows: int
+    sample: dict[str, np.ndarray] = dataclasses.field(repr=False, default_factory=dict)
+    sample_names: tuple[str, str] = ("input", "target")
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON data (NaN metrics as ``None``)."""
+        return {
+            "model": self.model,
+            "data": self.data,
+            "tau_infer": self.tau_infer,
+            "rows": self.rows,
+            "metrics": {k: None if v != v else v for k, v in self.metrics.items()},
+            "confusion": self.confusion,
+        }
+
+
+class _TableBatches:
+    """A labelled table as re-iterable ``(inputs, values, codes)`` batches, read as it goes."""
+
+    def __init__(self, predictor: Predictor, source: Any, batch_size: int) -> None:
+        from zpml_data.io.sources import open_source
+        from zpml_train.predict_io import refuse_missing_columns
+
+        self.predictor, self.batch_size = predictor, batch_size
+        self.source = open_source(source)
+        status = predictor.record.status_columns or ["status"] * len(predictor.targets)
+        self.pairs = list(zip(predictor.targets, status, strict=True))
+        needed = [*predictor.source_columns, *(c for pair in self.pairs for c in pair)]
+        refuse_missing_columns(self.source.names, self.source.schema.names, needed)
+        self.columns = list(dict.fromkeys(needed))
+
+    def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
+        import pyarrow.compute as pc
+
+        from zpml_data.encode import encode_status
+        from zpml_train.predict_io import input_matrix
+
+        record = self.predictor.record
+        for part in self.source.batches(self.columns, batch_size=self.batch_size):
+            batch = part.batch
+            x = input_matrix(batch, self.predictor.inputs, record.categories, part.file)
+            values = np.stack(
+                [
+                    pc.cast(batch.column(v), "float64").to_numpy(zero_copy_only=False)
+                    for v, _ in self.pairs
+                ],
+                axis=1,
+            ).astype(np.float32)
+            codes = np.stack([encode_status(batch.column(s)) for _, s in self.pairs], axis=1)
+            if len(self.pairs) == 1:
+                values, codes = values[:, 0], codes[:, 0]
+            yield torch.from_numpy(x), torch.from_numpy(values), torch.from_numpy(codes)
+
+
+def _open_data(predictor: Predictor, data: Any, batch_size: int) -> Any:
+    """A shard loader (verified) or labelled-table batches (audited) over ``data``.
+
+    Raises:
+        DataError: The table fails its audit checks.
+        IntegrityError: A shard does not match its manifest.
+        UsageError: Shards of other inputs or targets than the model's.
+    """
+    if isinstance(data, str | Path) and (Path(data) / "manifest.json").is_file():
+        from zpml_train.data.loader import make_loader
+
+        loader = make_loader(data, batch_size, shuffle=False)
+        manifest = loader.manifest
+        if (manifest.inputs, manifest.targets) != (predictor.inputs, predictor.targets):
+            raise UsageError(
+                f"{data}: shards of inputs {manifest.inputs} and targets {manifest.targets}; "
+                f"the model reads {predictor.inputs} for {predictor.targets}"
+            )
+        return loader
+    batches = _TableBatches(predictor, data, batch_size)
+    _audit(predictor, data, batches)
+    return batches
+
+
+def _audit(predictor: Predictor, data: Any, batches: _TableBatches) -> None:
+    from zpml_data import DatasetSpec, audit
+    from zpml_data.spec import Target
+
+    spec = DatasetSpec(
+        targets=tuple(Target(value, status) for value, status in batches.pairs),
+        inputs=tuple(predictor.source_columns),
+    )
+    report = audit(batches.source, spec)
+    if report.verdict == "fail":
+        failed = sorted(
+            {
+                c["name"]
+                for c in report.to_dict()["checks"]
+                if c.get("failed") and c["level"] == "error"
+            }
+        )
+        raise DataError(
+            f"{data}: the data fail their checks ({', '.join(failed)}); "
+            f"zpml audit {data} shows the rows; fix them before evaluating"
+        )
+
+
+def _metrics(predictor: Predictor, batches: Any) -> dict[str, float]:
+    """The trainer's validation pass over ``batches`` at the model's ``tau_infer``."""
+    from zpml_train.model.gated_loss import GatedLoss
+    from zpml_train.model.losses import SCMTrainingLoss
+    from zpml_train.training.config import TrainingConfig
+    from zpml_train.training.trainer import SCMTrainer
+
+    settings = dict(predictor.training_config or {})
+    settings["device"] = str(predictor.device)
+    config = TrainingConfig.from_dict(settings, val_loader=batches)
+    loss = GatedLoss() if predictor.record.spec["head"] == "gated" else SCMTrainingLoss()
+    model = predictor.model
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.0)  # never stepped: validation only
+    trainer = SCMTrainer(model, optimizer, loss, [], config=config)
+    metrics = trainer.validate(tau_infer=predictor.tau_infer)
+    model.eval()
+    return {} if metrics is None else {k: float(v) for k, v in metrics.items()}
+
+
+def evaluate(
+    model: str | Path | Predictor,
+    data: Any,
+    *,
+    device: str = "cpu",
+    batch_size: int = DEFAULT_BATCH_SIZE,
+) -> Evaluation:
+    """Score ``model`` on labelled ``data`` at its ``tau_infer``.
+
+    Args:
+        model: A run directory, a checkpoint, or a loaded :class:`Predictor`.
+        data: A shard directory, or a labelled table (path or DataFrame) with
+            the model's inputs, each target's value column and its status
+            column (as named in the training data).
+        device: Where the model runs (when ``model`` is a path).
+        batch_size: Rows per batch.
+
+    Returns:
+        The :class:`Evaluation`.
+
+    Raises:
+        DataError: The table fails its checks (exit 1).
+        IntegrityError: A shard does not match its manifest (exit 1).
+        UsageError, ConfigError, SourceError: Bad model, data or paths (exit 2).
+    """
+    predictor = model if isinstance(model, Predictor) else load_model(model, device=device)
+    batches = _open_data(predictor, data, batch_size)
+    metrics = _metrics(predictor, batches)
+    targets = len(predictor.targets)
+    counts = np.zeros((targets, _LABELS * _LABELS), np.int64)
+    sample: list[tuple[np.ndarray, ...]] = []
+    rows = kept = 0
+    for batch in batches:
+        inputs, values, codes = batch[0], batch[1], batch[2]
+        predicted = predictor.predict_matrix(inputs)
+        true = np.asarray(codes, dtype=np.int64).reshape(len(inputs), targets)
+        cells = true * _LABELS + predicted.codes.astype(np.int64)
+        for t in range(targets):
+            counts[t] += np.bincount(cells[:, t], minlength=_LABELS * _LABELS)
+        if kept < SAMPLE_ROWS:
+            take = SAMPLE_ROWS - kept
+            first = np.asarray(values, dtype=np.float64).reshape(len(inputs), targets)[:take, 0]
+            sample.append(
+                (np.asarray(inputs)[:take, 0], first, true[:take, 0], predicted.values[:take, 0])
+            )
+            kept += len(first)
+        rows += len(inputs)
+    names = ("inputs", "targets", "codes", "decoded")
+    joined = [np.concatenate(c) if sample else np.array([]) for c in zip(*sample, strict=True)]
+    return Evaluation(
+        model=str(model if not isinstance(model, Predictor) else "<Predictor>"),
+        data=str(data) if isinstance(data, str | Path) else f"<{type(data).__name__}>",
+        tau_infer=predictor.tau_infer,
+        metrics=metrics,
+        confusion={
+            target: _confusion(counts[index]) for index, target in enumerate(predictor.targets)
+        },
+        rows=rows,
+        sample=dict(zip(names, joined, strict=False)),
+        sample_names=(predictor.inputs[0], predictor.targets[0]),
+    )
+
+
+def _confusion(flat: np.ndarray) -> dict[str, dict[str, int]]:
+    table = flat.reshape(_LABELS, _LABELS)
+    return {
+        true: {pred: int(table[i, j]) for j, pred in enumerate(STATUS_LABELS)}
+        for i, true in enumerate(STATUS_LABELS)
+    }
