@@ -19,6 +19,7 @@ BENCHMARKS = [
     "bench_trainer",
     "bench_ddp",
     "bench_dask",
+    "bench_predict",
 ]
 
 
