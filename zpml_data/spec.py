@@ -74,12 +74,20 @@ class ResolvedSpec:
         inputs: The numeric input columns, in order.
         groups: Columns to break the status counts down by.
         schema: Path of the user's pandera YAML schema, if any.
+        categorical: The inputs that hold text (named in ``inputs``): one-hot
+            encoded in shards, left out of the numeric input checks.
     """
 
     targets: tuple[ResolvedTarget, ...]
     inputs: tuple[str, ...]
     groups: tuple[str, ...]
     schema: str | None
+    categorical: tuple[str, ...] = ()
+
+    @property
+    def numeric_inputs(self) -> tuple[str, ...]:
+        """The inputs that hold numbers."""
+        return tuple(name for name in self.inputs if name not in self.categorical)
 
     @property
     def columns(self) -> list[str]:
@@ -242,13 +250,17 @@ class DatasetSpec:
                 f"{where}: group column {nested[0]!r} holds {schema.field(nested[0]).type}; "
                 "--group-by needs a column of single values (text, numbers, dates)"
             )
-        text = [name for name in inputs if not _numeric(schema.field(name).type)]
+        from zpml_data.shards.inputs import is_categorical
+
+        categorical = tuple(n for n in inputs if is_categorical(schema.field(n).type))
+        text = [n for n in inputs if not _numeric(schema.field(n).type) and n not in categorical]
         if text:
             raise UsageError(
-                f"{where}: input column(s) {', '.join(map(repr, text))} are not numbers; "
-                "inputs are float features: encode them first or leave them out of --inputs"
+                f"{where}: input column(s) {', '.join(map(repr, text))} are not numbers or "
+                "text; inputs are float features (text is one-hot encoded): encode them "
+                "first or leave them out of --inputs"
             )
-        return ResolvedSpec(targets, tuple(inputs), self.groups, self.schema)
+        return ResolvedSpec(targets, tuple(inputs), self.groups, self.schema, categorical)
 
 
 def _resolve_target(target: Target, columns: list[str]) -> ResolvedTarget:

@@ -82,15 +82,18 @@ def test_quarantine_keeps_exactly_the_bad_rows(tmp_path):
     frame["status"] = frame["status"].astype(object)
     frame.loc[[3, 150], "status"] = ["Finite", None]
     frame.loc[200, ["status", "value"]] = ["finite", np.inf]
-    frame.loc[250, "a"] = np.nan  # a warning only: kept
+    frame.loc[250, "a"] = np.nan  # an input that is not finite: set aside from a trainable row
     frame.loc[250, ["status", "value"]] = ["finite", 1.0]
+    frame.loc[260, "a"] = np.nan  # ... but kept on a missing row, which trains nothing
+    frame.loc[260, "status"] = "missing"
     manifest = write_shards(frame, tmp_path / "s", on_error="quarantine", batch_size=64)
-    assert (manifest.rows, manifest.quarantined_rows, manifest.source_rows) == (297, 3, 300)
+    assert (manifest.rows, manifest.quarantined_rows, manifest.source_rows) == (296, 4, 300)
     bad = pq.read_table(tmp_path / "s" / "quarantine.parquet").to_pandas()
-    assert bad["row_id"].tolist() == [3, 150, 200]
-    assert bad["check"].tolist() == ["status_known", "status_present", "finite_value"]
-    assert bad["source_row"].tolist() == [3, 150, 200]
-    assert 250 in read_back(tmp_path / "s")["row_id"].tolist()
+    assert bad["row_id"].tolist() == [3, 150, 200, 250]
+    checks = ["status_known", "status_present", "finite_value", "input_finite"]
+    assert bad["check"].tolist() == checks
+    assert bad["source_row"].tolist() == [3, 150, 200, 250]
+    assert 260 in read_back(tmp_path / "s")["row_id"].tolist()
     verify_shards(tmp_path / "s")
 
 
@@ -160,7 +163,7 @@ def test_verify_catches_truncation_and_deletion(shards):
     with pytest.raises(IntegrityError, match="2 problems") as info:
         verify_shards(shards)
     message = str(info.value)
-    assert "part-00000.parquet: " in message and "(truncated?)" in message
+    assert "part-00000.parquet: " in message and "(truncated or replaced?)" in message
     assert "part-00002.parquet: missing" in message
 
 

@@ -1,267 +1,64 @@
-"""The streaming audit: validate a source batch by batch, keep only running totals."""
+"""The streaming audit: validate a source batch by batch, keep only running totals.
+
+Each pass is a task over the source's partitions (:mod:`zpml_data.engines`):
+one partition, the whole source, on the local engine; Parquet partitions on
+a Dask cluster. The tasks count into empty totals and the client merges them
+in partition order, so both engines give the same report. Between the
+passes the client plans (the second pass's candidates) and decides (the
+group-level findings). The one total that does not merge to the very same
+numbers is the heavy-hitter summary behind the ``sentinel_number``
+candidates: it keeps the same guarantee (every value seen more than 1/257 of
+the finite rows is a candidate), and the candidates are then counted exactly.
+"""
 
 from __future__ import annotations
 
+import copy
 import dataclasses
-from collections import Counter
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any, Literal, get_args
+from typing import TYPE_CHECKING, Any, Literal
 
-import numpy as np
 import pandas as pd
-import pyarrow as pa
 
-from zpml_data.auditing.findings import Findings, decide
-from zpml_data.auditing.report import (
-    MAX_EXAMPLES,
-    AuditReport,
-    CheckResult,
-    Level,
-    TargetReport,
-    compare_reports,
-    json_value,
-)
-from zpml_data.auditing.semantic_checks import group_column, semantic_failures, semantic_frame
+from zpml_data.auditing.report import AuditReport, compare_reports, json_value
 from zpml_data.auditing.semantics import NULL_GROUP as NULL_GROUP  # where the tests look
-from zpml_data.auditing.semantics import SemanticTally, group_index
+from zpml_data.auditing.tallies import CheckTally, TargetTally, values_and_codes
 from zpml_data.checks.rules import (
-    CHECK_LEVELS,
-    STATUS,
-    VALUE,
     check_batch,
-    checks_of,
     columns_to_check,
     finite_in_float32,
     load_user_schema,
 )
-from zpml_data.encode import status_codes_lenient, suggest_label
-from zpml_data.engines import Engine
+from zpml_data.engines import DEFAULT_SCHEDULER_TIMEOUT_S, Engine
+from zpml_data.engines.runner import Part, Runner, open_runner
 from zpml_data.io import DEFAULT_BATCH_SIZE
-from zpml_data.io.progress import progress_bar
 from zpml_data.io.sources import Source, SourceBatch, open_source
-from zpml_data.lift import sentinel_codes
-from zpml_data.spec import DatasetSpec, LabelledTarget, LegacyTarget, ResolvedSpec, ResolvedTarget
-from zpml_data.status import STATUS_LABELS, Status
-from zpml_data.validate import require_choice
+from zpml_data.spec import DatasetSpec, LabelledTarget, ResolvedSpec, ResolvedTarget
+from zpml_data.validate import require_float, require_positive_int
 
 if TYPE_CHECKING:
     from distributed import Client
 
-_SLOTS = len(STATUS_LABELS) + 1  # count slot 0 is an invalid status; slot c + 1 is code c
-
-
-class _CheckTally:
-    """Running count and first examples of one check's failures."""
-
-    def __init__(self, name: str, level: Level) -> None:
-        self.result = CheckResult(name, level)
-
-    def add(self, failed_rows: np.ndarray, describe: Any) -> None:
-        self.result.failed += len(failed_rows)
-        room = MAX_EXAMPLES - len(self.result.examples)
-        self.result.examples += [describe(row) for row in failed_rows[:room]]
-
-    def merge(self, other: _CheckTally) -> None:
-        """Add the failures counted after these (the first examples stay first)."""
-        self.result.failed += other.result.failed
-        room = MAX_EXAMPLES - len(self.result.examples)
-        self.result.examples += other.result.examples[:room]
-
-
-class _TargetTally:
-    """Running totals of one target over the batches of a source."""
-
-    def __init__(self, target: ResolvedTarget, groups: Sequence[str]) -> None:
-        self.target = target
-        self.counts = np.zeros(_SLOTS, dtype=np.int64)
-        self.groups: dict[str, dict[str, np.ndarray]] = {column: {} for column in groups}
-        self.files: dict[str, np.ndarray] = {}
-        self.bounds = {
-            Status.CENSORED_BELOW: [np.inf, -np.inf],
-            Status.CENSORED_ABOVE: [np.inf, -np.inf],
-        }
-        self.unknown: Counter[str] = Counter()
-        self.checks = self.empty_checks()
-        self.semantic = SemanticTally(tuple(groups))
-        self.findings: Findings | None = None
-
-    def add_counts(
-        self, file: str, batch: pa.RecordBatch, values: np.ndarray, codes: np.ndarray
-    ) -> None:
-        slots = codes.astype(np.int64) + 1
-        counts = np.bincount(slots, minlength=_SLOTS)
-        self.counts += counts
-        self.files[file] = self.files.get(file, 0) + counts
-        for column, table in self.groups.items():
-            _add_group_counts(table, batch.column(column), slots)
-        self.semantic.add_first(batch, values, codes)
-        for code, bound in self.bounds.items():
-            censored = values[codes == code]
-            censored = censored[~np.isnan(censored)]
-            if censored.size:
-                bound[0] = min(bound[0], float(censored.min()))
-                bound[1] = max(bound[1], float(censored.max()))
-
-    def empty_checks(self) -> dict[str, _CheckTally]:
-        """A tally for each check of the target, none failed yet."""
-        names = checks_of(legacy=isinstance(self.target, LegacyTarget))
-        return {name: _CheckTally(name, CHECK_LEVELS[name]) for name in names}
-
-    def merge(self, other: _TargetTally) -> None:
-        """Add the first-pass totals of the rows that follow these."""
-        self.counts += other.counts
-        for column, table in other.groups.items():
-            for key, counts in table.items():
-                self.groups[column][key] = self.groups[column].get(key, 0) + counts
-        for file, counts in other.files.items():
-            self.files[file] = self.files.get(file, 0) + counts
-        for code, (low, high) in other.bounds.items():
-            self.bounds[code] = [min(self.bounds[code][0], low), max(self.bounds[code][1], high)]
-        self.unknown.update(other.unknown)
-        self.merge_checks(other.checks)
-        self.semantic.merge_first(other.semantic)
-
-    def merge_checks(self, checks: dict[str, _CheckTally]) -> None:
-        """Add check failures counted after these."""
-        for name, check in checks.items():
-            self.checks[name].merge(check)
-
-    def merge_third(self, other: _TargetTally) -> None:
-        """Add what the third pass counted over the rows that follow these."""
-        assert self.findings is not None and other.findings is not None
-        self.merge_checks(other.checks)
-        self.findings.merge_beyond(other.findings)
-
-    def report(self) -> TargetReport:
-        if self.findings is not None:
-            for name, details in self.findings.details().items():
-                if name in self.checks:
-                    self.checks[name].result.details = details
-
-        def by_label(counts: np.ndarray) -> dict[str, int]:
-            labelled = {label: int(n) for label, n in zip(STATUS_LABELS, counts[1:], strict=True)}
-            return labelled | {"invalid": int(counts[0])}
-
-        status_counts = by_label(self.counts)
-        del status_counts["invalid"]
-        censored = {
-            side: {
-                "count": status_counts[code.label],
-                "min": json_value(self.bounds[code][0]) if status_counts[code.label] else None,
-                "max": json_value(self.bounds[code][1]) if status_counts[code.label] else None,
-            }
-            for side, code in (("below", Status.CENSORED_BELOW), ("above", Status.CENSORED_ABOVE))
-        }
-        return TargetReport(
-            value=self.target.value,
-            status=self.target.status if isinstance(self.target, LabelledTarget) else None,
-            rows=int(self.counts.sum()),
-            status_counts=status_counts,
-            invalid_status=int(self.counts[0]),
-            unknown_labels={
-                label: {"count": n, "did_you_mean": suggest_label(label)}
-                for label, n in self.unknown.most_common()
-            },
-            censored=censored,
-            missing=status_counts[Status.MISSING.label],
-            fault=status_counts[Status.FAULT.label],
-            groups={
-                column: {key: by_label(counts) for key, counts in sorted(table.items())}
-                for column, table in self.groups.items()
-            },
-            files={file: by_label(counts) for file, counts in self.files.items()},
-            checks=[tally.result for tally in self.checks.values()],
-            histograms=self.semantic.histogram_entries(),
-        )
-
-    def decide(self, threshold_pp: float) -> None:
-        """Decide the group-level findings from the first two passes."""
-        self.findings = decide(self.semantic, self.groups, threshold_pp)
-
-    def add_semantic_rows(self, part: SourceBatch, values: np.ndarray, codes: np.ndarray) -> None:
-        """Third pass: count and keep examples of the rows the group-level findings explain."""
-        assert self.findings is not None
-        groups = tuple(self.groups)
-        frame = semantic_frame(part.batch, part.first_row, values, codes, groups)
-        for name, rows in semantic_failures(frame, self.findings).items():
-            self.checks[name].add(rows, _semantic_describer(part.file, frame, groups))
-
-
-def _add_group_counts(table: dict[str, np.ndarray], column: pa.Array, slots: np.ndarray) -> None:
-    """Add per-group label counts: one bincount over (group index, status slot) pairs."""
-    keys, indices = group_index(column, len(slots))
-    counts = np.bincount(indices * _SLOTS + slots, minlength=len(keys) * _SLOTS)
-    for key, row in zip(keys, counts.reshape(len(keys), _SLOTS), strict=True):
-        if row.any():
-            table[key] = table.get(key, 0) + row
-
-
-def _values_and_codes(
-    batch: pa.RecordBatch, target: ResolvedTarget
-) -> tuple[np.ndarray, np.ndarray]:
-    """A target's values as float64, and its status codes (-1: null or not a label)."""
-    values = batch.column(target.value).to_numpy(zero_copy_only=False).astype(np.float64)
-    if isinstance(target, LegacyTarget):
-        # Legacy data: count every row as what the default sentinel policy would make it.
-        return values, sentinel_codes(values)
-    return values, status_codes_lenient(batch.column(target.status))
-
-
-def _semantic_describer(
-    file: str, frame: pd.DataFrame, groups: tuple[str, ...]
-) -> Callable[[int], dict[str, Any]]:
-    """A function that turns a row failing a group-level check into a JSON-ready example."""
-
-    def describe(row: int) -> dict[str, Any]:
-        code = int(frame.at[row, STATUS])
-        example = {"file": file, "row": int(row), "value": json_value(frame.at[row, VALUE])}
-        example["status"] = STATUS_LABELS[code] if code >= 0 else None
-        return example | {g: str(frame.at[row, group_column(g)]) for g in groups}
-
-    return describe
-
-
 # The passes after the first: counts around the first pass's candidates, then the rows.
 Pass = Literal["second", "third"]
-# Runs a pass over the whole source for these tallies (here, or on a cluster and merged).
-Reread = Callable[[list[_TargetTally], Pass], None]
 
 
 class _Audit:
     """The running totals of an audit, over a source or one partition of it."""
 
-    def __init__(self, spec: ResolvedSpec, batch_size: int, skew_threshold_pp: float) -> None:
-        self.spec = spec
-        self.batch_size, self.skew_threshold_pp = batch_size, skew_threshold_pp
-        self.targets = {t: _TargetTally(t, spec.groups) for t in spec.targets}
-        self.user_checks: dict[str, _CheckTally] = {}
-
-    def run(self, source: Source, user_schema: Any, show_progress: bool) -> AuditReport:
-        """Every pass over a source in this process; the report."""
-        with progress_bar(source.count_rows(), "audit", show_progress) as bar:
-            self.first_pass(source, user_schema, bar)
-
-        def reread_here(tallies: list[_TargetTally], which: Pass) -> None:
-            reread(source, self.spec, self.batch_size, tallies, which)
-
-        return self.finish(source.names, reread_here)
-
-    def first_pass(self, source: Source, user_schema: Any, bar: Any = None) -> None:
-        """Count and check every batch of the source (or partition)."""
-        columns = columns_to_check(self.spec, user_schema, source.schema.names)
-        for part in source.batches(columns, self.batch_size):
-            self._add(part, user_schema)
-            if bar is not None:
-                bar.update(part.batch.num_rows)
+    def __init__(self, spec: ResolvedSpec, skew_threshold_pp: float) -> None:
+        self.spec, self.skew_threshold_pp = spec, skew_threshold_pp
+        self.targets = {t: TargetTally(t, spec.groups) for t in spec.targets}
+        self.user_checks: dict[str, CheckTally] = {}
 
     def merge(self, other: _Audit) -> None:
         """Add the first-pass totals of the partition that follows the ones merged so far."""
         for target, tally in self.targets.items():
             tally.merge(other.targets[target])
         for name, check in other.user_checks.items():
-            self.user_checks.setdefault(name, _CheckTally(name, check.result.level)).merge(check)
+            self.user_checks.setdefault(name, CheckTally(name, check.result.level)).merge(check)
 
-    def finish(self, names: list[str], reread_source: Reread) -> AuditReport:
+    def finish(self, names: list[str], runner: Runner, batch_size: int) -> AuditReport:
         """The group-level passes after the first, then the report.
 
         Pass 2 counts around the candidates the first pass named; pass 3
@@ -270,12 +67,18 @@ class _Audit:
         """
         second = [t for t in self.targets.values() if t.semantic.plan_second()]
         if second:
-            reread_source(second, "second")
+            results = runner.map_parts(_reread, second, "second", self.spec, batch_size)
+            for result in results:
+                for mine, theirs in zip(second, result, strict=True):
+                    mine.semantic.merge_second(theirs.semantic)
         for tally in self.targets.values():
             tally.decide(self.skew_threshold_pp)
         third = [t for t in self.targets.values() if t.findings and t.findings.needs_rows]
         if third:
-            reread_source(third, "third")
+            results = runner.map_parts(_reread, third, "third", self.spec, batch_size)
+            for result in results:
+                for mine, theirs in zip(third, result, strict=True):
+                    mine.merge_third(theirs)
         return AuditReport(
             sources=names,
             spec=self.spec.to_dict(),
@@ -283,16 +86,19 @@ class _Audit:
             schema_checks=[tally.result for tally in self.user_checks.values()],
         )
 
-    def _add(self, part: SourceBatch, user_schema: Any) -> None:
+    def add(self, part: SourceBatch, user_schema: Any) -> None:
+        """Count and check one batch."""
         for tally in self.targets.values():
-            tally.add_counts(part.file, part.batch, *_values_and_codes(part.batch, tally.target))
+            tally.add_counts(part.file, part.batch, *values_and_codes(part.batch, tally.target))
         checked = check_batch(part, self.spec, user_schema)
         frame = checked.frame
         for failure in checked.failures:
-            describe = _describer(part.file, frame, failure.target, self.spec.inputs, failure.check)
+            describe = _describer(
+                part.file, frame, failure.target, self.spec.numeric_inputs, failure.check
+            )
             if failure.target is None:
                 check = self.user_checks.setdefault(
-                    failure.check, _CheckTally(failure.check, failure.level)
+                    failure.check, CheckTally(failure.check, failure.level)
                 )
                 check.add(failure.rows, describe)
                 continue
@@ -303,19 +109,60 @@ class _Audit:
                 tally.unknown.update(labels.value_counts().to_dict())
 
 
-def reread(
-    source: Source, spec: ResolvedSpec, batch_size: int, tallies: list[_TargetTally], which: Pass
-) -> None:
-    """Pass ``which`` over a source (or partition) for these tallies."""
+def _first_pass(
+    part: Part, spec: ResolvedSpec, batch_size: int, skew_threshold_pp: float
+) -> _Audit:
+    """Task: count and check every batch of one partition, into empty totals."""
+    totals = _Audit(spec, skew_threshold_pp)
+    user_schema = load_user_schema(spec.schema)
+    columns = columns_to_check(spec, user_schema, part.source.schema.names)
+    for batch in part.source.batches(columns, batch_size):
+        totals.add(batch, user_schema)
+        part.advance(batch.batch.num_rows)
+    return totals
+
+
+def _reread(
+    part: Part, planned: list[TargetTally], which: Pass, spec: ResolvedSpec, batch_size: int
+) -> list[TargetTally]:
+    """Task: pass ``which`` over one partition, for the client's planned tallies.
+
+    Counts into copies, never into what it was given (on the local engine that
+    is the client's own totals): the second pass into the accumulators the
+    plan left empty, the third into empty check tallies (and the findings'
+    rows beyond the limits, empty until then). The client adds them up.
+    """
+    tallies = copy.deepcopy(planned)
+    if which == "third":
+        for tally in tallies:
+            tally.checks = tally.empty_checks()
     columns = [c for t in tallies for c in t.target.columns]
     columns = list(dict.fromkeys([*columns, *spec.groups]))
-    for part in source.batches(columns, batch_size):
+    for batch in part.source.batches(columns, batch_size):
         for tally in tallies:
-            values, codes = _values_and_codes(part.batch, tally.target)
+            values, codes = values_and_codes(batch.batch, tally.target)
             if which == "second":
-                tally.semantic.add_second(part.batch, values, codes)
+                tally.semantic.add_second(batch.batch, values, codes)
             else:
-                tally.add_semantic_rows(part, values, codes)
+                tally.add_semantic_rows(batch, values, codes)
+    return tallies
+
+
+def _audit_source(
+    source: Source,
+    spec: ResolvedSpec,
+    skew_threshold_pp: float,
+    batch_size: int,
+    progress: bool,
+    engine: dict[str, Any],
+) -> AuditReport:
+    """Every pass over one source on the engine; the report."""
+    with open_runner(source, batch_size=batch_size, progress=progress, **engine) as runner:
+        parts = runner.map_parts(_first_pass, spec, batch_size, skew_threshold_pp, label="audit")
+        totals = parts[0]
+        for part in parts[1:]:
+            totals.merge(part)
+        return totals.finish(source.names, runner, batch_size)
 
 
 def _describer(
@@ -356,6 +203,7 @@ def audit(
     progress: bool = False,
     engine: Engine = "local",
     scheduler: str | Client | None = None,
+    scheduler_timeout: float = DEFAULT_SCHEDULER_TIMEOUT_S,
 ) -> AuditReport:
     """Audit a labelled dataset: status mix, breakdowns, and the semantic checks.
 
@@ -380,6 +228,8 @@ def audit(
         scheduler: With ``engine="dask"``: a scheduler address, a
             ``distributed.Client``, or ``None`` for a local cluster of one
             worker process per core.
+        scheduler_timeout: With ``engine="dask"``: the longest wait in seconds
+            for the scheduler to answer (connecting, and between finished tasks).
 
     Returns:
         The :class:`AuditReport`.
@@ -389,24 +239,19 @@ def audit(
             is not installed or the source is not Parquet files.
         SourceError: A file cannot be read.
     """
+    skew_threshold_pp = require_float("skew_threshold_pp", skew_threshold_pp, minimum=0)
+    batch_size = require_positive_int("batch_size", batch_size)
     spec = spec or DatasetSpec()
     if group_by:
         spec = dataclasses.replace(spec, groups=tuple(dict.fromkeys((*spec.groups, *group_by))))
-    require_choice("engine", engine, get_args(Engine))
+    on = {"engine": engine, "scheduler": scheduler, "scheduler_timeout": scheduler_timeout}
     opened = open_source(source)
-    user_schema = load_user_schema(spec.schema)
-
-    def run(source: Source, resolved: ResolvedSpec) -> AuditReport:
-        totals = _Audit(resolved, batch_size, skew_threshold_pp)
-        if engine == "local":
-            return totals.run(source, user_schema, progress)
-        from zpml_data.auditing.dask_engine import audit_on_dask
-
-        return audit_on_dask(totals, source, batch_size, progress, scheduler)
-
-    report = run(opened, spec.resolve(opened.schema, ", ".join(opened.names)))
+    load_user_schema(spec.schema)  # a bad schema file is refused before any work
+    resolved = spec.resolve(opened.schema, ", ".join(opened.names))
+    report = _audit_source(opened, resolved, skew_threshold_pp, batch_size, progress, on)
     if compare is not None:
         other_source = open_source(compare)
-        other = run(other_source, spec.resolve(other_source.schema, ", ".join(other_source.names)))
+        other_spec = spec.resolve(other_source.schema, ", ".join(other_source.names))
+        other = _audit_source(other_source, other_spec, skew_threshold_pp, batch_size, progress, on)
         report.comparison = compare_reports(report, other, skew_threshold_pp)
     return report

@@ -46,6 +46,9 @@ CHECK_LEVELS: dict[str, Level] = {
     "sentinel_number": Level.WARNING,
     "status_skew_by_group": Level.WARNING,
 }
+# Where a level differs when shards are written: a trainable row whose input
+# is not finite in float32 would turn every weight NaN, so it is not written.
+SHARD_LEVELS: dict[str, Level] = CHECK_LEVELS | {"input_finite": Level.ERROR}
 # The checks of a target without a status column (its labels are what the
 # default sentinel policy would give, so it has no censoring bounds).
 LEGACY_CHECKS = ("legacy_sentinel", "sentinel_number", "status_skew_by_group")
@@ -201,7 +204,7 @@ def check_batch(
     failures = [
         Failure(name, CHECK_LEVELS[name], target, rows)
         for target in spec.targets
-        for name, rows in check_target(frame, target, spec.inputs).items()
+        for name, rows in check_target(frame, target, spec.numeric_inputs).items()
     ]
     if user_schema is not None:
         failures += [

@@ -6,22 +6,22 @@ import argparse
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, get_args
 
-from zpml_data.engines import Engine
+from zpml_data.engines import DEFAULT_SCHEDULER_TIMEOUT_S, Engine
 from zpml_data.errors import ConfigError, UsageError
 from zpml_data.io import DEFAULT_BATCH_SIZE
-from zpml_data.validate import require_float, require_int
+from zpml_data.validate import (
+    MAX_BATCH_ROWS,
+    MAX_SEED,
+    MAX_SHARD_ROWS,
+    require_float,
+    require_int,
+)
 
 if TYPE_CHECKING:
     from zpml_data.spec import DatasetSpec
 
     # What ``add_subparsers`` returns; each verb's ``register`` adds its parser to it.
     Subparsers = argparse._SubParsersAction[argparse.ArgumentParser]
-
-
-# Bounds of numeric options: beyond them a run cannot succeed (memory, Parquet's int32 counts).
-MAX_BATCH_ROWS = 1 << 24
-MAX_SHARD_ROWS = (1 << 31) - 1
-MAX_SEED = (1 << 32) - 1
 
 
 def _argparse_type(
@@ -61,6 +61,7 @@ def float_in(minimum: float, maximum: float) -> Callable[[str], float]:
 
 
 positive_int = int_in(1, MAX_SHARD_ROWS)
+seed = int_in(0, MAX_SEED)
 
 
 def add_engine(parser: argparse.ArgumentParser) -> None:
@@ -78,17 +79,29 @@ def add_engine(parser: argparse.ArgumentParser) -> None:
         help="with --engine dask, the cluster's scheduler (tcp://host:8786); default: a local "
         "cluster of one worker process per core",
     )
+    parser.add_argument(
+        "--scheduler-timeout",
+        type=float_in(0.001, 1e6),
+        default=DEFAULT_SCHEDULER_TIMEOUT_S,
+        metavar="SECONDS",
+        help="with --engine dask, the longest wait for the cluster to answer: connecting, and "
+        f"between finished tasks (default {DEFAULT_SCHEDULER_TIMEOUT_S:g})",
+    )
 
 
 def engine_from_args(args: argparse.Namespace) -> dict[str, Any]:
-    """The ``engine`` and ``scheduler`` keyword arguments of ``audit`` and ``write_shards``.
+    """The engine keyword arguments of ``audit`` and ``write_shards``.
 
     Raises:
         UsageError: ``--scheduler`` without ``--engine dask``.
     """
     if args.scheduler and args.engine != "dask":
         raise UsageError("--scheduler names a Dask scheduler; add --engine dask")
-    return {"engine": args.engine, "scheduler": args.scheduler}
+    return {
+        "engine": args.engine,
+        "scheduler": args.scheduler,
+        "scheduler_timeout": args.scheduler_timeout,
+    }
 
 
 def add_batch_size(parser: argparse.ArgumentParser) -> None:

@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import argparse
-from typing import TYPE_CHECKING, get_args
+from typing import TYPE_CHECKING, Any, get_args
 
 from zpml_data.cli.options import (
-    MAX_SEED,
     add_batch_size,
     add_engine,
     add_target_options,
     engine_from_args,
-    int_in,
     positive_int,
+    seed,
     spec_from_args,
 )
 from zpml_data.errors import UsageError
@@ -20,6 +19,8 @@ from zpml_data.shards import DEFAULT_ROW_GROUP_ROWS, DEFAULT_ROWS_PER_SHARD, Com
 
 if TYPE_CHECKING:
     from zpml_data.cli.options import Subparsers
+    from zpml_data.shards.manifest import Manifest
+    from zpml_data.shards.split import Split
 
 
 def register(subparsers: Subparsers) -> None:
@@ -66,8 +67,22 @@ def register(subparsers: Subparsers) -> None:
     )
     parser.add_argument(
         "--seed",
-        type=int_in(0, MAX_SEED),
-        help="permute rows within each shard with this seed (0 to 2**32 - 1)",
+        type=seed,
+        help="permute rows within each shard with this seed (0 to 2**63 - 1)",
+    )
+    parser.add_argument(
+        "--split",
+        metavar="val=F",
+        help="write OUT_DIR/train and OUT_DIR/val, a share F (between 0 and 1) of the rows "
+        "in val, chosen by a seeded hash",
+    )
+    parser.add_argument(
+        "--split-seed", type=seed, metavar="N", help="with --split, seeds the hash (default 0)"
+    )
+    parser.add_argument(
+        "--split-by",
+        metavar="COL",
+        help="with --split, keep each group of COL whole, in one split (for example a site)",
     )
     parser.add_argument("--overwrite", action="store_true", help="replace an existing shard set")
     add_engine(parser)
@@ -75,30 +90,71 @@ def register(subparsers: Subparsers) -> None:
     parser.set_defaults(run=run)
 
 
+def split_from_args(args: argparse.Namespace) -> Split | None:
+    """The split of ``--split val=F [--split-seed N] [--split-by COL]``, or ``None``.
+
+    Raises:
+        UsageError: ``--split`` not of the form ``val=F``, or ``--split-seed``
+            / ``--split-by`` without ``--split``.
+        ConfigError: A fraction outside (0, 1).
+    """
+    from zpml_data.shards.split import Split
+
+    if args.split is None:
+        if args.split_seed is not None or args.split_by is not None:
+            raise UsageError("--split-seed and --split-by go with --split val=F; add --split")
+        return None
+    name, _, text = args.split.partition("=")
+    try:
+        fraction = float(text)
+    except ValueError:
+        fraction = None
+    if name != "val" or fraction is None:
+        raise UsageError(
+            f"--split takes val=F, the share of rows for validation (val=0.2); got {args.split!r}"
+        )
+    return Split(fraction, args.split_seed or 0, args.split_by)
+
+
+def _inputs_said(manifest: Manifest) -> list[str]:
+    """The lines that say which inputs were chosen and which columns were left out."""
+    from zpml_data.shards.columns import describe_inputs
+
+    return describe_inputs(
+        list(manifest.spec["inputs"]), manifest.categories, manifest.excluded_columns
+    )
+
+
 def run(args: argparse.Namespace) -> int:
-    """Write the shards and say how many rows went where."""
-    from zpml_data.shards.writer import write_shards
+    """Write the shards and say how many rows went where, and which columns are inputs."""
+    from zpml_data.shards.writer import write_shards, write_split_shards
 
     *sources, out_dir = args.paths
     if not sources:
         raise UsageError("give at least one SOURCE and the OUT_DIR")
-    manifest = write_shards(
-        sources,
-        out_dir,
-        spec_from_args(args),
-        rows_per_shard=args.rows_per_shard,
-        row_group_rows=args.row_group_rows,
-        on_error=args.on_error,
-        seed=args.seed,
-        overwrite=args.overwrite,
-        batch_size=args.batch_size,
-        progress=True,
-        compression=args.compression,
+    split = split_from_args(args)
+    options: dict[str, Any] = {
+        "rows_per_shard": args.rows_per_shard,
+        "row_group_rows": args.row_group_rows,
+        "on_error": args.on_error,
+        "seed": args.seed,
+        "overwrite": args.overwrite,
+        "batch_size": args.batch_size,
+        "progress": True,
+        "compression": args.compression,
         **engine_from_args(args),
-    )
-    quarantined = manifest.quarantined_rows
-    print(
-        f"wrote {manifest.rows:,} rows in {len(manifest.shards)} shard(s) to {out_dir}"
-        + (f"; quarantined {quarantined:,} rows" if quarantined else "")
-    )
+    }
+    spec = spec_from_args(args)
+    if split is None:
+        manifests = {"": write_shards(sources, out_dir, spec, **options)}
+    else:
+        manifests = write_split_shards(sources, out_dir, split, spec, **options)
+    for name, manifest in manifests.items():
+        quarantined = manifest.quarantined_rows
+        where = f"{out_dir}/{name}" if name else out_dir
+        print(
+            f"wrote {manifest.rows:,} rows in {len(manifest.shards)} shard(s) to {where}"
+            + (f"; quarantined {quarantined:,} rows" if quarantined else "")
+        )
+    print("\n".join(_inputs_said(next(iter(manifests.values())))))
     return 0

@@ -33,9 +33,14 @@ _EXPORTS = {
     "shard_name": "zpml_data.shards.format",
     "shard_schema": "zpml_data.shards.format",
     "status_counts": "zpml_data.shards.format",
-    "QuarantineWriter": "zpml_data.shards.writer",
-    "ShardWriter": "zpml_data.shards.writer",
+    "QuarantineWriter": "zpml_data.shards.directory",
     "write_shards": "zpml_data.shards.writer",
+    "write_split_shards": "zpml_data.shards.writer",
+    "Split": "zpml_data.shards.split",
+    "split_dirs": "zpml_data.shards.split",
+    "encode_inputs": "zpml_data.shards.inputs",
+    "one_hot": "zpml_data.shards.inputs",
+    "feature_names": "zpml_data.shards.inputs",
     "describe_shards": "zpml_data.shards.verify",
     "verify_shards": "zpml_data.shards.verify",
 }
@@ -49,7 +54,9 @@ __all__ = [
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
 
 if TYPE_CHECKING:
+    from zpml_data.shards.directory import QuarantineWriter
     from zpml_data.shards.format import column_2d, shard_name, shard_schema, status_counts
+    from zpml_data.shards.inputs import encode_inputs, feature_names, one_hot
     from zpml_data.shards.manifest import (
         MANIFEST_NAME,
         Manifest,
@@ -58,5 +65,6 @@ if TYPE_CHECKING:
         read_manifest,
         sha256_file,
     )
+    from zpml_data.shards.split import Split, split_dirs
     from zpml_data.shards.verify import describe_shards, verify_shards
-    from zpml_data.shards.writer import QuarantineWriter, ShardWriter, write_shards
+    from zpml_data.shards.writer import write_shards, write_split_shards

@@ -2,29 +2,74 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+from typing import Any
+
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from zpml_data.checks.levels import Level
-from zpml_data.checks.rules import CheckedBatch
+from zpml_data.checks.rules import SHARD_LEVELS, CheckedBatch, check_batch
 from zpml_data.encode import encode_status
-from zpml_data.errors import first_few
+from zpml_data.errors import DataError, UsageError, first_few
 from zpml_data.io.sources import SourceBatch
+from zpml_data.shards import OnError
 from zpml_data.shards.format import inputs_column, target_columns
-from zpml_data.spec import LabelledTarget
+from zpml_data.shards.inputs import encode_inputs
+from zpml_data.spec import LabelledTarget, ResolvedSpec
+
+
+def labelled_targets(spec: ResolvedSpec) -> tuple[LabelledTarget, ...]:
+    """The spec's targets, every one labelled: shards hold status codes.
+
+    Raises:
+        UsageError: A target has no status column.
+    """
+    legacy = [t.value for t in spec.targets if not isinstance(t, LabelledTarget)]
+    if legacy:
+        raise UsageError(
+            f"target {legacy[0]!r} has no status column; label it first "
+            "(zpml convert) or name it with --status"
+        )
+    return tuple(t for t in spec.targets if isinstance(t, LabelledTarget))
+
+
+def reject_rows(
+    part: SourceBatch,
+    spec: ResolvedSpec,
+    user_schema: Any,
+    on_error: OnError,
+    row_ids: np.ndarray,
+) -> tuple[np.ndarray, pa.RecordBatch | None]:
+    """Check a batch: which rows fail a check that shards refuse, and those rows for the quarantine.
+
+    Returns:
+        A bool mask of the failing rows, and their quarantine rows (``None`` if none failed).
+
+    Raises:
+        DataError: With ``on_error="abort"``, a row failed.
+    """
+    targets = labelled_targets(spec)
+    reasons = reject_reasons(part, check_batch(part, spec, user_schema), targets)
+    bad = reasons != ""
+    if not bad.any():
+        return bad, None
+    if on_error == "abort":
+        raise DataError(abort_message(part, reasons))
+    return bad, quarantine_batch(part, reasons, row_ids)
 
 
 def reject_reasons(
     part: SourceBatch, checked: CheckedBatch, targets: tuple[LabelledTarget, ...]
 ) -> np.ndarray:
-    """Per row of the batch, the error-level checks it failed, comma-separated ('' for none).
+    """Per row of the batch, the checks it failed that shards refuse, comma-separated ('' for none).
 
-    With several targets, a target's check is named ``check:value_column``.
+    Shards refuse the error-level checks, and ``input_finite`` (a warning in
+    the audit). With several targets, a target's check is named ``check:value_column``.
     """
     reasons = np.full(part.batch.num_rows, "", dtype=object)
     for failure in checked.failures:
-        if failure.level is not Level.ERROR:
+        if SHARD_LEVELS.get(failure.check, failure.level) is not Level.ERROR:
             continue
         tag = failure.check
         if failure.target is not None and len(targets) > 1:
@@ -49,19 +94,16 @@ def abort_message(part: SourceBatch, reasons: np.ndarray) -> str:
 
 def shard_batch(
     kept: pa.RecordBatch,
-    inputs: tuple[str, ...],
+    inputs: Sequence[str],
+    categories: Mapping[str, Sequence[str]],
     targets: tuple[LabelledTarget, ...],
     schema: pa.Schema,
     row_ids: np.ndarray,
 ) -> pa.RecordBatch:
     """The shard columns for the rows that passed: inputs, lifted targets, row ids."""
     columns: dict[str, pa.Array] = {}
-    if inputs:
-        features = np.empty((kept.num_rows, len(inputs)), np.float32)
-        for j, name in enumerate(inputs):
-            column = pc.fill_null(kept.column(name).cast(pa.float32(), safe=False), float("nan"))
-            features[:, j] = column.to_numpy(zero_copy_only=False)
-        columns["inputs"] = inputs_column(features)
+    if "inputs" in schema.names:
+        columns["inputs"] = inputs_column(encode_inputs(kept, inputs, categories)[0])
     # Only rows that are not finite can overflow float32 here: finite_value refused the others.
     with np.errstate(over="ignore"):
         values = np.stack(

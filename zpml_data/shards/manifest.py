@@ -12,6 +12,7 @@ import dataclasses
 import functools
 import hashlib
 import json
+import os
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,7 @@ from typing import Any
 import jsonschema
 
 from zpml_data.errors import IntegrityError, SourceError
-from zpml_data.io.untrusted import MAX_MANIFEST_BYTES, parse_untrusted
+from zpml_data.io.untrusted import MAX_MANIFEST_BYTES, read_untrusted_text
 from zpml_data.status import STATUS_LABELS
 
 MANIFEST_NAME = "manifest.json"
@@ -73,10 +74,22 @@ class Manifest:
     version: int = VERSION
     format: str = FORMAT
     status_labels: list[str] = dataclasses.field(default_factory=lambda: list(STATUS_LABELS))
+    # The categories of each one-hot encoded (text) input, in feature order;
+    # ``inputs`` names their features ``column=category``.
+    categories: dict[str, list[str]] = dataclasses.field(default_factory=dict)
+    # Every source column that is not an input, with the reason.
+    excluded_columns: dict[str, str] = dataclasses.field(default_factory=dict)
+    # In a split's set: {name, fraction, seed, by}; None for a set written whole.
+    split: dict[str, Any] | None = None
+    # The sha256 of the manifest bytes read (None for one built in memory):
+    # a run records the manifest it actually read. Not written to the file.
+    sha256: str | None = dataclasses.field(default=None, compare=False, repr=False)
 
     def to_json(self) -> str:
         """The manifest as JSON: keys sorted, so equal manifests are equal bytes."""
-        return json.dumps(dataclasses.asdict(self), indent=2, sort_keys=True) + "\n"
+        data = dataclasses.asdict(self)
+        del data["sha256"]
+        return json.dumps(data, indent=2, sort_keys=True) + "\n"
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Manifest:
@@ -85,7 +98,7 @@ class Manifest:
             ShardFile(**{**s, "row_groups": [RowGroup(**g) for g in s["row_groups"]]})
             for s in data["shards"]
         ]
-        fields = {f.name for f in dataclasses.fields(cls)}
+        fields = {f.name for f in dataclasses.fields(cls)} - {"sha256"}
         return cls(**{**{k: v for k, v in data.items() if k in fields}, "shards": shards})
 
 
@@ -147,9 +160,14 @@ def read_manifest(directory: str | Path) -> Manifest:
             f"{path}: no manifest; the directory is not a complete shard set "
             "(an interrupted run leaves none): write the shards again"
         )
-    data = parse_untrusted(
-        path, "manifest", IntegrityError, max_bytes=MAX_MANIFEST_BYTES, fmt="json"
-    )
+    text = read_untrusted_text(path, "manifest", IntegrityError, MAX_MANIFEST_BYTES)
+    try:
+        data = json.loads(text, object_pairs_hook=_refuse_duplicate_keys)
+    except ValueError as problem:
+        detail = " ".join(str(problem).split())
+        raise IntegrityError(f"manifest {str(path)!r} is not valid json: {detail}") from None
+    except RecursionError:
+        raise IntegrityError(f"manifest {str(path)!r} is nested too deeply") from None
     version = data.get("version") if isinstance(data, dict) else None
     if version not in READABLE_VERSIONS:
         raise IntegrityError(
@@ -175,7 +193,74 @@ def read_manifest(directory: str | Path) -> Manifest:
     except jsonschema.ValidationError as error:
         where = "/".join(map(str, error.absolute_path)) or "top level"
         raise IntegrityError(f"{path}: invalid manifest at {where}: {error.message}") from None
-    return Manifest.from_dict(data)
+    manifest = Manifest.from_dict(data)
+    manifest.sha256 = hashlib.sha256(text.encode("utf-8")).hexdigest()  # the bytes parsed
+    return manifest
+
+
+def _refuse_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object, refused when a key is given twice (``json`` keeps the last silently)."""
+    data: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in data:
+            raise ValueError(f"key {key!r} is given twice")
+        data[key] = value
+    return data
+
+
+# Files this process has hashed: (path, size, mtime_ns, inode) -> sha256. A
+# forked DataLoader worker inherits it, so each file is hashed once per process.
+_VERIFIED: dict[tuple[str, int, int, int], str] = {}
+Identity = tuple[str, int, int, int]
+
+
+def identity_of(path: Path, stat: os.stat_result | None = None) -> Identity:
+    """What tells a file apart from a changed one without reading it: path, size, mtime, inode."""
+    stat = stat or path.stat()
+    return (str(path), stat.st_size, stat.st_mtime_ns, stat.st_ino)
+
+
+def check_file(
+    directory: str | Path, name: str, size: int, sha256: str, *, hash_file: bool
+) -> Path:
+    """A file a manifest lists, checked: inside the directory, its size and (``hash_file``) sha256.
+
+    A file hashed once in this process is not hashed again while its identity
+    (:func:`identity_of`) stays the same.
+
+    Returns:
+        The file's path.
+
+    Raises:
+        IntegrityError: One problem, naming the file: missing, a link leading
+            outside, not a regular file, another size, or another sha256.
+    """
+    path = listed_file(directory, name)
+    identity = identity_of(path)
+    if identity[1] != size:
+        raise IntegrityError(
+            f"{name}: {identity[1]:,} bytes, the manifest says {size:,} (truncated or replaced?)"
+        )
+    if hash_file and _VERIFIED.get(identity) != sha256:
+        if sha256_file(path) != sha256:
+            raise IntegrityError(f"{name}: sha256 differs from the manifest (the file changed)")
+        _VERIFIED[identity] = sha256
+    return path
+
+
+def check_unchanged(
+    path: Path, stat: os.stat_result, size: int, sha256: str, verified: bool
+) -> None:
+    """Refuse an opened file that is not the one checked before (another size, or not hashed).
+
+    Raises:
+        IntegrityError: Naming the file and what to do.
+    """
+    if stat.st_size != size or (verified and _VERIFIED.get(identity_of(path, stat)) != sha256):
+        raise IntegrityError(
+            f"{path}: changed since it was checked against the manifest; "
+            "write the shards again (zpml shard)"
+        )
 
 
 def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:

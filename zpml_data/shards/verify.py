@@ -3,23 +3,22 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from zpml_data._text import status_mix_table
 from zpml_data.errors import IntegrityError
 from zpml_data.lift import lift_semantic_targets
-from zpml_data.shards.format import column_2d, shard_schema, status_counts
-from zpml_data.shards.manifest import (
-    Manifest,
-    ShardFile,
-    listed_file,
-    read_manifest,
-    sha256_file,
+from zpml_data.shards.columns import describe_inputs
+from zpml_data.shards.format import (
+    bad_status_codes,
+    column_2d,
+    open_shard,
+    shard_schema,
+    status_counts,
 )
+from zpml_data.shards.manifest import Manifest, ShardFile, check_file, read_manifest
 from zpml_data.status import STATUS_LABELS
 
 _LIFTED = ("Y_n", "Y_d", "mask_finite", "mask_bottom", "orientation_label", "bottom_kind")
@@ -28,24 +27,19 @@ _LIFTED = ("Y_n", "Y_d", "mask_finite", "mask_bottom", "orientation_label", "bot
 def _check_shard(directory: Path, entry: ShardFile, schema: pa.Schema) -> list[str]:
     """Everything wrong with one shard file, each problem naming the file."""
     try:
-        path = listed_file(directory, entry.file)
+        path = check_file(directory, entry.file, entry.bytes, entry.sha256, hash_file=True)
+        file = open_shard(path, entry, schema, verified=True)
     except IntegrityError as error:
         return [str(error)]
-    size = path.stat().st_size
-    if size != entry.bytes:
-        return [f"{entry.file}: {size:,} bytes, the manifest says {entry.bytes:,} (truncated?)"]
-    if sha256_file(path) != entry.sha256:
-        return [f"{entry.file}: sha256 differs from the manifest (the file changed)"]
     try:
-        file = pq.ParquetFile(path)
-        if not file.schema_arrow.equals(schema):
-            return [f"{entry.file}: columns {file.schema_arrow.names} are not the shard schema"]
         table = file.read()
     except (pa.ArrowInvalid, OSError) as error:
         return [f"{entry.file}: not a readable Parquet file: {error}"]
+    finally:
+        file.close()
     groups = [file.metadata.row_group(i).num_rows for i in range(file.num_row_groups)]
     codes = column_2d(table, "status")
-    bad = np.flatnonzero((codes < 0) | (codes >= len(STATUS_LABELS)))
+    bad = bad_status_codes(codes)
     if bad.size:  # nothing else can be counted or lifted
         return [
             f"{entry.file}: {bad.size:,} status codes outside 0..{len(STATUS_LABELS) - 1} "
@@ -92,13 +86,6 @@ def _lift_problems(entry: ShardFile, table: pa.Table) -> list[str]:
     return problems
 
 
-def _quarantine_problems(path: Path, entry: dict[str, Any]) -> list[str]:
-    """The quarantine file's size and sha256 against its manifest entry."""
-    if path.stat().st_size != entry["bytes"] or sha256_file(path) != entry["sha256"]:
-        return [f"{entry['file']}: size or sha256 differs from the manifest"]
-    return []
-
-
 def verify_shards(directory: str | Path) -> Manifest:
     """Check a shard directory file by file against its manifest.
 
@@ -118,12 +105,11 @@ def verify_shards(directory: str | Path) -> Manifest:
     schema = shard_schema(manifest.inputs, len(manifest.targets))
     problems = [p for entry in manifest.shards for p in _check_shard(directory, entry, schema)]
     if manifest.quarantine is not None:
+        entry = manifest.quarantine
         try:
-            path = listed_file(directory, manifest.quarantine["file"])
+            check_file(directory, entry["file"], entry["bytes"], entry["sha256"], hash_file=True)
         except IntegrityError as error:
             problems.append(str(error))
-        else:
-            problems += _quarantine_problems(path, manifest.quarantine)
     if sum(s.rows for s in manifest.shards) != manifest.rows:
         problems.append(
             f"manifest.json: shard rows add up to {sum(s.rows for s in manifest.shards):,}, "
@@ -145,9 +131,18 @@ def describe_shards(manifest: Manifest, directory: str | Path) -> str:
         f"{directory}: {manifest.format} v{manifest.version}, written by {manifest.created_by}",
         f"  rows: {manifest.rows:,} in {len(manifest.shards)} shard(s); quarantined: "
         f"{manifest.quarantined_rows:,}; source rows: {manifest.source_rows:,}",
-        f"  targets: {', '.join(manifest.targets)}; inputs: {len(manifest.inputs)}",
-        *status_mix_table(manifest.status_counts, unit="cells"),
+        f"  targets: {', '.join(manifest.targets)}; inputs: {len(manifest.inputs)} feature(s)",
     ]
+    if manifest.split is not None:
+        split = manifest.split
+        by = f", groups of {split['by']!r} kept whole" if split["by"] else ""
+        lines.append(
+            f"  split: the {split['name']} set of a split with {split['fraction']:g} to "
+            f"validation (seed {split['seed']}{by})"
+        )
+    sources = manifest.spec.get("inputs", manifest.inputs)
+    lines += describe_inputs(list(sources), manifest.categories, manifest.excluded_columns)
+    lines += status_mix_table(manifest.status_counts, unit="cells")
     lines += [
         f"  {s.file}: {s.rows:,} rows, {len(s.row_groups)} row groups, {s.bytes:,} bytes"
         for s in manifest.shards

@@ -4,223 +4,60 @@ A shard directory holds ``part-00000.parquet``, ``part-00001.parquet``, ...,
 an optional ``quarantine.parquet`` of the rows that failed a check, and
 ``manifest.json``, written last. Every file is written under a temporary name,
 fsynced and renamed, so an interrupted run never leaves a directory that looks
-complete.
+complete. With a split, ``OUT_DIR/train/`` and ``OUT_DIR/val/`` are two such
+directories. The work runs on an engine (:mod:`zpml_data.engines`) in the two
+phases of :mod:`zpml_data.shards.staging`.
 """
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
-import re
+from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
 from typing import TYPE_CHECKING, Any, get_args
 
-import numpy as np
 import pyarrow as pa
 
 from zpml_data._version import __version__
-from zpml_data.checks.rules import check_batch, columns_to_check, load_user_schema
-from zpml_data.engines import Engine
-from zpml_data.errors import DataError, SourceError, UsageError, first_few
+from zpml_data.checks.rules import load_user_schema
+from zpml_data.engines import DEFAULT_SCHEDULER_TIMEOUT_S, Engine
+from zpml_data.engines.runner import Part, Runner, open_runner
+from zpml_data.errors import UsageError
 from zpml_data.io import DEFAULT_BATCH_SIZE
-from zpml_data.io.atomic import atomic_path, atomic_write_text, parquet_writer
+from zpml_data.io.atomic import atomic_write_text
 from zpml_data.io.guard import (
-    RUN_MARKER,
     check_output_path,
-    has_run_marker,
-    output_lock,
-    refuse_overlap,
-    run_marker,
 )
-from zpml_data.io.progress import progress_bar
-from zpml_data.io.sources import Source, SourceBatch, open_source
-from zpml_data.shards import (
-    DEFAULT_ROW_GROUP_ROWS,
-    DEFAULT_ROWS_PER_SHARD,
-    Compression,
-    OnError,
+from zpml_data.io.sources import Source, open_source
+from zpml_data.shards import DEFAULT_ROW_GROUP_ROWS, DEFAULT_ROWS_PER_SHARD, Compression, OnError
+from zpml_data.shards._batches import labelled_targets
+from zpml_data.shards.columns import left_out
+from zpml_data.shards.directory import QuarantineWriter, claim_output
+from zpml_data.shards.inputs import MAX_CATEGORIES, distinct_text
+from zpml_data.shards.manifest import MANIFEST_NAME, Manifest, sha256_file
+from zpml_data.shards.split import SPLIT_NAMES, Split, check_split_column
+from zpml_data.shards.staging import (
+    ShardLayout,
+    Staged,
+    StagePlan,
+    Staging,
+    plan_jobs,
+    stage_part,
+    staged_quarantine,
+    write_job,
 )
-from zpml_data.shards._batches import abort_message, quarantine_batch, reject_reasons, shard_batch
-from zpml_data.shards.format import (
-    column_2d,
-    shard_name,
-    shard_schema,
-    status_counts,
-)
-from zpml_data.shards.manifest import (
-    MANIFEST_NAME,
-    QUARANTINE_NAME,
-    Manifest,
-    RowGroup,
-    ShardFile,
-    sha256_file,
-)
-from zpml_data.spec import DatasetSpec, LabelledTarget, ResolvedSpec
+from zpml_data.spec import DatasetSpec, ResolvedSpec
 from zpml_data.status import STATUS_LABELS
-from zpml_data.validate import require_choice, require_positive_int
+from zpml_data.validate import (
+    MAX_BATCH_ROWS,
+    MAX_SHARD_ROWS,
+    require_choice,
+    require_positive_int,
+    require_seed,
+)
 
 if TYPE_CHECKING:
     from distributed import Client
-
-_OWNED = re.compile(r"^(part-\d{5}\.parquet|quarantine\.parquet|manifest\.json|\..+\.tmp)$")
-
-
-class ShardWriter:
-    """Writes rows into shard files of ``rows_per_shard`` rows each; a context manager.
-
-    Rows are buffered until a shard is full. A clean exit writes the rest as
-    the last shard; an exception removes every shard this writer wrote.
-    ``shards`` lists what was written, counted from the written tables.
-    """
-
-    def __init__(
-        self,
-        out_dir: Path,
-        schema: pa.Schema,
-        *,
-        rows_per_shard: int,
-        row_group_rows: int,
-        seed: int | None,
-        compression: Compression = "snappy",
-    ) -> None:
-        self.out_dir, self.schema, self.compression = out_dir, schema, compression
-        self.rows_per_shard, self.row_group_rows, self.seed = rows_per_shard, row_group_rows, seed
-        self.buffer: list[pa.RecordBatch] = []
-        self.buffered = 0
-        self.shards: list[ShardFile] = []
-
-    def __enter__(self) -> ShardWriter:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        if exc_type is None:
-            if self.buffered:
-                self._flush(self.buffered)
-            return
-        for shard in self.shards:
-            (self.out_dir / shard.file).unlink(missing_ok=True)
-
-    def add(self, batch: pa.RecordBatch) -> None:
-        """Buffer a batch of shard rows, writing every shard that fills up."""
-        self.buffer.append(batch)
-        self.buffered += batch.num_rows
-        while self.buffered >= self.rows_per_shard:
-            self._flush(self.rows_per_shard)
-
-    def _flush(self, rows: int) -> None:
-        table = pa.Table.from_batches(self.buffer, self.schema)
-        shard, rest = table.slice(0, rows), table.slice(rows)
-        self.buffer, self.buffered = rest.to_batches(), rest.num_rows
-        self.shards.append(self.write_shard(len(self.shards), shard))
-
-    def write_shard(self, index: int, table: pa.Table) -> ShardFile:
-        """Write shard ``index`` (its rows permuted with the seed and the index); its entry.
-
-        The bytes depend only on the rows, the index and the settings, not on
-        how the rows were batched, so any process can write any shard.
-        """
-        table = table.combine_chunks()
-        if self.seed is not None:
-            order = np.random.default_rng([self.seed, index]).permutation(table.num_rows)
-            table = table.take(pa.array(order))
-        name = shard_name(index)
-        path = self.out_dir / name
-        with (
-            atomic_path(path) as tmp,
-            parquet_writer(tmp, self.schema, self.compression) as writer,
-        ):
-            writer.write_table(table, row_group_size=self.row_group_rows)
-        codes = column_2d(table, "status")
-        groups = [
-            RowGroup(start, len(chunk), status_counts(chunk))
-            for start in range(0, len(codes), self.row_group_rows)
-            for chunk in [codes[start : start + self.row_group_rows]]
-        ]
-        return ShardFile(
-            name, len(codes), path.stat().st_size, sha256_file(path), status_counts(codes), groups
-        )
-
-
-class QuarantineWriter:
-    """Rows that failed a check, with their reasons, in ``quarantine.parquet``; a context manager.
-
-    The file is created with the first row; a clean exit commits it, an
-    exception discards it. ``entry`` then describes it for the manifest.
-    """
-
-    def __init__(self, out_dir: Path) -> None:
-        self.path = out_dir / QUARANTINE_NAME
-        self.rows = 0
-        self.entry: dict[str, Any] | None = None
-        self._files = contextlib.ExitStack()
-        self._writer: Any = None
-
-    def __enter__(self) -> QuarantineWriter:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        # Closes the Parquet writer, then commits the file (or removes it on an error).
-        self._files.__exit__(exc_type, exc, traceback)
-        if exc_type is None and self._writer is not None:
-            self.entry = {
-                "file": QUARANTINE_NAME,
-                "rows": self.rows,
-                "bytes": self.path.stat().st_size,
-                "sha256": sha256_file(self.path),
-            }
-
-    def add(self, batch: pa.RecordBatch) -> None:
-        """Append quarantined rows."""
-        if self._writer is None:
-            tmp = self._files.enter_context(atomic_path(self.path))
-            self._writer = self._files.enter_context(parquet_writer(tmp, batch.schema))
-        self._writer.write_batch(batch)
-        self.rows += batch.num_rows
-
-
-def _prepare_out_dir(out_dir: Path, overwrite: bool) -> None:
-    """Make ``out_dir`` ready: clear a previous (or interrupted) shard set of zpml's.
-
-    zpml's own files are recognised by what zpml wrote, not by their names
-    alone: a manifest (a complete set, replaced only with ``overwrite``) or
-    the run marker (an interrupted run, cleared). Files named like shards
-    without either may be the user's: they are replaced only with
-    ``overwrite``. Files of other names are never touched.
-
-    Raises:
-        UsageError: The directory holds files zpml did not write, a shard set
-            without ``overwrite``, or shard-like files of unknown origin.
-    """
-    entries = sorted(e for e in out_dir.iterdir() if e.name != RUN_MARKER)
-    foreign = [e.name for e in entries if not _OWNED.match(e.name)]
-    if foreign:
-        raise UsageError(
-            f"{out_dir} holds files zpml did not write ({first_few(foreign)}); "
-            "choose an empty or new directory"
-        )
-    manifest = out_dir / MANIFEST_NAME
-    if manifest.exists() and not overwrite:
-        raise UsageError(f"{out_dir} already holds a shard set; pass --overwrite to replace it")
-    if entries and not (overwrite or has_run_marker(out_dir)):
-        raise UsageError(
-            f"{out_dir} holds {first_few(e.name for e in entries)} without a manifest or "
-            "a run marker of zpml's, so they may be yours; pass --overwrite to replace "
-            "them, or choose an empty or new directory"
-        )
-    manifest.unlink(missing_ok=True)  # first: a half-cleared directory must not look complete
-    for entry in entries:
-        entry.unlink(missing_ok=True)
 
 
 def _fingerprint(source: Source) -> list[dict[str, Any]]:
@@ -249,6 +86,169 @@ def _fingerprint(source: Source) -> list[dict[str, Any]]:
     return entries
 
 
+def _distinct(part: Part, columns: list[str], batch_size: int) -> dict[str, set[str]]:
+    """Task: the distinct values of text columns in one partition."""
+    found: dict[str, set[str]] = {c: set() for c in columns}
+    for batch in part.source.batches(columns, batch_size):
+        for column in columns:
+            found[column] |= distinct_text(batch.batch.column(column))
+    return found
+
+
+def _categories(
+    runner: Runner, spec: ResolvedSpec, batch_size: int, where: str
+) -> dict[str, tuple[str, ...]]:
+    """The sorted categories of each categorical input, over the whole source.
+
+    Raises:
+        UsageError: A column with more than ``MAX_CATEGORIES`` distinct values.
+    """
+    columns = list(spec.categorical)
+    if not columns:
+        return {}
+    found: dict[str, set[str]] = {c: set() for c in columns}
+    for part in runner.map_parts(_distinct, columns, batch_size, label="categories"):
+        for column in columns:
+            found[column] |= part[column]
+    for column, values in found.items():
+        if len(values) > MAX_CATEGORIES:
+            raise UsageError(
+                f"{where}: input column {column!r} holds {len(values):,} distinct texts, more "
+                f"than the {MAX_CATEGORIES:,} categories one-hot encoding takes; it looks like "
+                "an identifier: leave it out of --inputs"
+            )
+    return {column: tuple(sorted(values)) for column, values in found.items()}
+
+
+@dataclass(frozen=True)
+class ShardOptions:
+    """How :func:`write_shards` writes (its keyword arguments), checked with the CLI's bounds.
+
+    Raises:
+        ConfigError: A setting out of range, naming it, its value and the range.
+    """
+
+    rows_per_shard: int = DEFAULT_ROWS_PER_SHARD
+    row_group_rows: int = DEFAULT_ROW_GROUP_ROWS
+    on_error: OnError = "abort"
+    seed: int | None = None
+    overwrite: bool = False
+    batch_size: int = DEFAULT_BATCH_SIZE
+    progress: bool = False
+    compression: Compression = "snappy"
+
+    def __post_init__(self) -> None:
+        require_positive_int("rows_per_shard", self.rows_per_shard, maximum=MAX_SHARD_ROWS)
+        require_positive_int("row_group_rows", self.row_group_rows, maximum=MAX_SHARD_ROWS)
+        require_positive_int("batch_size", self.batch_size, maximum=MAX_BATCH_ROWS)
+        require_choice("on_error", self.on_error, get_args(OnError))
+        require_choice("compression", self.compression, get_args(Compression))
+        if self.seed is not None:
+            require_seed("seed", self.seed)
+
+
+def _manifests(
+    plan: StagePlan,
+    source: Source,
+    staged: list[Staged],
+    shards: list[list[Any]],
+    quarantines: list[QuarantineWriter],
+    excluded: dict[str, str],
+) -> list[Manifest]:
+    """The manifest of each shard set of a finished run: every figure as the writers counted it."""
+    manifests = []
+    fingerprint = _fingerprint(source)
+    for s in range(plan.splits):
+        files = shards[s]
+        manifest = Manifest(
+            created_by=f"zpml {__version__}",
+            spec=plan.spec.to_dict(),
+            inputs=plan.layout.features,
+            targets=[t.value for t in plan.spec.targets],
+            source=fingerprint,
+            source_rows=sum(p.read[s] for p in staged),
+            rows=sum(f.rows for f in files),
+            quarantined_rows=quarantines[s].rows,
+            status_counts={
+                label: sum(f.status_counts[label] for f in files) for label in STATUS_LABELS
+            },
+            shards=files,
+            quarantine=quarantines[s].entry,
+            seed=plan.layout.seed,
+            categories={c: list(v) for c, v in plan.layout.categories.items()},
+            excluded_columns=excluded,
+            split=None if plan.split is None else plan.split.to_dict(SPLIT_NAMES[s]),
+        )
+        assert manifest.rows + manifest.quarantined_rows == manifest.source_rows
+        manifests.append(manifest)
+    return manifests
+
+
+def _write_sets(
+    runner: Runner, plan: StagePlan, dirs: list[Path]
+) -> tuple[list[Staged], list[list[Any]], list[QuarantineWriter]]:
+    """Both phases on the runner, then each set's quarantine; what each set holds."""
+    with Staging(Path(plan.staging_dir), dirs):
+        staged = runner.map_parts(stage_part, plan, label="check")
+        jobs = [plan_jobs(plan, staged, s, d) for s, d in enumerate(dirs)]
+        flat = [job for split in jobs for job in split]
+        written = runner.map(
+            write_job, flat, plan.layout, rows=[j.rows for j in flat], label="shard"
+        )
+        shards, at = [], 0
+        for split in jobs:
+            shards.append(written[at : at + len(split)])
+            at += len(split)
+        quarantines = []
+        for s, directory in enumerate(dirs):
+            with QuarantineWriter(directory) as quarantine:
+                for batch in staged_quarantine(plan, staged, s):
+                    quarantine.add(batch)
+            quarantines.append(quarantine)
+    return staged, shards, quarantines
+
+
+def _shard(
+    source: Any,
+    out_dir: str | Path,
+    spec: DatasetSpec | None,
+    split: Split | None,
+    options: ShardOptions,
+    engine: dict[str, Any],
+) -> list[Manifest]:
+    """Write one shard set, or a split's two; their manifests (see :func:`write_shards`)."""
+    opened = open_source(source)
+    where = ", ".join(opened.names)
+    resolved = (spec or DatasetSpec()).resolve(opened.schema, where)
+    targets = labelled_targets(resolved)
+    if split is not None:
+        check_split_column(split, opened.schema, where)
+    load_user_schema(resolved.schema)  # a bad schema file is refused before any work
+    out = check_output_path(out_dir, directory=True)
+    subdirs = SPLIT_NAMES if split is not None else ()
+    size = options.batch_size
+    with open_runner(opened, batch_size=size, progress=options.progress, **engine) as runner:
+        layout = ShardLayout(
+            resolved.inputs,
+            _categories(runner, resolved, size, where),
+            len(targets),
+            options.rows_per_shard,
+            options.row_group_rows,
+            options.seed,
+            options.compression,
+        )
+        sources = [*opened.names, *filter(None, [resolved.schema])]
+        with claim_output(out, sources, options.overwrite, subdirs):
+            plan = StagePlan(resolved, layout, options.on_error, size, split, str(out))
+            dirs = [out / name for name in subdirs] or [out]
+            staged, shards, quarantines = _write_sets(runner, plan, dirs)
+            excluded = left_out(opened.schema, resolved, split)
+            manifests = _manifests(plan, opened, staged, shards, quarantines, excluded)
+            for directory, manifest in zip(reversed(dirs), reversed(manifests), strict=True):
+                atomic_write_text(directory / MANIFEST_NAME, manifest.to_json())
+    return manifests
+
+
 def write_shards(
     source: Any,
     out_dir: str | Path,
@@ -264,19 +264,24 @@ def write_shards(
     compression: Compression = "snappy",
     engine: Engine = "local",
     scheduler: str | Client | None = None,
+    scheduler_timeout: float = DEFAULT_SCHEDULER_TIMEOUT_S,
 ) -> Manifest:
     """Validate, lift and write a source as verified training shards.
 
     Streams the source; each batch is checked exactly as the audit checks it
-    (the built-in pandera checks and the spec's own schema), its status
-    encoded to int8 codes and its targets lifted. Every source row lands in
-    exactly one shard or in ``quarantine.parquet`` with the failed checks'
-    names, and the manifest says so.
+    (the built-in pandera checks and the spec's own schema; ``input_finite``
+    refuses a row here, where the audit only warns), its status encoded to
+    int8 codes, its targets lifted and its text inputs one-hot encoded. Every
+    source row lands in exactly one shard or in ``quarantine.parquet`` with
+    the failed checks' names, and the manifest says so.
 
     Args:
         source: Anything :func:`zpml_data.io.sources.open_source` opens.
-        out_dir: The shard directory (created; see :func:`_prepare_out_dir`).
+        out_dir: The shard directory (created; it must be empty, or hold a
+            shard set of zpml's to replace with ``overwrite``).
         spec: Targets, inputs and groups (defaults as in :func:`zpml_data.audit`).
+            A text or dictionary column named in ``inputs`` is one-hot encoded
+            (its categories, in order, are in the manifest).
         rows_per_shard: Rows per shard file (the last may hold fewer).
         row_group_rows: Rows per Parquet row group, the unit a loader reads.
         on_error: ``"abort"`` stops at the first failing row, leaving no
@@ -294,151 +299,64 @@ def write_shards(
         scheduler: With ``engine="dask"``: a scheduler address, a
             ``distributed.Client``, or ``None`` for a local cluster of one
             worker process per core.
+        scheduler_timeout: With ``engine="dask"``: the longest wait in seconds
+            for the scheduler to answer (connecting, and between finished tasks).
 
     Returns:
         The :class:`~zpml_data.shards.manifest.Manifest`, also in ``out_dir/manifest.json``.
 
     Raises:
-        ConfigError: A size that is not a positive integer, or an unknown ``on_error``.
+        ConfigError: A setting out of range (the command line's bounds).
         UsageError: Unknown columns, a target without status labels, or an
             ``out_dir`` that is not free: it holds an input or files zpml did
             not write, or another zpml run is writing it. With the dask
             engine: Dask is not installed, or the source is not Parquet files.
-        DataError: With ``on_error="abort"``, a row failed an error-level check.
+        SourceError: With the dask engine, the scheduler does not answer in time.
+        DataError: With ``on_error="abort"``, a row failed a check.
     """
-    require_positive_int("rows_per_shard", rows_per_shard)
-    require_positive_int("row_group_rows", row_group_rows)
-    require_choice("on_error", on_error, get_args(OnError))
-    require_choice("compression", compression, get_args(Compression))
-    require_choice("engine", engine, get_args(Engine))
-    opened = open_source(source)
-    resolved = (spec or DatasetSpec()).resolve(opened.schema, ", ".join(opened.names))
-    targets = _labelled(resolved)
-    if engine == "dask":
-        from zpml_data.shards import dask_writer
-
-        partitions = dask_writer.plan_for_dask(opened, batch_size)
-    user_schema = load_user_schema(resolved.schema)
-    out = check_output_path(out_dir, directory=True)
-    refuse_overlap([*opened.names, *filter(None, [resolved.schema])], [out])
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as error:
-        raise SourceError(f"cannot create {str(out)!r}: {error.strerror}") from None
-    shards = ShardWriter(
-        out,
-        shard_schema(resolved.inputs, len(targets)),
-        rows_per_shard=rows_per_shard,
-        row_group_rows=row_group_rows,
-        seed=seed,
-        compression=compression,
+    options = ShardOptions(
+        rows_per_shard, row_group_rows, on_error, seed, overwrite, batch_size, progress, compression
     )
-    with output_lock(out):
-        _prepare_out_dir(out, overwrite)
-        with run_marker(out):
-            if engine == "dask":
-                manifest = dask_writer.write_rows_on_dask(
-                    opened, partitions, resolved, shards, on_error, batch_size, progress, scheduler
-                )
-            else:
-                manifest = _write_rows(
-                    opened, resolved, user_schema, shards, on_error, batch_size, progress
-                )
-            atomic_write_text(out / MANIFEST_NAME, manifest.to_json())
-    return manifest
+    engine_options = {
+        "engine": engine,
+        "scheduler": scheduler,
+        "scheduler_timeout": scheduler_timeout,
+    }
+    return _shard(source, out_dir, spec, None, options, engine_options)[0]
 
 
-def _write_rows(
-    opened: Source,
-    resolved: ResolvedSpec,
-    user_schema: Any,
-    shards: ShardWriter,
-    on_error: OnError,
-    batch_size: int,
-    progress: bool,
-) -> Manifest:
-    """Check, lift and write every row into shards or the quarantine; the manifest to write."""
-    targets = _labelled(resolved)
-    read = 0
-    bar = progress_bar(opened.count_rows(), "shard", progress)
-    columns = columns_to_check(resolved, user_schema, opened.schema.names)
-    with shards, QuarantineWriter(shards.out_dir) as quarantine, bar:
-        for part in opened.batches(columns, batch_size):
-            row_ids = np.arange(read, read + part.batch.num_rows, dtype=np.int64)
-            bad, rejected = reject_rows(part, resolved, user_schema, on_error, row_ids)
-            if rejected is not None:
-                quarantine.add(rejected)
-            kept = part.batch.filter(pa.array(~bad))
-            shards.add(shard_batch(kept, resolved.inputs, targets, shards.schema, row_ids[~bad]))
-            read += part.batch.num_rows
-            bar.update(part.batch.num_rows)
-    manifest = _manifest(resolved, opened, read, shards, quarantine, shards.seed)
-    assert manifest.rows + manifest.quarantined_rows == manifest.source_rows
-    return manifest
+def write_split_shards(
+    source: Any,
+    out_dir: str | Path,
+    split: Split,
+    spec: DatasetSpec | None = None,
+    **options: Any,
+) -> dict[str, Manifest]:
+    """Write a source as two shard sets, ``out_dir/train`` and ``out_dir/val``.
 
+    Each row lands in exactly one set (or its quarantine), chosen by a hash of
+    its position (or of its ``split.by`` group) with ``split.seed``: the same
+    source and seed give byte-identical sets on either engine. Each set is a
+    verified shard set whose manifest records the split.
 
-def reject_rows(
-    part: SourceBatch,
-    spec: ResolvedSpec,
-    user_schema: Any,
-    on_error: OnError,
-    row_ids: np.ndarray,
-) -> tuple[np.ndarray, pa.RecordBatch | None]:
-    """Check a batch: which rows fail an error-level check, and those rows for the quarantine.
+    Args:
+        source: See :func:`write_shards`.
+        out_dir: The directory of the two sets.
+        split: The validation fraction, the seed and the column to split by.
+        spec: See :func:`write_shards`.
+        **options: The keyword arguments of :func:`write_shards`.
 
     Returns:
-        A bool mask of the failing rows, and their quarantine rows (``None`` if none failed).
+        ``{"train": manifest, "val": manifest}``.
 
     Raises:
-        DataError: With ``on_error="abort"``, a row failed.
+        UsageError: A ``split.by`` column the source lacks, and everything
+            :func:`write_shards` raises.
     """
-    targets = _labelled(spec)
-    reasons = reject_reasons(part, check_batch(part, spec, user_schema), targets)
-    bad = reasons != ""
-    if not bad.any():
-        return bad, None
-    if on_error == "abort":
-        raise DataError(abort_message(part, reasons))
-    return bad, quarantine_batch(part, reasons, row_ids)
-
-
-def _manifest(
-    spec: ResolvedSpec,
-    source: Source,
-    source_rows: int,
-    shards: ShardWriter,
-    quarantine: QuarantineWriter,
-    seed: int | None,
-) -> Manifest:
-    """The manifest of a finished run: every figure as the writers counted it."""
-    return Manifest(
-        created_by=f"zpml {__version__}",
-        spec=spec.to_dict(),
-        inputs=list(spec.inputs),
-        targets=[t.value for t in spec.targets],
-        source=_fingerprint(source),
-        source_rows=source_rows,
-        rows=sum(s.rows for s in shards.shards),
-        quarantined_rows=quarantine.rows,
-        status_counts={
-            label: sum(s.status_counts[label] for s in shards.shards) for label in STATUS_LABELS
-        },
-        shards=shards.shards,
-        quarantine=quarantine.entry,
-        seed=seed,
-    )
-
-
-def _labelled(spec: ResolvedSpec) -> tuple[LabelledTarget, ...]:
-    """The spec's targets, every one labelled: shards hold status codes.
-
-    Raises:
-        UsageError: A target has no status column.
-    """
-    legacy = [t.value for t in spec.targets if not isinstance(t, LabelledTarget)]
-    if legacy:
-        raise UsageError(
-            f"target {legacy[0]!r} has no status column; label it first "
-            "(zpml convert) or name it with --status"
-        )
-    return tuple(t for t in spec.targets if isinstance(t, LabelledTarget))
+    engine = {
+        "engine": options.pop("engine", "local"),
+        "scheduler": options.pop("scheduler", None),
+        "scheduler_timeout": options.pop("scheduler_timeout", DEFAULT_SCHEDULER_TIMEOUT_S),
+    }
+    manifests = _shard(source, out_dir, spec, split, ShardOptions(**options), engine)
+    return dict(zip(SPLIT_NAMES, manifests, strict=True))

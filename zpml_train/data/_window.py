@@ -26,8 +26,15 @@ import torch
 
 from zpml_data.errors import IntegrityError
 from zpml_data.lift import SemanticTargets
-from zpml_data.shards.format import inputs_array, shard_schema
-from zpml_data.shards.manifest import Manifest, ShardFile, listed_file, sha256_file
+from zpml_data.shards.format import (
+    bad_status_codes,
+    columns_numpy,
+    inputs_array,
+    open_shard,
+    read_row_group,
+    shard_schema,
+)
+from zpml_data.shards.manifest import Manifest, check_file, listed_file
 from zpml_data.status import STATUS_LABELS
 from zpml_train.data._plan import EpochPlan, Segment
 from zpml_train.data.batch import Batch
@@ -36,15 +43,6 @@ _TARGET_COLUMNS = ("values", "status", "Y_n", "Y_d", "mask_finite", "mask_bottom
 _INT64_COLUMNS = ("orientation_label", "bottom_kind")  # int8 in shards, int64 in SemanticTargets
 _READ_THREADS = 2
 _CACHED_WINDOWS = 2
-
-# Shards this process has hashed: (path, size, mtime_ns, inode) -> sha256. A
-# forked DataLoader worker inherits it, so each file is hashed once per process.
-_VERIFIED: dict[tuple[str, int, int, int], str] = {}
-
-
-def _identity(path: Path) -> tuple[str, int, int, int]:
-    stat = path.stat()
-    return (str(path), stat.st_size, stat.st_mtime_ns, stat.st_ino)
 
 
 def check_shards(directory: Path, manifest: Manifest, hash_files: bool) -> None:
@@ -56,24 +54,9 @@ def check_shards(directory: Path, manifest: Manifest, hash_files: bool) -> None:
     problems = []
     for entry in manifest.shards:
         try:
-            path = listed_file(directory, entry.file)
-        except IntegrityError as error:  # missing, not a file, or a link leading outside
+            check_file(directory, entry.file, entry.bytes, entry.sha256, hash_file=hash_files)
+        except IntegrityError as error:
             problems.append(str(error))
-            continue
-        identity = _identity(path)
-        if identity[1] != entry.bytes:
-            problems.append(
-                f"{entry.file}: {identity[1]:,} bytes, the manifest says {entry.bytes:,} "
-                "(truncated or replaced)"
-            )
-        elif hash_files and _VERIFIED.get(identity) != entry.sha256:
-            digest = sha256_file(path)
-            if digest != entry.sha256:
-                problems.append(
-                    f"{entry.file}: sha256 differs from the manifest (the file changed)"
-                )
-            else:
-                _VERIFIED[identity] = digest
     if problems:
         raise IntegrityError(
             f"{directory}: shards do not match the manifest: {'; '.join(problems)}; "
@@ -154,30 +137,10 @@ class WindowReader:
     def _open(self, shard: int) -> pq.ParquetFile:
         entry = self.manifest.shards[shard]
         path = listed_file(self.directory, entry.file)
-        handle = pa.OSFile(str(path))
-        stat = os.fstat(handle.fileno())
-        identity = (str(path), stat.st_size, stat.st_mtime_ns, stat.st_ino)
-        if stat.st_size != entry.bytes or (
-            self.verified and _VERIFIED.get(identity) != entry.sha256
-        ):
-            handle.close()
-            raise IntegrityError(
-                f"{path}: changed since it was checked against the manifest; "
-                "write the shards again (zpml shard)"
-            )
-        file = pq.ParquetFile(handle)
-        _check_file(file, entry, self.schema, path)
-        return file
+        return open_shard(path, entry, self.schema, self.verified)
 
     def _read_group(self, shard: int, group: int) -> pa.Table:
-        table = self._file(shard).read_row_group(group, use_threads=False)
-        expected = self.manifest.shards[shard].row_groups[group].rows
-        if table.num_rows != expected:
-            raise IntegrityError(
-                f"{self.directory / self.manifest.shards[shard].file}: row group {group} has "
-                f"{table.num_rows} rows, the manifest says {expected}"
-            )
-        return table
+        return read_row_group(self._file(shard), self.manifest.shards[shard], group)
 
     def _window(self, plan: EpochPlan, window: int) -> Window:
         key = (plan.epoch, window)
@@ -206,12 +169,12 @@ class WindowReader:
             torch.index_select(block, 0, permutation, out=inputs)
         columns = {}
         for name in (*_TARGET_COLUMNS, *_INT64_COLUMNS, "row_id"):
-            array = _concat([t.column(name) for t in tables])[order]
+            array = columns_numpy([t.column(name) for t in tables])[order]
             if name in _INT64_COLUMNS:
                 array = array.astype(np.int64)
             columns[name] = torch.from_numpy(array)
         codes = columns["status"].numpy().reshape(-1)  # numpy: torch's int8 min/max is 30x slower
-        if codes.size and (codes.min() < 0 or codes.max() >= len(STATUS_LABELS)):
+        if codes.size and bad_status_codes(codes).size:
             raise IntegrityError(
                 f"{self.directory}: a shard holds status codes outside 0..{len(STATUS_LABELS) - 1}"
             )
@@ -249,46 +212,5 @@ class WindowReader:
         return window.inputs[pick], {name: column[pick] for name, column in window.columns.items()}
 
 
-def _concat(columns: list[pa.ChunkedArray]) -> np.ndarray:
-    """Row groups' chunks of one column as one numpy array: ``[n]``, or ``[n, width]`` for lists."""
-    kind = columns[0].type
-    listed = pa.types.is_fixed_size_list(kind)
-    chunks = [chunk.flatten() if listed else chunk for c in columns for chunk in c.chunks]
-    arrays = [_numpy(chunk) for chunk in chunks]
-    flat = arrays[0] if len(arrays) == 1 else np.concatenate(arrays)
-    return flat.reshape(-1, kind.list_size) if listed else flat
-
-
-_NUMPY_TYPES = {pa.float32(): np.float32, pa.int8(): np.int8, pa.int64(): np.int64}
-
-
-def _numpy(chunk: pa.Array) -> np.ndarray:
-    """A null-free primitive Arrow array as numpy, straight from its buffers.
-
-    ``Array.to_numpy`` would import pandas into every loader worker (measured
-    0.2 s per process) for what is a zero-copy view here.
-    """
-    if chunk.null_count:
-        raise IntegrityError(f"a shard column of type {chunk.type} holds nulls; shards never do")
-    data = chunk.buffers()[1]
-    if pa.types.is_boolean(chunk.type):
-        bits = np.frombuffer(data, np.uint8)
-        unpacked = np.unpackbits(bits, count=chunk.offset + len(chunk), bitorder="little")
-        return unpacked[chunk.offset :].view(np.bool_)
-    dtype = _NUMPY_TYPES[chunk.type]
-    return np.frombuffer(
-        data, dtype, count=len(chunk), offset=chunk.offset * np.dtype(dtype).itemsize
-    )
-
-
 def _join(parts: list[torch.Tensor]) -> torch.Tensor:
     return parts[0] if len(parts) == 1 else torch.cat(parts)
-
-
-def _check_file(file: pq.ParquetFile, entry: ShardFile, schema: pa.Schema, path: Path) -> None:
-    if not file.schema_arrow.equals(schema):
-        raise IntegrityError(f"{path}: columns {file.schema_arrow.names} are not the shard schema")
-    if file.num_row_groups != len(entry.row_groups):
-        raise IntegrityError(
-            f"{path}: {file.num_row_groups} row groups, the manifest says {len(entry.row_groups)}"
-        )
