@@ -34,6 +34,8 @@ from zpml_data.lift import SemanticTargets
 from zpml_data.validate import require_float
 from zpml_train.model.gated import KIND_CLASSES, GatedOutputs
 
+assert KIND_CLASSES == ("censored", "domain_invalid_or_bottom", "fault")
+
 # Weights of the four terms; each is a likelihood of its own part, so 1 each.
 DEFAULT_GATED_WEIGHTS: dict[str, float] = {"value": 1.0, "gate": 1.0, "side": 1.0, "kind": 1.0}
 
@@ -45,8 +47,6 @@ class GatedLoss:
         loss_weights: Weights for any of ``value``, ``gate``, ``side``,
             ``kind``; the rest keep :data:`DEFAULT_GATED_WEIGHTS`.
 
-    Attributes:
-        last_components: The detached terms of the last call.
 
     Raises:
         ConfigError: An unknown or negative weight.
@@ -54,7 +54,8 @@ class GatedLoss:
 
     def __init__(self, loss_weights: Mapping[str, float] | None = None) -> None:
         self.loss_weights = _merge_weights(loss_weights)
-        self.last_components: dict[str, Tensor] = {}
+        self._weights = torch.tensor([self.loss_weights[name] for name in DEFAULT_GATED_WEIGHTS])
+        self._last: Tensor | None = None
 
     def __call__(
         self,
@@ -87,109 +88,71 @@ class GatedLoss:
                 "GatedLoss needs semantic_targets (the status masks); call it as the "
                 "trainer does: loss(outputs, (Y_n, Y_d), semantic_targets=..., values=...)"
             )
-        shape = out.P.shape
-        cells = _Cells.of(semantic_targets, targets[0], values, shape)
-        terms = {
-            "value": _value_term(out, cells),
-            "gate": _gate_term(out, cells),
-            "side": _side_term(out, cells),
-            "kind": _kind_term(out, cells),
-        }
-        count = cells.trained.sum().clamp_min(1).to(torch.float32)
-        total = torch.zeros((), device=out.P.device)
-        for name, per_cell in terms.items():
-            term = per_cell.sum() / count
-            self.last_components[name] = term.detach()
-            total = total + self.loss_weights[name] * term
-        return total
-
-
-class _Cells:
-    """The per-cell targets of one batch, shaped like the outputs ``[B, T]``."""
-
-    def __init__(self, **fields: Tensor) -> None:
-        self.trained: Tensor = fields["trained"]
-        self.finite: Tensor = fields["finite"]
-        self.bottom: Tensor = fields["bottom"]
-        self.orientation: Tensor = fields["orientation"]
-        self.kind: Tensor = fields["kind"]
-        self.value: Tensor = fields["value"]
-
-    @classmethod
-    def of(
-        cls, targets: SemanticTargets, Y_n: Tensor, values: Tensor | None, shape: torch.Size
-    ) -> _Cells:
-        def cells(field: Tensor, name: str) -> Tensor:
-            if field.numel() != shape.numel():
-                raise ShapeError(
-                    f"{name} holds {field.numel()} cells but the gated head emits "
-                    f"{tuple(shape)}; size the head's output_dim to the number of targets"
-                )
-            return field.reshape(shape)
-
-        finite = cells(targets.mask_finite, "mask_finite").to(torch.bool)
-        bottom = cells(targets.mask_bottom, "mask_bottom").to(torch.bool)
-        orientation = cells(targets.orientation_label, "orientation_label")
-        fault = cells(targets.bottom_kind, "bottom_kind") == 1
-        kind = torch.where(
-            orientation != 0,
-            KIND_CLASSES.index("censored"),
-            torch.where(
-                fault, KIND_CLASSES.index("fault"), KIND_CLASSES.index("domain_invalid_or_bottom")
-            ),
+        finite, bottom, orientation, kind, value = _cells(
+            semantic_targets, targets[0], values, out.P.shape
         )
-        value = cells(Y_n, "Y_n").to(torch.float32)
-        if values is not None:
-            limit = cells(values, "values").to(torch.float32)
-            value = torch.where(orientation != 0, limit, value)
-        else:
-            value = torch.where(orientation != 0, torch.full_like(value, float("nan")), value)
-        return cls(
-            trained=finite | bottom,
-            finite=finite,
-            bottom=bottom,
-            orientation=orientation,
-            kind=kind,
-            value=value,
+        latent, log_sigma = out.latent.float(), out.log_sigma.float()
+        usable = torch.isfinite(value)
+        residual = (torch.where(usable, value, latent.detach()) - latent) * torch.exp(-log_sigma)
+        side_target = orientation.to(residual.dtype)
+        # value, the Tobit likelihood of the latent: Gaussian on finite cells; below a
+        # limit v, P(μ + σε < v) = Φ((v − μ)/σ); above it, Φ((μ − v)/σ).
+        censored = bottom * ((orientation != 0) & usable)
+        value_term = finite * (0.5 * residual.square() + log_sigma) - censored * (
+            torch.special.log_ndtr(-side_target * residual)
         )
+        # Binary cross-entropy with logits x and target t is softplus(x) − t·x.
+        # gate: finite -> 1, every ⊥ -> 0; side: below -> 0, above -> 1, no side -> ½.
+        gate_logit, side_logit = out.gate_logit.float(), out.side_logit.float()
+        gate_term = F.softplus(gate_logit) - finite * gate_logit
+        side_term = F.softplus(side_logit) - (side_target + 1.0) * 0.5 * side_logit
+        kind_logits = out.kind_logits.float()
+        kind_term = kind_logits.logsumexp(-1) - kind_logits.gather(-1, kind.unsqueeze(-1))[..., 0]
+        per_cell = torch.stack(
+            (value_term, (finite + bottom) * gate_term, bottom * side_term, bottom * kind_term)
+        )
+        sums = per_cell.flatten(1).sum(1) / (finite + bottom).sum().clamp_min(1.0)
+        self._last = sums.detach()
+        return (sums * self._weights.to(sums.device)).sum()
+
+    @property
+    def last_components(self) -> dict[str, Tensor]:
+        """The detached terms of the last call, by name (empty before the first)."""
+        if self._last is None:
+            return {}
+        return dict(zip(DEFAULT_GATED_WEIGHTS, self._last.unbind(), strict=True))
 
 
-def _value_term(out: GatedOutputs, cells: _Cells) -> Tensor:
-    latent = out.latent.float()
-    log_sigma = out.log_sigma.float()
-    sigma = log_sigma.exp()
-    usable = torch.isfinite(cells.value)
-    value = torch.where(usable, cells.value, latent.detach())
-    residual = (value - latent) / sigma
-    gaussian = 0.5 * residual.square() + log_sigma
-    # Below the limit: P(μ + σε < v) = Φ((v − μ)/σ); above it: Φ((μ − v)/σ).
-    censored = -torch.special.log_ndtr(residual * -cells.orientation.to(residual.dtype))
-    finite = cells.finite & usable
-    is_censored = cells.bottom & (cells.orientation != 0) & usable
-    zero = torch.zeros_like(latent)
-    return torch.where(finite, gaussian, torch.where(is_censored, censored, zero))
+def _cells(
+    targets: SemanticTargets, Y_n: Tensor, values: Tensor | None, shape: torch.Size
+) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor]:
+    """Per-cell finite and bottom masks (float), orientation, kind class and value, ``[B, T]``.
 
+    The value is ``Y_n`` on finite cells and the stored limit on censored ones
+    (NaN without ``values``).
+    """
 
-def _gate_term(out: GatedOutputs, cells: _Cells) -> Tensor:
-    logit = out.gate_logit.float()
-    target = cells.finite.to(logit.dtype)
-    loss = F.binary_cross_entropy_with_logits(logit, target, reduction="none")
-    return torch.where(cells.trained, loss, torch.zeros_like(loss))
+    def cells(field: Tensor, name: str) -> Tensor:
+        if field.numel() != shape.numel():
+            raise ShapeError(
+                f"{name} holds {field.numel()} cells but the gated head emits "
+                f"{tuple(shape)}; size the head's output_dim to the number of targets"
+            )
+        return field.reshape(shape)
 
-
-def _side_term(out: GatedOutputs, cells: _Cells) -> Tensor:
-    logit = out.side_logit.float()
-    # -1 below -> 0, +1 above -> 1, no side -> ½.
-    target = (cells.orientation.to(logit.dtype) + 1.0) * 0.5
-    loss = F.binary_cross_entropy_with_logits(logit, target, reduction="none")
-    return torch.where(cells.bottom, loss, torch.zeros_like(loss))
-
-
-def _kind_term(out: GatedOutputs, cells: _Cells) -> Tensor:
-    logits = out.kind_logits.float()
-    loss = F.cross_entropy(logits.flatten(0, -2), cells.kind.flatten(), reduction="none")
-    loss = loss.reshape(cells.kind.shape)
-    return torch.where(cells.bottom, loss, torch.zeros_like(loss))
+    finite = cells(targets.mask_finite, "mask_finite").to(torch.float32)
+    bottom = cells(targets.mask_bottom, "mask_bottom").to(torch.float32)
+    orientation = cells(targets.orientation_label, "orientation_label")
+    fault = (cells(targets.bottom_kind, "bottom_kind") == 1).long()
+    # censored | domain_invalid or bottom | fault, the order of KIND_CLASSES.
+    kind = torch.where(orientation != 0, 0, 1 + fault)
+    value = cells(Y_n, "Y_n").to(torch.float32)
+    limit = (
+        torch.full_like(value, float("nan"))
+        if values is None
+        else cells(values, "values").to(torch.float32)
+    )
+    return finite, bottom, orientation, kind, torch.where(orientation != 0, limit, value)
 
 
 def _gated_outputs(outputs: Any) -> GatedOutputs:
