@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any
 
 
@@ -16,9 +18,12 @@ def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "train",
         help="train a projective model on shards",
-        description="Train a ProjectiveMLP sized from the shards' manifest. Exit 0: trained; "
-        "1: the data hold ⊥ targets the configured head cannot emit, or a shard failed its "
-        "checks; 2: usage, configuration or I/O error.",
+        description="Train a ProjectiveMLP sized from the shards' manifest, with the head "
+        "their status mix needs (rational for bottom rows alone, gated for censored, "
+        "domain_invalid or fault rows; run.head overrides) and, with --val, tau_infer "
+        "calibrated on the validation rows. Exit 0: trained; 1: the data hold ⊥ targets the "
+        "configured head cannot emit, a shard failed its checks, or the loss stopped being "
+        "finite; 2: usage, configuration or I/O error.",
     )
     parser.add_argument("shard_dir", metavar="SHARD_DIR", help="training shards (zpml shard)")
     parser.add_argument("--val", metavar="SHARD_DIR", help="validation shards, once per epoch")
@@ -26,13 +31,19 @@ def register(subparsers: Any) -> None:
         "--config",
         metavar="FILE",
         help="TOML or YAML: TrainingConfig fields, or tables 'training' and 'run' "
-        "(batch_size, lr, seed, hidden, q_param, q_min, balance, num_workers)",
+        "(batch_size, lr, seed, hidden, head, q_param, q_min, balance, num_workers, patience)",
     )
     parser.add_argument("--epochs", type=_count, metavar="N", help="max_epochs (total)")
     parser.add_argument("--batch-size", type=_count, metavar="N", help="rows per batch (256)")
     parser.add_argument("--lr", type=float, metavar="X", help="Adam learning rate (1e-3)")
     parser.add_argument("--device", metavar="D", help="torch device: cpu, cuda, cuda:1")
     parser.add_argument("--seed", type=int, metavar="N", help="shuffle and threshold seed (0)")
+    parser.add_argument(
+        "--patience",
+        type=_count,
+        metavar="N",
+        help="stop after N epochs without a lower validation loss (run.patience)",
+    )
     parser.add_argument("--out", metavar="RUN_DIR", default="zpml-run", help="(zpml-run)")
     parser.add_argument("--resume", action="store_true", help="continue the run in RUN_DIR")
     parser.add_argument(
@@ -50,39 +61,105 @@ def _count(text: str) -> int:
     return positive_int(text)
 
 
+# The verb's options a library caller may give too: option -> (table, key) in the config.
+OPTIONS = {
+    "epochs": ("training", "max_epochs"),
+    "device": ("training", "device"),
+    "batch_size": ("run", "batch_size"),
+    "lr": ("run", "lr"),
+    "seed": ("run", "seed"),
+    "patience": ("run", "patience"),
+}
+
+
 def run(args: argparse.Namespace) -> int:
     """Train, print a line per epoch and the final per-status metrics."""
+    train_shards(
+        args.shard_dir,
+        args.out,
+        val_dir=args.val,
+        config=args.config,
+        options={option: getattr(args, option) for option in OPTIONS},
+        resume=args.resume,
+        force=args.force,
+        overwrite=args.overwrite,
+    )
+    return 0
+
+
+def train_shards(
+    shard_dir: str | Path,
+    run_dir: str | Path,
+    *,
+    val_dir: str | Path | None = None,
+    config: str | Path | None = None,
+    options: Mapping[str, Any] | None = None,
+    resume: bool = False,
+    force: bool = False,
+    overwrite: bool = False,
+    echo: Callable[[str], None] = print,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Train on shards exactly as ``zpml train`` does: the verb as a library call.
+
+    ``zpml demo`` reaches it through the plugin loader (:func:`zpml_data.plugins.plugin_hook`).
+    Epoch lines go to stderr; the final per-status metrics and the run
+    directory's files go to ``echo``.
+
+    Args:
+        shard_dir: The training shards.
+        run_dir: The run directory (``--out``).
+        val_dir: Validation shards, evaluated once per epoch.
+        config: A TOML or YAML config file (see ``zpml train --help``).
+        options: Any of :data:`OPTIONS` by name, over the config file's values
+            (``None`` values are left to the config).
+        resume: Continue the run in ``run_dir``.
+        force: With ``resume``: continue on other data.
+        overwrite: Replace a previous run in ``run_dir``.
+        echo: Where the final metrics table goes.
+        progress: A progress bar on a terminal.
+
+    Returns:
+        The last epoch's metrics (``val_``-prefixed on validation); empty if no epoch ran.
+    """
     from zpml_data.io.progress import progress_bar
     from zpml_train.run.run import train_run
     from zpml_train.run.settings import RunSettings, load_run_config
     from zpml_train.run.summary import metrics_table
     from zpml_train.training import distributed
 
-    training, run_values = load_run_config(args.config)
-    for option, key in (("epochs", "max_epochs"), ("device", "device")):
-        if getattr(args, option) is not None:
-            training[key] = getattr(args, option)
-    for option in ("batch_size", "lr", "seed"):
-        if getattr(args, option) is not None:
-            run_values[option] = getattr(args, option)
-    settings = RunSettings.from_dict(run_values, where=args.config or "options")
+    tables = dict(zip(("training", "run"), load_run_config(config), strict=True))
+    for option, value in (options or {}).items():
+        if option not in OPTIONS:
+            raise TypeError(f"train_shards: unknown option {option!r}; known: {sorted(OPTIONS)}")
+        if value is not None:
+            table, key = OPTIONS[option]
+            tables[table][key] = value
+    settings = RunSettings.from_dict(tables["run"], where=str(config or "options"))
     try:
-        trainer = train_run(
-            args.shard_dir,
-            args.out,
-            val_dir=args.val,
-            training=training,
+        result = train_run(
+            shard_dir,
+            run_dir,
+            val_dir=val_dir,
+            training=tables["training"],
             settings=settings,
-            resume=args.resume,
-            force=args.force,
-            overwrite=args.overwrite,
-            progress=lambda total: progress_bar(total, "train", unit=" batches"),
+            resume=resume,
+            force=force,
+            overwrite=overwrite,
+            progress=(lambda total: progress_bar(total, "train", unit=" batches"))
+            if progress
+            else None,
             echo=lambda line: print(line, file=sys.stderr),
         )
+        trainer = result.trainer
+        last = dict(trainer.history[-1]) if trainer.history else {}
         if distributed.is_main():
-            print(metrics_table(trainer.history[-1] if trainer.history else {}))
+            if result.best is not None:
+                echo(f"epoch {result.best['epoch']}, the lowest validation loss (best.pt):")
+            tau = trainer.config.tau_infer
+            echo(metrics_table(result.best or {}, result.calibrated, tau_infer=tau))
             files = "report.html, metrics.jsonl, config.json, last.pt, best.pt"
-            print(f"run directory: {args.out} ({files})")
+            echo(f"run directory: {run_dir} ({files})")
     finally:
         distributed.finish()
-    return 0
+    return last

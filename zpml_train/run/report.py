@@ -25,31 +25,26 @@ from zpml_data.io.atomic import atomic_write_text
 from zpml_data.status import STATUS_LABELS, Status
 from zpml_train.model.heads import decode
 from zpml_train.run._scatter import ScatterData, status_scatter
+from zpml_train.training.metrics import METRIC_BY_NAME
+from zpml_train.training.metrics import METRICS as VOCABULARY
 
 REPORT_NAME = "report.html"
 # The metrics charted, in page order: (record key, title, a share in [0, 1]?, what it counts).
-METRICS: tuple[tuple[str, str, bool, str], ...] = (
-    ("loss", "Loss", False, "SCM training loss, averaged over rows"),
-    ("coverage", "Coverage", True, "share of outputs that decode finite"),
-    ("finite_rmse", "Finite RMSE", False, "on finite targets that decode finite"),
-    ("finite_decoded", "Finite decoded", True, "share of finite targets decoded finite"),
-    ("bottom_recall", "⊥ recall", True, "share of ⊥ targets decoded ⊥"),
-    ("bottom_precision", "⊥ precision", True, "share of ⊥ outputs whose target is ⊥"),
-    (
-        "censored_accuracy",
-        "Censored side",
-        True,
-        "share of censored targets whose P has their side",
-    ),
+METRICS: tuple[tuple[str, str, bool, str], ...] = tuple(
+    (m.name, m.title, m.share, m.meaning)
+    for m in VOCABULARY
+    if m.name not in ("rows", "missing", "tau_calibrated")
 )
-# The last epoch's metrics shown as tiles on top.
+# The final metrics shown as tiles on top (those the data give a value).
 _TILES = (
     "loss",
-    "coverage",
+    "finite_rmse_latent",
     "finite_rmse",
-    "bottom_recall",
-    "bottom_precision",
-    "censored_accuracy",
+    "bottom_f1",
+    "censored_bottom_side",
+    "censored_any_side",
+    "domain_invalid_recall",
+    "domain_invalid_precision",
 )
 # Statuses whose target has no value a prediction could be compared with.
 _NO_VALUE = frozenset({Status.BOTTOM, Status.DOMAIN_INVALID, Status.FAULT, Status.MISSING})
@@ -112,7 +107,8 @@ def collect_predictions(
                 inputs, values, labels = batch[0][: limit - rows], batch[1], batch[2]
                 take = int(inputs.shape[0])
                 codes = labels if isinstance(labels, torch.Tensor) else encode_status(labels)
-                P, Q = model(inputs.to(device))
+                outputs = model(inputs.to(device))
+                P, Q = outputs[0], outputs[1]  # a gated head gives more than (P, Q)
                 decoded = decode(P, Q, tau_infer).values
                 parts.append(
                     tuple(_first_column(t, take) for t in (inputs, values, codes, decoded))
@@ -154,6 +150,7 @@ def write_report(
     val_counts: Mapping[str, int] | None = None,
     predictions: Predictions | None = None,
     title: str | None = None,
+    final: Mapping[str, Any] | None = None,
 ) -> Path:
     """Write ``report.html`` into ``run_dir`` (atomically) and return its path.
 
@@ -166,6 +163,8 @@ def write_report(
         val_counts: The validation data's, if there are validation data.
         predictions: A sample of decoded predictions (:func:`collect_predictions`).
         title: The page's title; default the run directory's name.
+        final: Validation metrics (unprefixed) at the calibrated ``tau_infer``
+            (under ``"tau_infer"``), shown as the tiles instead of the last epoch's.
     """
     path = Path(run_dir) / REPORT_NAME
     text = render_report(
@@ -174,6 +173,7 @@ def write_report(
         val_counts=val_counts,
         predictions=predictions,
         title=title if title is not None else Path(run_dir).absolute().name,
+        final=final,
     )
     atomic_write_text(path, text)
     return path
@@ -186,6 +186,7 @@ def render_report(
     val_counts: Mapping[str, int] | None,
     predictions: Predictions | None,
     title: str,
+    final: Mapping[str, Any] | None = None,
 ) -> str:
     """The report page as text; arguments as for :func:`write_report`."""
     epochs = [int(record.get("epoch", index)) for index, record in enumerate(history)]
@@ -194,11 +195,16 @@ def render_report(
     last = history[-1] if history else {}
     has_val = any(key.startswith("val_") for key in last)
     where = "validation" if has_val else "training (no validation data)"
+    shown, prefix = (last, "val_" if has_val else "") if final is None else (final, "")
+    if final is not None:
+        where = f"validation at the calibrated tau_infer {final.get('tau_infer', math.nan):.3g}"
     return page(
         title,
         kicker="zpml training report",
-        sub=f"{len(history)} epoch{'s' * (len(history) != 1)}; the last epoch's metrics on {where}",
-        tiles=_tiles(last, "val_" if has_val else ""),
+        sub=f"{len(history)} epoch{'s' * (len(history) != 1)}; "
+        + ("the last epoch's metrics on " if final is None else "the best epoch's metrics on ")
+        + where,
+        tiles=_tiles(shown, prefix),
         sections=[
             _metric_charts(history, epochs),
             card("Status mix", status_mix(splits, "status-mix")),
@@ -214,12 +220,11 @@ def _value(record: Mapping[str, Any], key: str) -> float:
 
 def _tiles(last: Mapping[str, Any], prefix: str) -> list[Tile]:
     """The last epoch's metrics (validation where there is one) as header tiles."""
-    names = {key: name for key, name, _, _ in METRICS}
     tiles = []
     for key in _TILES:
-        value = _value(last, prefix + key)
-        shown = f"{value:.1%}" if value == value and key not in ("loss", "finite_rmse") else ""
-        tiles.append(Tile(shown or fmt(value), names[key]))
+        value, metric = _value(last, prefix + key), METRIC_BY_NAME[key]
+        if value == value or key == "loss":  # a metric the data give no value is left out
+            tiles.append(Tile(metric.format(value), metric.title))
     return tiles
 
 

@@ -1,23 +1,26 @@
 """A training run from shard directories into a run directory: what ``zpml train`` does.
 
-A run directory holds ``config.json`` (the resolved settings and the data's
-manifest fingerprints), ``metrics.jsonl`` (one JSON object per epoch),
-``last.pt`` and ``best.pt`` (checkpoints, written atomically after every
-epoch) and ``report.html``. ``resume=True`` continues a run from ``last.pt``
-on the same data.
+A run directory holds ``config.json`` (the resolved settings, the head and
+why, the data's manifest fingerprints and, at the end, the calibration),
+``metrics.jsonl`` (one JSON object per epoch, names from
+:data:`~zpml_train.training.metrics.METRICS`), ``last.pt`` and ``best.pt``
+(checkpoints, written atomically after every epoch; ``best.pt`` holds the
+epoch with the lowest validation loss, each with its model record) and
+``report.html``. ``resume=True`` continues a run from ``last.pt`` on the same
+data.
 """
 
 from __future__ import annotations
 
 import contextlib
+import copy
 import dataclasses
 import hashlib
 import json
+import math
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
-
-__all__ = ["RUN_FILES", "RunSettings", "claim_run_dir", "load_run_config", "train_run"]
 
 import torch
 
@@ -25,16 +28,328 @@ from zpml_data.errors import DataError, UsageError
 from zpml_data.io.atomic import atomic_write_text
 from zpml_data.shards.manifest import MANIFEST_NAME, Manifest
 from zpml_train.data.loader import ShardLoader, make_loader
-from zpml_train.model.heads import ProjectiveMLP
-from zpml_train.model.losses import SCMTrainingLoss
+from zpml_train.model.spec import RECORD_KEY, ModelRecord, model_spec
 from zpml_train.run.directory import RUN_FILES, claim_run_dir
+from zpml_train.run.head_choice import (
+    HeadChoice,
+    build_model,
+    choose_head,
+    default_thresholds,
+    set_scaling,
+)
 from zpml_train.run.report import collect_predictions, write_report
 from zpml_train.run.settings import RunSettings, load_run_config
 from zpml_train.training import distributed
 from zpml_train.training.config import TrainingConfig
 from zpml_train.training.trainer import Record, SCMTrainer
 
-_SCALING_ROWS = 65_536
+__all__ = [
+    "RUN_FILES",
+    "RunResult",
+    "RunSettings",
+    "claim_run_dir",
+    "load_run_config",
+    "train_run",
+]
+
+
+def train_run(
+    shard_dir: str | Path,
+    run_dir: str | Path,
+    *,
+    val_dir: str | Path | None = None,
+    training: Mapping[str, Any] | None = None,
+    settings: RunSettings | None = None,
+    resume: bool = False,
+    force: bool = False,
+    overwrite: bool = False,
+    progress: Callable[[int], Any] | None = None,
+    echo: Callable[[str], None] = print,
+) -> RunResult:
+    """Train a ``ProjectiveMLP`` sized and headed from the manifest; write the run directory.
+
+    The head follows the training data's status mix (see
+    :func:`~zpml_train.run.head_choice.choose_head`) unless ``settings.head``
+    names one, with that head's default thresholds for those ``training``
+    does not set. With validation data, ``tau_infer`` is calibrated on it.
+
+    Args:
+        shard_dir: Training shards (``zpml shard``).
+        run_dir: Where the run's files go; new and empty unless ``resume``.
+        val_dir: Validation shards, run once per epoch.
+        training: :class:`TrainingConfig` fields.
+        settings: Model, optimizer, loader and early-stop settings.
+        resume: Continue the run in ``run_dir`` from ``last.pt``.
+        force: Resume on data other than the run's (by manifest sha256).
+        overwrite: Replace a previous run in ``run_dir`` (nothing else may be there).
+        progress: ``progress(total_batches)`` gives a bar context manager.
+        echo: Where the head choice, a line per epoch and the calibration go.
+
+    Returns:
+        The :class:`RunResult`; its trainer holds the best epoch's weights (``best.pt``'s).
+
+    Raises:
+        CapabilityError: The data hold ⊥ targets the configured head cannot emit.
+        DataError: A training loss was not finite (the checkpoints keep the last good epoch).
+        ConfigError, UsageError, SourceError, IntegrityError: As their names say.
+    """
+    run_dir, settings = Path(run_dir), settings or RunSettings()
+    training = dict(training or {})
+    if distributed.init_from_env(training.get("device")):  # under torchrun: one rank of several
+        training["device"] = distributed.device_for_rank(training.get("device"))
+    main = distributed.is_main()  # only rank 0 writes files and prints
+    inputs = [path for path in (shard_dir, val_dir) if path is not None]
+    claim = claim_run_dir(run_dir, inputs, resume=resume, overwrite=overwrite)
+    with claim if main else contextlib.nullcontext():
+        run = _Run.build(shard_dir, val_dir, training, settings, progress if main else None)
+        run.run_dir, run.main, run.echo = run_dir, main, echo if main else _silent
+        run.trainer.checks.manifest(run.trainer.train_loader, training=True)  # refuse first
+        if resume:
+            run.trainer.load_checkpoint(run_dir / "last.pt", force=force)
+        run.echo(run.choice.reason)  # once nothing before training can refuse
+        run.write_config()
+        run.train_epochs()
+        run.finish()
+    return RunResult(run.trainer, run.choice, run.best, run.calibrated)
+
+
+@dataclasses.dataclass(frozen=True)
+class RunResult:
+    """What a run leaves besides its directory.
+
+    Attributes:
+        trainer: The trainer, holding the best epoch's weights.
+        head: The head trained and why.
+        best: The best epoch's history record (lowest validation loss).
+        calibrated: The best epoch's validation metrics at its calibrated
+            ``tau_infer`` (under ``"tau_infer"``), or ``None``.
+    """
+
+    trainer: SCMTrainer
+    head: HeadChoice
+    best: Record | None
+    calibrated: dict[str, Any] | None
+
+
+def _silent(line: str) -> None:
+    """Ranks other than 0 print nothing."""
+
+
+@dataclasses.dataclass
+class _Run:
+    """One run's trainer, data, head and best epoch so far."""
+
+    trainer: SCMTrainer
+    manifest: Manifest
+    choice: HeadChoice
+    settings: RunSettings
+    shard_dir: Path
+    val_dir: Path | None
+    run_dir: Path = Path()
+    main: bool = True
+    echo: Callable[[str], None] = print
+    best: Record | None = None
+    best_state: dict[str, torch.Tensor] | None = None
+    # Validation metrics of the best epoch at its calibrated tau_infer (with "tau_infer").
+    calibrated: dict[str, Any] | None = None
+
+    @classmethod
+    def build(
+        cls,
+        shard_dir: str | Path,
+        val_dir: str | Path | None,
+        training: Mapping[str, Any],
+        settings: RunSettings,
+        progress: Callable[[int], Any] | None,
+    ) -> _Run:
+        """Loaders, the head for the data, config, model (in DDP when distributed), trainer."""
+        torch.manual_seed(settings.seed)
+        loader = make_loader(
+            shard_dir,
+            settings.batch_size,
+            seed=settings.seed,
+            balance="status" if settings.balance == "status" else None,
+            num_workers=settings.num_workers,
+        )
+        manifest = loader.manifest
+        if manifest.rows == 0:
+            raise DataError(
+                f"{shard_dir}: no rows to train on ({manifest.quarantined_rows:,} "
+                "quarantined); see quarantine.parquet for why, fix the data and shard it again"
+            )
+        val_loader = None
+        if val_dir is not None:
+            val_loader = make_loader(val_dir, settings.batch_size, shuffle=False)
+            _check_same_columns(manifest, val_loader.manifest, val_dir)
+        choice = choose_head(manifest.status_counts, settings.head)
+        mlp, loss = build_model(choice, settings, len(manifest.inputs), len(manifest.targets))
+        set_scaling(mlp, shard_dir, settings.seed)
+        # The run's seed also seeds the thresholds, unless the training settings name their own.
+        values = default_thresholds(mlp, {"seed": settings.seed, **training})
+        config = TrainingConfig.from_dict(values, val_loader=val_loader)
+        model = distributed.wrap(mlp, torch.device(config.device or "cpu"))
+        trainer = SCMTrainer(
+            model,
+            torch.optim.Adam(model.parameters(), lr=settings.lr),
+            loss,
+            _Progress(loader, progress),
+            config=config,
+        )
+        trainer.dataset_fingerprint = manifest_fingerprint(shard_dir)
+        val_path = None if val_dir is None else Path(val_dir)
+        return cls(trainer, manifest, choice, settings, Path(shard_dir), val_path)
+
+    # -- the epochs -------------------------------------------------------------------
+
+    def train_epochs(self) -> None:
+        """Fit one epoch at a time; after each, rank 0 writes the metrics and checkpoints.
+
+        Stops at ``max_epochs``, on the trainer's coverage stop, or after
+        ``settings.patience`` epochs without a lower validation loss.
+        """
+        trainer, patience = self.trainer, self.settings.patience
+        self.best = min(trainer.history, key=_score, default=None)
+        while trainer.current_epoch < trainer.config.max_epochs:
+            trainer.fit(epochs=1)
+            record = trainer.history[-1]
+            improved = self.best is None or _score(record) < _score(self.best)
+            if improved:
+                self._keep_best(record)
+            if self.main:
+                self._write_epoch(improved)
+            self.echo(_epoch_line(record))
+            if trainer.stopped_early:
+                threshold = trainer.config.coverage_threshold
+                self.echo(f"stopped early: validation coverage below {threshold}")
+                break
+            assert self.best is not None
+            waited = int(record["epoch"]) - int(self.best["epoch"])
+            if patience is not None and waited >= patience:
+                self.echo(
+                    f"stopped early: no lower validation loss for {patience} epoch(s); "
+                    f"best.pt holds epoch {self.best['epoch']}"
+                )
+                break
+
+    def _keep_best(self, record: Record) -> None:
+        """Remember the best epoch, its weights, and its metrics at its calibrated threshold."""
+        self.best = record
+        model = distributed.unwrap(self.trainer.model)
+        self.best_state = copy.deepcopy(model.state_dict())
+        tau = record.get("val_tau_calibrated")
+        self.calibrated = None
+        if tau is not None and math.isfinite(tau):
+            metrics = self.trainer.validate(tau_infer=tau)  # every rank: the sums are reduced
+            self.calibrated = None if metrics is None else {**metrics, "tau_infer": tau}
+
+    def _write_epoch(self, improved: bool) -> None:
+        trainer = self.trainer
+        _write_metrics(self.run_dir, trainer.history)
+        record = trainer.history[-1]
+        trainer.save_checkpoint(self.run_dir / "last.pt", extra=self._model_record(record))
+        if improved:
+            trainer.save_checkpoint(self.run_dir / "best.pt", extra=self._model_record(record))
+
+    def _model_record(self, record: Record) -> dict[str, Any]:
+        """The checkpoint's model record: how to rebuild and feed the model, and its threshold."""
+        configured = self.trainer.config.tau_infer
+        calibrated = record.get("val_tau_calibrated")
+        calibrated = calibrated if calibrated is not None and math.isfinite(calibrated) else None
+        spec = self.manifest.spec.get("targets") if isinstance(self.manifest.spec, dict) else None
+        status_columns = [t.get("status") for t in spec] if isinstance(spec, list) else None
+        if status_columns is not None and not all(isinstance(c, str) for c in status_columns):
+            status_columns = None
+        model_record = ModelRecord(
+            spec=model_spec(distributed.unwrap(self.trainer.model)),
+            inputs=list(self.manifest.inputs),
+            targets=list(self.manifest.targets),
+            tau_infer=configured if calibrated is None else calibrated,
+            tau_infer_configured=configured,
+            tau_infer_calibrated=calibrated,
+            categories=dict(self.manifest.categories),
+            status_columns=status_columns,
+            status_counts=dict(self.manifest.status_counts),
+        )
+        return {RECORD_KEY: model_record.to_dict()}
+
+    # -- the end ----------------------------------------------------------------------
+
+    def finish(self) -> None:
+        """Say the calibration, restore the best weights, and write config.json and the report."""
+        trainer = self.trainer
+        if self.best_state is not None:
+            distributed.unwrap(trainer.model).load_state_dict(self.best_state)
+        if trainer.config.val_loader is not None:
+            self.echo(self._calibration_line())
+        self.write_config()
+        if self.main:
+            self._write_report()
+
+    def _calibration_line(self) -> str:
+        configured = self.trainer.config.tau_infer
+        if self.calibrated is not None:
+            return (
+                f"tau_infer calibrated on validation: {self.calibrated['tau_infer']:.3g} "
+                f"(⊥ F1 {self.calibrated['bottom_f1']:.3f}; configured {configured:g}); "
+                "best.pt decodes at it"
+            )
+        calibration = self.trainer.calibration
+        reason = calibration.reason if calibration is not None else "no validation rows"
+        return f"tau_infer not calibrated ({reason}); best.pt decodes at {configured:g}"
+
+    def write_config(self) -> None:
+        """``config.json``: settings, head, data fingerprints, and the calibration once known."""
+        if not self.main:
+            return
+        trainer, best = self.trainer, self.best
+        data = {
+            "data": {
+                "train": str(self.shard_dir.absolute()),
+                "train_manifest_sha256": trainer.dataset_fingerprint,
+                "val": None if self.val_dir is None else str(self.val_dir.absolute()),
+                "val_manifest_sha256": None
+                if self.val_dir is None
+                else manifest_fingerprint(self.val_dir),
+            },
+            "head": {"head": self.choice.head, "reason": self.choice.reason},
+            "run": dataclasses.asdict(self.settings),
+            "ranks": torch.distributed.get_world_size() if distributed.initialised() else 1,
+            "training": trainer.config.to_dict(),
+            "calibration": None
+            if best is None
+            else {
+                "best_epoch": best["epoch"],
+                "tau_infer_configured": trainer.config.tau_infer,
+                "tau_infer_calibrated": None
+                if self.calibrated is None
+                else self.calibrated["tau_infer"],
+                "validation_metrics": None if self.calibrated is None else _plain(self.calibrated),
+            },
+        }
+        text = json.dumps(data, indent=2, sort_keys=True) + "\n"
+        atomic_write_text(self.run_dir / "config.json", text)
+
+    def _write_report(self) -> None:
+        """``report.html``: the run's history, its data's status mix, and decoded predictions
+        on the validation data (on the training data when there is none)."""
+        trainer = self.trainer
+        # Shard loaders (the training one without its progress bar): they carry a manifest.
+        loader: Any = getattr(trainer.train_loader, "loader", trainer.train_loader)
+        val_loader: Any = trainer.config.val_loader
+        tau = trainer.config.tau_infer if self.calibrated is None else self.calibrated["tau_infer"]
+        write_report(
+            self.run_dir,
+            trainer.history,
+            train_counts=loader.manifest.status_counts,
+            val_counts=None if val_loader is None else val_loader.manifest.status_counts,
+            predictions=collect_predictions(
+                distributed.unwrap(trainer.model),  # no collectives
+                val_loader if val_loader is not None else loader,
+                tau,
+                split="training" if val_loader is None else "validation",
+            ),
+            final=self.calibrated,
+        )
 
 
 def manifest_fingerprint(shard_dir: str | Path) -> str:
@@ -64,151 +379,6 @@ class _Progress:
                 bar.update(1)
 
 
-def train_run(
-    shard_dir: str | Path,
-    run_dir: str | Path,
-    *,
-    val_dir: str | Path | None = None,
-    training: Mapping[str, Any] | None = None,
-    settings: RunSettings | None = None,
-    resume: bool = False,
-    force: bool = False,
-    overwrite: bool = False,
-    progress: Callable[[int], Any] | None = None,
-    echo: Callable[[str], None] = print,
-) -> SCMTrainer:
-    """Train a ``ProjectiveMLP`` sized from the manifest; write the run directory.
-
-    Args:
-        shard_dir: Training shards (``zpml shard``).
-        run_dir: Where the run's files go; new and empty unless ``resume``.
-        val_dir: Validation shards, run once per epoch.
-        training: :class:`TrainingConfig` fields.
-        settings: Model, optimizer and loader settings.
-        resume: Continue the run in ``run_dir`` from ``last.pt``.
-        force: Resume on data other than the run's (by manifest sha256).
-        overwrite: Replace a previous run in ``run_dir`` (nothing else may be there).
-        progress: ``progress(total_batches)`` gives a bar context manager.
-        echo: Where a line per epoch goes.
-
-    Returns:
-        The trainer, after ``fit``.
-
-    Raises:
-        CapabilityError: The data hold ⊥ targets the configured head cannot emit.
-        ConfigError, UsageError, SourceError, IntegrityError: As their names say.
-    """
-    run_dir, settings = Path(run_dir), settings or RunSettings()
-    training = dict(training or {})
-    if distributed.init_from_env(training.get("device")):  # under torchrun: one rank of several
-        training["device"] = distributed.device_for_rank(training.get("device"))
-    main = distributed.is_main()  # only rank 0 writes files and prints
-    inputs = [path for path in (shard_dir, val_dir) if path is not None]
-    claim = claim_run_dir(run_dir, inputs, resume=resume, overwrite=overwrite)
-    with claim if main else contextlib.nullcontext():
-        trainer = _build_trainer(shard_dir, val_dir, training, settings, progress if main else None)
-        if resume:
-            trainer.load_checkpoint(run_dir / "last.pt", force=force)
-        if main:
-            _write_config(run_dir, shard_dir, val_dir, trainer.config, settings, trainer)
-        _train_epochs(trainer, run_dir, main, echo)
-        if main:
-            _write_report(run_dir, trainer)
-    return trainer
-
-
-def _train_epochs(
-    trainer: SCMTrainer, run_dir: Path, main: bool, echo: Callable[[str], None]
-) -> None:
-    """Fit one epoch at a time; after each, rank 0 writes the metrics and checkpoints."""
-    best = min((_score(r) for r in trainer.history), default=float("inf"))
-    while trainer.current_epoch < trainer.config.max_epochs:
-        trainer.fit(epochs=1)
-        record = trainer.history[-1]
-        if main:
-            _append_metrics(run_dir, trainer.history)
-            trainer.save_checkpoint(run_dir / "last.pt")
-            if _score(record) <= best:
-                best = _score(record)
-                trainer.save_checkpoint(run_dir / "best.pt")
-            echo(_epoch_line(record))
-        if trainer.stopped_early:
-            if main:
-                echo(
-                    f"stopped early: validation coverage below {trainer.config.coverage_threshold}"
-                )
-            break
-
-
-def _write_report(run_dir: Path, trainer: SCMTrainer) -> None:
-    """``report.html``: the run's history, its data's status mix, and decoded predictions
-    on the validation data (on the training data when there is none)."""
-    # Shard loaders (the training one without its progress bar): they carry a manifest.
-    loader: Any = getattr(trainer.train_loader, "loader", trainer.train_loader)
-    val_loader: Any = trainer.config.val_loader
-    write_report(
-        run_dir,
-        trainer.history,
-        train_counts=loader.manifest.status_counts,
-        val_counts=None if val_loader is None else val_loader.manifest.status_counts,
-        predictions=collect_predictions(
-            getattr(trainer.model, "module", trainer.model),  # unwrapped from DDP: no collectives
-            val_loader if val_loader is not None else loader,
-            trainer.config.tau_infer,
-            split="training" if val_loader is None else "validation",
-        ),
-    )
-
-
-def _build_trainer(
-    shard_dir: str | Path,
-    val_dir: str | Path | None,
-    training: Mapping[str, Any],
-    settings: RunSettings,
-    progress: Callable[[int], Any] | None,
-) -> SCMTrainer:
-    """Loaders, config, a ``ProjectiveMLP`` sized from the manifest (in DDP when distributed)."""
-    torch.manual_seed(settings.seed)
-    loader = make_loader(
-        shard_dir,
-        settings.batch_size,
-        seed=settings.seed,
-        balance="status" if settings.balance == "status" else None,
-        num_workers=settings.num_workers,
-    )
-    if loader.manifest.rows == 0:
-        raise DataError(
-            f"{shard_dir}: no rows to train on ({loader.manifest.quarantined_rows:,} "
-            "quarantined); see quarantine.parquet for why, fix the data and shard it again"
-        )
-    val_loader = None
-    if val_dir is not None:
-        val_loader = make_loader(val_dir, settings.batch_size, shuffle=False)
-        _check_same_columns(loader.manifest, val_loader.manifest, val_dir)
-    # The run's seed also seeds the thresholds, unless the training settings name their own.
-    config = TrainingConfig.from_dict({"seed": settings.seed, **training}, val_loader=val_loader)
-    manifest = loader.manifest
-    mlp = ProjectiveMLP(
-        len(manifest.inputs),
-        len(manifest.targets),
-        settings.hidden,
-        q_param=settings.q_param,
-        q_min=settings.q_min,
-    )
-    mlp.set_input_scaling(*_input_statistics(shard_dir, settings.seed))
-    model: torch.nn.Module = mlp
-    model = distributed.wrap(model, torch.device(config.device or "cpu"))
-    trainer = SCMTrainer(
-        model,
-        torch.optim.Adam(model.parameters(), lr=settings.lr),
-        SCMTrainingLoss(),
-        _Progress(loader, progress),
-        config=config,
-    )
-    trainer.dataset_fingerprint = manifest_fingerprint(shard_dir)
-    return trainer
-
-
 def _check_same_columns(train: Manifest, val: Manifest, val_dir: str | Path) -> None:
     """Refuse validation shards whose inputs or targets differ from the training shards'."""
     if (val.inputs, len(val.targets)) != (train.inputs, len(train.targets)):
@@ -219,53 +389,13 @@ def _check_same_columns(train: Manifest, val: Manifest, val_dir: str | Path) -> 
         )
 
 
-def _input_statistics(shard_dir: str | Path, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Mean and standard deviation of each input over a shuffled sample of the rows.
-
-    Raw features on scales of 1e3 and 1e-2 side by side stall the MLP; the
-    sample (at most ``_SCALING_ROWS``) is the same on every rank.
-    """
-    sample = make_loader(shard_dir, 4096, seed=seed, rank=0, world_size=1)
-    inputs = []
-    for batch in sample:
-        inputs.append(batch.inputs)
-        if sum(len(i) for i in inputs) >= _SCALING_ROWS:
-            break
-    rows = torch.cat(inputs) if inputs else torch.zeros((0, len(sample.manifest.inputs)))
-    mean = torch.nanmean(rows, dim=0)
-    spread = torch.nanmean((rows - mean) ** 2, dim=0).sqrt()
-    return mean, spread
-
-
 def _score(record: Mapping[str, Any]) -> float:
     """Lower is better: validation loss when there is one, else training loss."""
     value = record.get("val_loss", record.get("loss"))
     return float("inf") if value is None or value != value else float(value)
 
 
-def _write_config(
-    run_dir: Path,
-    shard_dir: str | Path,
-    val_dir: str | Path | None,
-    config: TrainingConfig,
-    settings: RunSettings,
-    trainer: SCMTrainer,
-) -> None:
-    data = {
-        "data": {
-            "train": str(Path(shard_dir).absolute()),
-            "train_manifest_sha256": trainer.dataset_fingerprint,
-            "val": None if val_dir is None else str(Path(val_dir).absolute()),
-            "val_manifest_sha256": None if val_dir is None else manifest_fingerprint(val_dir),
-        },
-        "run": dataclasses.asdict(settings),
-        "ranks": torch.distributed.get_world_size() if distributed.initialised() else 1,
-        "training": config.to_dict(),
-    }
-    atomic_write_text(run_dir / "config.json", json.dumps(data, indent=2, sort_keys=True) + "\n")
-
-
-def _append_metrics(run_dir: Path, history: list[Record]) -> None:
+def _write_metrics(run_dir: Path, history: list[Record]) -> None:
     """Rewrite ``metrics.jsonl`` whole (atomically): a crash never leaves half a line."""
     lines = [json.dumps(_plain(record), sort_keys=True) for record in history]
     atomic_write_text(run_dir / "metrics.jsonl", "".join(line + "\n" for line in lines))
@@ -284,5 +414,8 @@ def _epoch_line(record: Mapping[str, Any]) -> str:
     parts = [f"epoch {record['epoch']}", f"loss {record.get('loss', float('nan')):.4g}"]
     if "val_loss" in record:
         parts.append(f"val_loss {record['val_loss']:.4g}")
-        parts.append(f"val_coverage {record.get('val_coverage', float('nan')):.3f}")
+        for name in ("coverage", "bottom_f1"):
+            value = record.get(f"val_{name}")
+            if value is not None and value == value:
+                parts.append(f"val_{name} {value:.3f}")
     return ", ".join(parts)

@@ -25,11 +25,14 @@ class TrainingBatch(NamedTuple):
         targets: The lifted targets.
         codes: int8 status codes when the batch carried labels or sentinels;
             ``None`` for ``(inputs, SemanticTargets)``.
+        values: The stored values (the limit on censored cells; ±inf for
+            legacy sentinels); ``None`` for ``(inputs, SemanticTargets)``.
     """
 
     inputs: torch.Tensor
     targets: SemanticTargets
     codes: torch.Tensor | None
+    values: torch.Tensor | None = None
 
     @property
     def rows(self) -> int:
@@ -37,12 +40,20 @@ class TrainingBatch(NamedTuple):
         return int(self.inputs.shape[0])
 
     def to(self, device: torch.device) -> TrainingBatch:
-        """Inputs and targets on ``device`` (asynchronous from pinned memory); codes stay."""
+        """Everything on ``device`` (asynchronous from pinned memory).
+
+        The host-side checks read the codes before the move.
+        """
         non_blocking = device.type == "cuda"
+
+        def moved(tensor: torch.Tensor | None) -> torch.Tensor | None:
+            return None if tensor is None else tensor.to(device, non_blocking=non_blocking)
+
         return TrainingBatch(
             self.inputs.to(device, non_blocking=non_blocking),
             self.targets.to(device, non_blocking=non_blocking),
-            self.codes,
+            moved(self.codes),
+            moved(self.values),
         )
 
 
@@ -60,7 +71,7 @@ def as_training_batch(batch: Any) -> TrainingBatch:
         targets = batch.targets
         if targets is None:
             targets = lift_semantic_targets(batch.values, batch.status_labels)
-        return TrainingBatch(batch.inputs, targets, batch.status_labels)
+        return TrainingBatch(batch.inputs, targets, batch.status_labels, batch.values)
     if not isinstance(batch, (tuple, list)) or len(batch) not in (2, 3):
         raise UsageError(
             f"cannot train on a batch of type {type(batch).__name__}"
@@ -77,7 +88,7 @@ def as_training_batch(batch: Any) -> TrainingBatch:
         codes = batch[2]
     else:
         codes = torch.from_numpy(encode_status(batch[2])).to(values.device)
-    return TrainingBatch(inputs, lift_semantic_targets(values, codes), codes)
+    return TrainingBatch(inputs, lift_semantic_targets(values, codes), codes, values)
 
 
 def _tensor(value: Any, name: str) -> torch.Tensor:

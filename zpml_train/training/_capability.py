@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import nn
@@ -12,6 +12,9 @@ from torch import nn
 from zpml_data.errors import CapabilityError, ConfigError
 from zpml_data.lift import SemanticTargets
 from zpml_data.status import BOTTOM_STATUSES, UNTRAINED_STATUSES, Status
+
+if TYPE_CHECKING:
+    from zpml_train.training._protocol import LossProtocol
 
 _CAPABILITIES = ("reachable", "unreachable_by_construction")
 
@@ -148,3 +151,65 @@ def missing_loss_error(loss_fn: Any, counts: Mapping[Status, int], where: str) -
         "keyword, so it cannot mask them. Add `semantic_targets=None` to its signature and "
         "mask with semantic_targets.mask_untrained (SCMTrainingLoss does), or drop those rows."
     )
+
+
+@dataclass(frozen=True)
+class DataChecks:
+    """The checks before compute, by a loader's manifest or else per batch on the host.
+
+    Attributes:
+        capability: The model's, or ``None`` when it reports none.
+        allow_unreachable: ``TrainingConfig.allow_bottom_unreachable``.
+        tau_infer: The decoding threshold the capability was asked about.
+        loss_fn: The loss, named in refusals.
+        protocol: The loss's keywords: can it mask ``missing`` rows?
+    """
+
+    capability: Capability | None
+    allow_unreachable: bool
+    tau_infer: float
+    loss_fn: Any
+    protocol: LossProtocol
+
+    @property
+    def refuses_bottoms(self) -> bool:
+        """Whether training data with ⊥ targets must be refused."""
+        return (
+            self.capability is not None
+            and not self.capability.reachable
+            and not self.allow_unreachable
+        )
+
+    def manifest(self, loader: Any, *, training: bool) -> bool:
+        """Check the loader's manifest counts; ``True`` if it had them (no batch checks needed).
+
+        Raises:
+            CapabilityError: Training data with ⊥ targets the model cannot emit.
+            ConfigError: ``missing`` targets and a loss that cannot mask them.
+        """
+        status_counts = getattr(getattr(loader, "manifest", None), "status_counts", None)
+        if status_counts is None:
+            return False
+        counts = counts_from_manifest(status_counts)
+        where = f"the {'training' if training else 'validation'} data (by its manifest)"
+        if training and self.refuses_bottoms and any(s in BOTTOM_STATUSES for s in counts):
+            assert self.capability is not None
+            raise capability_error(self.capability, counts, self.tau_infer, where)
+        if not self.protocol.masks_missing and any(s in UNTRAINED_STATUSES for s in counts):
+            raise missing_loss_error(self.loss_fn, counts, where)
+        return True
+
+    def batch(
+        self, codes: torch.Tensor | None, targets: SemanticTargets, *, training: bool
+    ) -> None:
+        """The same checks on one batch, on the host, before its step.
+
+        Raises:
+            CapabilityError, ConfigError: As :meth:`manifest`.
+        """
+        if training and self.refuses_bottoms and has_bottoms(codes, targets):
+            assert self.capability is not None
+            counts = counts_in_batch(codes, targets)
+            raise capability_error(self.capability, counts, self.tau_infer, "a batch")
+        if not self.protocol.masks_missing and has_untrained(codes, targets):
+            raise missing_loss_error(self.loss_fn, counts_in_batch(codes, targets), "a batch")

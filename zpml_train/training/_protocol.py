@@ -7,6 +7,10 @@ trainer is built:
 
 * ``semantic_targets``: the batch's :class:`~zpml_data.lift.SemanticTargets`
   (masks for ``missing``, finite and bottom rows, orientation, kind).
+* ``values``: the batch's stored values, shaped like ``Y_n``: the value on
+  finite cells, the detection limit on censored cells (NaN where none was
+  stored; ±inf for legacy sentinel batches). Not passed for batches of
+  ``(inputs, SemanticTargets)``, which carry no values.
 * ``tau``: this step's bottom threshold (a float).
 * ``inputs``: the batch's input tensor.
 * ``epoch``: the epoch, from 0.
@@ -24,7 +28,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-LOSS_KEYWORDS = ("semantic_targets", "tau", "inputs", "epoch", "global_step", "loss_weights")
+LOSS_KEYWORDS = (
+    "semantic_targets",
+    "values",
+    "tau",
+    "inputs",
+    "epoch",
+    "global_step",
+    "loss_weights",
+)
 
 
 @dataclass(frozen=True)

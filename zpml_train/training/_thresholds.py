@@ -1,8 +1,11 @@
-"""Per-step training thresholds, drawn from a seeded generator of their own."""
+"""Thresholds: each training step's, drawn from a seeded generator; the calibration's candidates."""
 
 from __future__ import annotations
 
 import torch
+from torch import nn
+
+from zpml_train.model.gated import GatedHead
 
 
 class ThresholdSampler:
@@ -37,3 +40,14 @@ class ThresholdSampler:
     def set_state(self, state: torch.Tensor) -> None:
         """Restore a state from :meth:`get_state`."""
         self.generator.set_state(state.cpu())
+
+
+def candidate_thresholds(model: nn.Module) -> torch.Tensor:
+    """The thresholds a calibration tries, ascending, for this model's head.
+
+    A gated head's ``Q`` is a probability: 0.01 to 0.99 in steps of 0.01. A
+    rational head's ``|Q|`` has no scale: 20 per decade from 1e-6 to 1.
+    """
+    if any(isinstance(module, GatedHead) for module in model.modules()):
+        return torch.linspace(0.01, 0.99, 99, dtype=torch.float64)
+    return torch.logspace(-6, 0, 121, dtype=torch.float64)

@@ -9,7 +9,7 @@ from typing import Any, Literal, Protocol, runtime_checkable
 
 from zpml_data.errors import ConfigError
 from zpml_data.io.untrusted import parse_untrusted
-from zpml_data.validate import require_choice, require_float, require_int, require_positive_int
+from zpml_data.validate import require_choice, require_float, require_positive_int, require_seed
 from zpml_train.model.policies import GradientPolicy
 
 AmpDtype = Literal["auto", "float16", "bfloat16"]
@@ -50,8 +50,9 @@ class TrainingConfig:
     tau_train_max: float = 1e-4
     # The strict decoding threshold: |Q| < tau_infer is ⊥; <= tau_train_min.
     tau_infer: float = 1e-6
-    # Stop when validation coverage stays below the threshold this many epochs in a row.
-    coverage_threshold: float = 0.95
+    # Stop when validation coverage stays below the threshold this many epochs in a
+    # row; None: never (coverage below 1 is what data with ⊥ targets should give).
+    coverage_threshold: float | None = None
     coverage_patience: int = 3
     log_hook: Callable[[dict[str, Any]], None] | None = None
     val_loader: Iterable[Any] | None = None
@@ -82,12 +83,13 @@ class TrainingConfig:
         )
         self.amp_dtype = require_choice("amp_dtype", _dtype_name(self.amp_dtype), AMP_DTYPES)
         self._check_thresholds()
-        self.coverage_threshold = require_float(
-            "coverage_threshold", self.coverage_threshold, minimum=0.0, maximum=1.0
-        )
+        if self.coverage_threshold is not None:
+            self.coverage_threshold = require_float(
+                "coverage_threshold", self.coverage_threshold, minimum=0.0, maximum=1.0
+            )
         self.coverage_patience = require_positive_int("coverage_patience", self.coverage_patience)
         self.log_every_n_steps = require_positive_int("log_every_n_steps", self.log_every_n_steps)
-        self.seed = require_int("seed", self.seed, minimum=0)
+        self.seed = require_seed("seed", self.seed)
         if self.gradient_policy is not None:
             self.gradient_policy = GradientPolicy.parse(self.gradient_policy)
         if self.loss_weights is not None:

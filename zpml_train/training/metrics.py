@@ -1,36 +1,109 @@
-"""Per-status training metrics, accumulated on the device and read by the host rarely.
+"""Training metrics: one vocabulary (:data:`METRICS`), sums kept on the device, read rarely.
 
-Each step adds a handful of sums to one float64 tensor on the model's device;
-nothing is copied to the host until :meth:`MetricSums.read` (the trainer
-calls it at the logging cadence and at the end of an epoch). All counts are
-of target cells (rows × targets). The sums pass through
-:func:`reduce_sums` before they are read: the one place a distributed run
-adds them up across ranks.
+Every metric zpml reports is named, explained and formatted once, here: the
+trainer's history, ``metrics.jsonl``, the report and the summary table all
+read :data:`METRICS`. Counts are of target cells (rows × targets); outputs
+are decoded as :func:`~zpml_train.model.heads.decode` does, at the threshold
+the caller gives (the trainer: ``tau_infer``).
 
-Metrics (each a float; NaN where its denominator is 0):
-
-* ``loss``: the loss averaged over rows.
-* ``coverage``: the share of outputs that decode finite (NaN/inf outputs are ⊥).
-* ``finite_rmse``: RMSE of decoded values on finite targets that decode finite.
-* ``finite_decoded``: the share of finite targets that decode finite.
-* ``bottom_recall``: the share of bottom targets that decode ⊥.
-* ``bottom_precision``: the share of ⊥ outputs on trained targets whose target is bottom.
-* ``censored_accuracy``: the share of censored targets where the sign of ``P``
-  gives the censored side (below: ``P < 0``; above: ``P > 0``).
-* ``rows``: target cells seen; ``missing``: cells skipped as ``missing``.
+Each step adds its cells' counts to one float64 tensor on the model's device;
+nothing reaches the host until :meth:`MetricSums.read`. The sums pass
+through :func:`reduce_sums` first: the one place a distributed run adds them
+up across ranks. :meth:`MetricSums.calibrate` reads the ⊥ F1 of every
+candidate threshold from two histograms kept the same way.
 """
 
 from __future__ import annotations
 
 import math
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, NamedTuple
 
 import torch
 from torch import Tensor
 
 from zpml_data.lift import SemanticTargets
 from zpml_train.model.losses import projective_outputs
+from zpml_train.training._counting import Cells, Step, joined, status_codes
 from zpml_train.training.distributed import sum_across_ranks
+
+
+@dataclass(frozen=True)
+class Metric:
+    """One reported metric.
+
+    Attributes:
+        name: The key in records, ``metrics.jsonl`` (``val_`` + name for validation).
+        title: A short title for the report.
+        meaning: What it counts, in one line.
+        share: A share in [0, 1] (shown as a percentage) rather than a quantity.
+    """
+
+    name: str
+    title: str
+    meaning: str
+    share: bool
+
+    def format(self, value: Any) -> str:
+        """``value`` as a person reads it: a percentage for shares, "-" for none."""
+        if value is None or (isinstance(value, float) and value != value):
+            return "-"
+        if isinstance(value, float) and value.is_integer() and abs(value) >= 1 and not self.share:
+            return f"{int(value):,}"
+        if isinstance(value, float):
+            return f"{value:.1%}" if self.share else f"{value:.4g}"
+        return str(value)
+
+
+METRICS: tuple[Metric, ...] = (
+    Metric("loss", "Loss", "training loss per row", False),
+    Metric("coverage", "Coverage", "outputs that decode finite", True),
+    Metric(
+        "finite_rmse_latent",
+        "Finite RMSE (latent)",
+        "RMSE of the latent value on every finite target (models with a latent value)",
+        False,
+    ),
+    Metric("finite_rmse", "Finite RMSE (decoded)", "RMSE on finite targets decoded finite", False),
+    Metric("finite_decoded", "Finite decoded", "finite targets decoded finite", True),
+    Metric("bottom_recall", "⊥ recall", "⊥ targets decoded ⊥", True),
+    Metric(
+        "bottom_precision", "⊥ precision", "⊥ outputs on trained targets whose target is ⊥", True
+    ),
+    Metric("bottom_f1", "⊥ F1", "harmonic mean of ⊥ recall and precision", True),
+    Metric(
+        "censored_bottom_side",
+        "Censored: ⊥ on its side",
+        "censored targets decoded ⊥ on the right side (sign of P)",
+        True,
+    ),
+    Metric(
+        "censored_any_side",
+        "Censored: on its side",
+        "censored targets decoded ⊥ on the right side, or finite beyond their stored limit",
+        True,
+    ),
+    Metric(
+        "domain_invalid_recall", "domain_invalid recall", "domain_invalid targets decoded ⊥", True
+    ),
+    Metric(
+        "domain_invalid_precision",
+        "domain_invalid precision",
+        "⊥ outputs of kind domain_invalid-or-bottom whose target is domain_invalid (kind output)",
+        True,
+    ),
+    Metric(
+        "tau_calibrated",
+        "Calibrated tau_infer",
+        "threshold with the best ⊥ F1 on validation (none: no ⊥ targets, or ⊥ the majority)",
+        False,
+    ),
+    Metric("rows", "Cells", "target cells seen", False),
+    Metric("missing", "Missing", "cells skipped as missing", False),
+)
+METRIC_BY_NAME = {metric.name: metric for metric in METRICS}
+# What MetricSums.read gives; tau_calibrated comes from MetricSums.calibrate.
+METRIC_NAMES = tuple(metric.name for metric in METRICS if metric.name != "tau_calibrated")
 
 # Slots of the sums: first those counted on the device, then those the host knows.
 _DEVICE_SLOTS = (
@@ -43,22 +116,18 @@ _DEVICE_SLOTS = (
     "predicted_bottom",  # ⊥ outputs on trained targets
     "bottom_hits",  # bottom targets decoded ⊥
     "censored",
-    "censored_correct",
+    "censored_bottom_side",
+    "censored_any_side",
+    "domain_invalid",
+    "domain_invalid_hits",  # decoded ⊥
+    "predicted_domain_invalid",  # decoded ⊥ with kind domain_invalid_or_bottom
+    "domain_invalid_kind_hits",  # ... whose target is domain_invalid
+    "latent_cells",  # finite targets with a latent value
+    "latent_squared_error",
     "squared_error",  # on finite_decoded
 )
 _HOST_SLOTS = ("loss_rows", "cells")
 _SLOTS = _DEVICE_SLOTS + _HOST_SLOTS
-METRIC_NAMES = (
-    "loss",
-    "coverage",
-    "finite_rmse",
-    "finite_decoded",
-    "bottom_recall",
-    "bottom_precision",
-    "censored_accuracy",
-    "rows",
-    "missing",
-)
 
 
 def reduce_sums(sums: Tensor) -> Tensor:
@@ -70,45 +139,106 @@ def reduce_sums(sums: Tensor) -> Tensor:
     return sum_across_ranks(sums)
 
 
+class Calibration(NamedTuple):
+    """The threshold with the best ⊥ F1 on some data, or why there is none.
+
+    Attributes:
+        tau: The threshold, or ``None``.
+        f1: Its ⊥ F1 (NaN without a threshold).
+        reason: Why there is no threshold (empty when there is one).
+    """
+
+    tau: float | None
+    f1: float
+    reason: str
+
+
 class MetricSums:
     """Running per-status sums for one phase (an epoch, a validation pass).
 
     ``add`` only keeps references to a step's detached outputs and targets;
     every ``flush_every`` steps (and before a read) the pending steps are
-    counted together, so the per-step cost is an append, not twenty small
+    counted together, so the per-step cost is an append, not thirty small
     kernels.
 
     Args:
         device: Where the sums live: the model's device.
         flush_every: Steps held before they are counted.
+        thresholds: Candidate thresholds for :meth:`calibrate` (ascending);
+            ``None``: no calibration histograms.
     """
 
-    def __init__(self, device: torch.device | str, flush_every: int = 32) -> None:
+    def __init__(
+        self,
+        device: torch.device | str,
+        flush_every: int = 32,
+        thresholds: Tensor | None = None,
+    ) -> None:
         self.sums = torch.zeros(len(_DEVICE_SLOTS), dtype=torch.float64, device=device)
         self.host = [0.0] * len(_HOST_SLOTS)
         self.flush_every = flush_every
-        self._pending: list[tuple[Tensor, Tensor, Tensor, SemanticTargets, float]] = []
+        self.thresholds = None if thresholds is None else thresholds.to(device, torch.float64)
+        bins = 0 if thresholds is None else len(thresholds) + 1
+        # Cells by how many candidates their |Q| reaches: ⊥ targets, other trained targets.
+        self.histograms = torch.zeros((2, bins), dtype=torch.float64, device=device)
+        self._pending: list[Step] = []
 
     def reset(self) -> None:
         """Start over (in place, no allocation)."""
         self.sums.zero_()
+        self.histograms.zero_()
         self.host = [0.0] * len(_HOST_SLOTS)
         self._pending.clear()
 
-    def add(self, loss: Tensor, outputs: Any, targets: SemanticTargets, tau: float) -> None:
+    def add(
+        self,
+        loss: Tensor,
+        outputs: Any,
+        targets: SemanticTargets,
+        tau: float,
+        *,
+        values: Tensor | None = None,
+        codes: Tensor | None = None,
+    ) -> None:
         """Add one batch: its loss, its model outputs and its lifted targets (no host sync).
 
         Args:
             loss: The batch loss, a scalar tensor.
-            outputs: The model's ``(P, Q)`` (or decoded values).
+            outputs: The model's ``(P, Q)``, or a named tuple with ``P``, ``Q``
+                and optionally ``latent`` (value units) and ``kind_logits``
+                (``[..., 3]``: censored, domain_invalid-or-bottom, fault).
             targets: The batch's lifted targets, on the sums' device.
-            tau: The bottom threshold of this step: ``|Q| < tau`` is ⊥.
+            tau: The decoding threshold: ``|Q| < tau`` is ⊥.
+            values: The batch's stored values (the limit on censored cells);
+                without them a censored cell counts as on its side only when ⊥.
+            codes: The int8 status codes; without them ``domain_invalid``
+                cannot be told from ``bottom`` and its metrics are NaN.
 
         Raises:
             ShapeError: The outputs do not match the targets' shape.
         """
         P, Q = projective_outputs(outputs, targets.Y_n)
-        self._pending.append((loss.detach(), P.detach(), Q.detach(), targets, tau))
+        latent = getattr(outputs, "latent", None)
+        kind_logits = getattr(outputs, "kind_logits", None)
+        device = P.device
+        limits = (
+            torch.full_like(P, math.nan, dtype=torch.float32)
+            if values is None
+            else values.to(device, non_blocking=True).reshape(P.shape)
+        )
+        self._pending.append(
+            Step(
+                loss.detach(),
+                P.detach(),
+                Q.detach(),
+                targets,
+                tau,
+                status_codes(targets) if codes is None else codes.to(device, non_blocking=True),
+                limits,
+                None if latent is None else latent.detach().reshape(P.shape),
+                None if kind_logits is None else kind_logits.detach().argmax(-1).reshape(P.shape),
+            )
+        )
         self.host[0] += P.shape[0]
         self.host[1] += P.numel()
         if len(self._pending) >= self.flush_every:
@@ -120,62 +250,91 @@ class MetricSums:
         host = torch.tensor(self.host, dtype=torch.float64).to(self.sums.device)
         return summarise(reduce_sums(torch.cat([self.sums, host])).tolist())
 
+    def calibrate(self) -> Calibration:
+        """The candidate threshold with the best ⊥ F1 on the cells added so far.
+
+        None when there are no ⊥ targets, or when ⊥ targets are the majority
+        of the trained cells (F1 then rewards decoding nearly everything ⊥).
+        Ties: the middle one of the best candidates.
+        """
+        if self.thresholds is None:
+            return Calibration(None, math.nan, "no candidate thresholds")
+        self._flush()
+        bottom, other = reduce_sums(self.histograms).cumsum(dim=1).cpu()
+        bottoms, trained = float(bottom[-1]), float(bottom[-1] + other[-1])
+        if bottoms == 0:
+            return Calibration(None, math.nan, "no ⊥ targets to calibrate on")
+        if bottoms > trained / 2:
+            return Calibration(
+                None,
+                math.nan,
+                f"⊥ targets are the majority ({bottoms / trained:.0%} of trained cells): "
+                "F1 would favour decoding nearly everything ⊥",
+            )
+        # Index j: cells whose |Q| reaches fewer than j + 1 candidates decode ⊥ at candidate j.
+        f1 = 2 * bottom[:-1] / (bottoms + bottom[:-1] + other[:-1])
+        best = torch.nonzero(f1 == f1.max()).flatten()
+        index = int(best[len(best) // 2])
+        return Calibration(float(self.thresholds[index]), float(f1[index]), "")
+
     def _flush(self) -> None:
         """Count the pending steps in one pass over their concatenation."""
         if not self._pending:
             return
-        losses, Ps, Qs, targets, taus = zip(*self._pending, strict=True)
-        self._pending.clear()
-        rows = torch.tensor([p.shape[0] for p in Ps])
-        device = self.sums.device
-        P, Q = torch.cat(Ps).float(), torch.cat(Qs).float()
-        tau = torch.tensor(taus).repeat_interleave(rows).to(device, non_blocking=True)
-        tau = tau.view(-1, *([1] * (P.dim() - 1)))
-        Y_n = torch.cat([t.Y_n for t in targets]).float()
-        finite = torch.cat([t.mask_finite for t in targets])
-        bottom = torch.cat([t.mask_bottom for t in targets])
-        orientation = torch.cat([t.orientation_label for t in targets])
-        # `not >=`: NaN denominators count as ⊥, like NaN/inf outputs.
-        predicted_bottom = ~(Q.abs() >= tau) | ~torch.isfinite(P) | torch.isinf(Q)
-        decoded = finite & ~predicted_bottom
-        censored = orientation != 0
-        counts = torch.stack(
-            [
-                ~(finite | bottom),
-                ~predicted_bottom,
-                finite,
-                decoded,
-                bottom,
-                predicted_bottom & (finite | bottom),
-                predicted_bottom & bottom,
-                censored,
-                censored & (torch.sign(P) == orientation.to(P.dtype)),
-            ]
-        ).flatten(1)
-        error = torch.where(decoded, P / Q - Y_n, torch.zeros_like(P))
-        loss_x_rows = torch.stack(losses).double() @ rows.to(
-            device, torch.float64, non_blocking=True
+        steps, device = self._pending, self.sums.device
+        self._pending = []
+        rows = torch.tensor([s.P.shape[0] for s in steps])
+        P = torch.cat([s.P for s in steps]).float()
+        Q = torch.cat([s.Q for s in steps]).float()
+        tau = torch.tensor([s.tau for s in steps]).repeat_interleave(rows)
+        tau = tau.to(device, non_blocking=True).view(-1, *([1] * (P.dim() - 1)))
+        targets = [s.targets for s in steps]
+        cells = Cells(
+            P,
+            Q,
+            tau,
+            torch.cat([t.Y_n for t in targets]).float(),
+            torch.cat([t.mask_finite for t in targets]),
+            torch.cat([t.mask_bottom for t in targets]),
+            torch.cat([t.orientation_label for t in targets]),
+            torch.cat([s.codes for s in steps]),
+            torch.cat([s.limits for s in steps]).float(),
         )
-        self.sums += torch.cat(
-            [
-                loss_x_rows.reshape(1),
-                counts.sum(dim=1, dtype=torch.float64),
-                error.square().sum(dtype=torch.float64).reshape(1),
-            ]
-        )
+        latent = joined(steps, "latent", math.nan).float()
+        kind = joined(steps, "kind", -1)
+        losses = torch.stack([s.loss for s in steps]).double()
+        loss_x_rows = losses @ rows.to(device, torch.float64, non_blocking=True)
+        self.sums += torch.cat([loss_x_rows.reshape(1), cells.counts(latent, kind)])
+        if self.thresholds is not None:
+            self._add_histograms(cells)
+
+    def _add_histograms(self, cells: Cells) -> None:
+        assert self.thresholds is not None
+        # Where decode gives ⊥ at any threshold (non-finite P, Q or P/Q), |Q| counts as 0.
+        score = torch.where(cells.always_bottom, 0.0, cells.Q.abs()).double()
+        reached = torch.searchsorted(self.thresholds, score.flatten(), right=True)
+        for row, mask in enumerate((cells.bottom, cells.finite)):
+            self.histograms[row].index_add_(0, reached, mask.flatten().double())
 
 
 def summarise(sums: list[float]) -> dict[str, float]:
-    """Metrics from a list of slot sums (see the module docstring)."""
+    """Metrics from a list of slot sums (see :data:`METRICS`)."""
     s = dict(zip(_SLOTS, sums, strict=True))
     return {
         "loss": _ratio(s["loss_x_rows"], s["loss_rows"]),
         "coverage": _ratio(s["covered"], s["cells"]),
+        "finite_rmse_latent": math.sqrt(_ratio(s["latent_squared_error"], s["latent_cells"])),
         "finite_rmse": math.sqrt(_ratio(s["squared_error"], s["finite_decoded"])),
         "finite_decoded": _ratio(s["finite_decoded"], s["finite"]),
         "bottom_recall": _ratio(s["bottom_hits"], s["bottom"]),
         "bottom_precision": _ratio(s["bottom_hits"], s["predicted_bottom"]),
-        "censored_accuracy": _ratio(s["censored_correct"], s["censored"]),
+        "bottom_f1": _ratio(2 * s["bottom_hits"], s["bottom"] + s["predicted_bottom"]),
+        "censored_bottom_side": _ratio(s["censored_bottom_side"], s["censored"]),
+        "censored_any_side": _ratio(s["censored_any_side"], s["censored"]),
+        "domain_invalid_recall": _ratio(s["domain_invalid_hits"], s["domain_invalid"]),
+        "domain_invalid_precision": _ratio(
+            s["domain_invalid_kind_hits"], s["predicted_domain_invalid"]
+        ),
         "rows": s["cells"],
         "missing": s["missing"],
     }

@@ -9,7 +9,13 @@ Each training step: lift the batch on the host and check it, move it to the
 device, draw a threshold, forward and loss under autocast and the gradient
 policy, backward, add the metrics on the device, and step the optimizer when
 the accumulation group is full. The host reads the device only at the
-logging cadence and at the end of an epoch.
+logging cadence and at the end of an epoch; there it also learns whether a
+loss was not finite (the first such step is kept on the device), and stops.
+
+Every metric, in training and in validation, decodes at ``tau_infer``; the
+validation loss uses the middle of the training thresholds (the reference
+trainer's value). Validation also finds the threshold with the best ⊥ F1
+(:meth:`~zpml_train.training.metrics.MetricSums.calibrate`).
 
 Loss functions follow the protocol in :mod:`zpml_train.training._protocol`.
 """
@@ -17,30 +23,22 @@ Loss functions follow the protocol in :mod:`zpml_train.training._protocol`.
 from __future__ import annotations
 
 import contextlib
+import math
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 import torch
 from torch import Tensor, nn
 
-from zpml_data.errors import CapabilityError, ConfigError, UsageError, ZpmlError
-from zpml_data.status import BOTTOM_STATUSES, UNTRAINED_STATUSES
+from zpml_data.errors import CapabilityError, ConfigError, DataError, UsageError, ZpmlError
 from zpml_data.validate import require_positive_int
 from zpml_train.model.policies import gradient_policy
 from zpml_train.training import distributed
 from zpml_train.training._amp import Amp
 from zpml_train.training._batches import TrainingBatch, as_training_batch
-from zpml_train.training._capability import (
-    capability_error,
-    counts_from_manifest,
-    counts_in_batch,
-    has_bottoms,
-    has_untrained,
-    missing_loss_error,
-    resolve_capability,
-)
+from zpml_train.training._capability import DataChecks, resolve_capability
 from zpml_train.training._checkpoint import (
     capture_state,
     read_checkpoint,
@@ -48,9 +46,9 @@ from zpml_train.training._checkpoint import (
     write_checkpoint,
 )
 from zpml_train.training._protocol import LossProtocol
-from zpml_train.training._thresholds import ThresholdSampler
+from zpml_train.training._thresholds import ThresholdSampler, candidate_thresholds
 from zpml_train.training.config import TrainingConfig
-from zpml_train.training.metrics import MetricSums
+from zpml_train.training.metrics import Calibration, MetricSums
 
 # How many recent thresholds `last_thresholds` keeps.
 THRESHOLD_HISTORY = 1024
@@ -81,6 +79,7 @@ class SCMTrainer:
         current_epoch: The epoch running, or the next one to run between epochs.
         global_step: Training steps taken.
         stopped_early: Whether the last ``fit`` stopped on low coverage.
+        calibration: The last validation's best ⊥ F1 threshold (or why none).
         coverage_bad_epochs: Consecutive epochs of validation coverage below
             ``coverage_threshold`` so far.
     """
@@ -112,6 +111,13 @@ class SCMTrainer:
         self.amp = Amp(self.config.mixed_precision, self.config.amp_dtype, self.device)
         self.loss_protocol = LossProtocol.of(loss_fn)
         self.capability = resolve_capability(model, self.config.tau_infer)
+        self.checks = DataChecks(
+            self.capability,
+            self.config.allow_bottom_unreachable,
+            self.config.tau_infer,
+            loss_fn,
+            self.loss_protocol,
+        )
         self.thresholds = ThresholdSampler(
             self.config.tau_train_min, self.config.tau_train_max, self.config.seed
         )
@@ -124,7 +130,10 @@ class SCMTrainer:
         # The CLI sets this to the manifest's sha256; checkpoints carry it.
         self.dataset_fingerprint: str | None = None
         self.coverage_bad_epochs = 0
+        self.calibration: Calibration | None = None
         self._epoch_metrics = MetricSums(self.device)
+        # The first training step whose loss was not finite (0: none yet), on the device.
+        self._first_bad_step = torch.zeros((), dtype=torch.float64, device=self.device)
         self._loss_weights = self.config.loss_weights
         self._group_steps = 0
         self._group_rows = 0
@@ -147,6 +156,8 @@ class SCMTrainer:
                 (before any batch is read when the loader has a manifest,
                 else before the step of the first batch that holds one).
             ConfigError: The data hold ``missing`` rows and the loss cannot mask them.
+            DataError: A training loss was not finite (the message names the
+                step and the epoch); the epoch is not recorded.
         """
         self._train_checked = self._check_on_every_rank()
         self.optimizer.zero_grad(set_to_none=True)
@@ -183,7 +194,15 @@ class SCMTrainer:
         if loss.requires_grad:
             scale = step.rows if self.config.gradient_accumulation_steps > 1 else 1
             self.amp.backward(loss * scale if scale != 1 else loss)
-        self._epoch_metrics.add(loss, outputs, step.targets, tau)
+        self._note_finite(loss)
+        self._epoch_metrics.add(
+            loss,
+            outputs,
+            step.targets,
+            self.config.tau_infer,
+            values=step.values,
+            codes=step.codes,
+        )
         self._group_steps += 1
         self._group_rows += step.rows
         if self._group_steps == self.config.gradient_accumulation_steps:
@@ -192,22 +211,31 @@ class SCMTrainer:
             self.config.log_hook is not None
             and self.global_step % self.config.log_every_n_steps == 0
         ):
+            self._stop_if_not_finite()
             metrics = self._epoch_metrics.read()
             self._emit("train", step=self.global_step, step_loss=float(loss.detach()), **metrics)
         return loss.detach()
 
-    def validate(self) -> Record | None:
+    def validate(self, tau_infer: float | None = None) -> Record | None:
         """One pass over ``config.val_loader`` without gradients.
 
-        The threshold is the middle of the training range. Returns the
-        metrics (unprefixed), or ``None`` without a loader or batches.
+        Args:
+            tau_infer: Decode at this threshold instead of ``config.tau_infer``
+                (a calibrated one).
+
+        Returns:
+            The metrics (unprefixed), decoded at ``tau_infer``, with
+            ``tau_calibrated``; ``None`` without a loader or batches. The loss
+            uses the middle of the training thresholds. :attr:`calibration`
+            holds the pass's best ⊥ F1 threshold.
         """
         loader = self.config.val_loader
         if loader is None:
             return None
-        checked = self._check_manifest(loader, training=False)
+        checked = self.checks.manifest(loader, training=False)
         tau = 0.5 * (self.config.tau_train_min + self.config.tau_train_max)
-        sums = MetricSums(self.device)
+        tau_infer = self.config.tau_infer if tau_infer is None else tau_infer
+        sums = MetricSums(self.device, thresholds=candidate_thresholds(self.model))
         batches = 0
         was_training = self.model.training
         self.model.eval()
@@ -218,11 +246,22 @@ class SCMTrainer:
                     with self.amp.autocast():
                         outputs = self.model(step.inputs)
                         loss = self._loss(outputs, step, tau)
-                    sums.add(loss, outputs, step.targets, tau)
+                    sums.add(
+                        loss,
+                        outputs,
+                        step.targets,
+                        tau_infer,
+                        values=step.values,
+                        codes=step.codes,
+                    )
                     batches += 1
         finally:
             self.model.train(was_training)
-        return sums.read() if batches else None
+        if not batches:
+            return None
+        self.calibration = sums.calibrate()
+        tau_calibrated = math.nan if self.calibration.tau is None else self.calibration.tau
+        return {**sums.read(), "tau_calibrated": tau_calibrated}
 
     # -- phases ---------------------------------------------------------------------
 
@@ -243,6 +282,7 @@ class SCMTrainer:
             self._optimizer_step()
 
     def _end_epoch(self, epoch: int) -> Record:
+        self._stop_if_not_finite()
         record: Record = {"epoch": epoch, "step": self.global_step, **self._epoch_metrics.read()}
         val = self.validate()
         if val is not None:
@@ -256,7 +296,7 @@ class SCMTrainer:
     def _coverage_stays_low(self, record: Record) -> bool:
         """Count consecutive epochs of validation coverage below the threshold."""
         coverage = record.get("val_coverage")
-        if coverage is None:
+        if coverage is None or self.config.coverage_threshold is None:
             return False
         if coverage >= self.config.coverage_threshold:
             self.coverage_bad_epochs = 0
@@ -269,12 +309,13 @@ class SCMTrainer:
     def _prepare(self, batch: Any, *, training: bool, checked: bool) -> TrainingBatch:
         step = as_training_batch(batch)
         if not checked:
-            self._check_batch(step, training=training)
+            self.checks.batch(step.codes, step.targets, training=training)
         return step.to(self.device)
 
     def _loss(self, outputs: Any, step: TrainingBatch, tau: float) -> Tensor:
         keywords = self.loss_protocol.keywords(
             semantic_targets=step.targets,
+            values=step.values,
             tau=tau,
             inputs=step.inputs,
             epoch=self.current_epoch,
@@ -286,6 +327,24 @@ class SCMTrainer:
             shape = tuple(loss.shape) if isinstance(loss, Tensor) else type(loss).__name__
             raise UsageError(f"the loss function must return a scalar tensor, got {shape}")
         return loss
+
+    def _note_finite(self, loss: Tensor) -> None:
+        """Keep the first step with a non-finite loss, on the device (no host read)."""
+        first_bad = self._first_bad_step
+        bad = ~torch.isfinite(loss.detach()) & (first_bad == 0)
+        first_bad.copy_(torch.where(bad, float(self.global_step), first_bad))
+
+    def _stop_if_not_finite(self) -> None:
+        """Raise if a step's loss was not finite (one host read; at a read point only)."""
+        step = int(self._first_bad_step.item())
+        if step:
+            self._first_bad_step.zero_()
+            raise DataError(
+                f"training stopped: the loss is not finite at step {step} of epoch "
+                f"{self.current_epoch} (the model's weights are no longer usable); nothing of "
+                "this epoch is kept. Check the inputs for non-finite values, or lower the "
+                "learning rate"
+            )
 
     def _optimizer_step(self) -> None:
         if self.config.gradient_accumulation_steps > 1:
@@ -310,19 +369,11 @@ class SCMTrainer:
 
     # -- checks --------------------------------------------------------------------
 
-    @property
-    def _refuses_bottoms(self) -> bool:
-        return (
-            self.capability is not None
-            and not self.capability.reachable
-            and not self.config.allow_bottom_unreachable
-        )
-
     def _check_on_every_rank(self) -> bool:
         """The training data's manifest checks; a refusal on any rank stops every rank."""
         refusal: ZpmlError | None = None
         try:
-            checked = self._check_manifest(self.train_loader, training=True)
+            checked = self.checks.manifest(self.train_loader, training=True)
         except ZpmlError as error:
             refusal, checked = error, False
         if distributed.any_rank(refusal is not None, self.device):
@@ -331,40 +382,35 @@ class SCMTrainer:
             )
         return checked
 
-    def _check_manifest(self, loader: Any, *, training: bool) -> bool:
-        """Check the loader's manifest counts; ``True`` if it had them (no batch checks needed)."""
-        status_counts = getattr(getattr(loader, "manifest", None), "status_counts", None)
-        if status_counts is None:
-            return False
-        counts = counts_from_manifest(status_counts)
-        where = f"the {'training' if training else 'validation'} data (by its manifest)"
-        if training and self._refuses_bottoms and any(s in BOTTOM_STATUSES for s in counts):
-            assert self.capability is not None
-            raise capability_error(self.capability, counts, self.config.tau_infer, where)
-        if not self.loss_protocol.masks_missing and any(s in UNTRAINED_STATUSES for s in counts):
-            raise missing_loss_error(self.loss_fn, counts, where)
-        return True
-
-    def _check_batch(self, step: TrainingBatch, *, training: bool) -> None:
-        """The same checks on one batch, on the host, before its step."""
-        if training and self._refuses_bottoms and has_bottoms(step.codes, step.targets):
-            assert self.capability is not None
-            counts = counts_in_batch(step.codes, step.targets)
-            raise capability_error(self.capability, counts, self.config.tau_infer, "a batch")
-        if not self.loss_protocol.masks_missing and has_untrained(step.codes, step.targets):
-            counts = counts_in_batch(step.codes, step.targets)
-            raise missing_loss_error(self.loss_fn, counts, "a batch")
-
     # -- checkpoints -----------------------------------------------------------------
 
-    def save_checkpoint(self, path: str | Path, *, dataset: str | None = None) -> None:
+    def save_checkpoint(
+        self,
+        path: str | Path,
+        *,
+        dataset: str | None = None,
+        extra: Mapping[str, Any] | None = None,
+    ) -> None:
         """Write the training state between epochs, atomically.
 
         It holds tensors and plain data only (``torch.load(weights_only=True)``
         reads it), a format version, and the dataset fingerprint (``dataset``,
         else ``dataset_fingerprint``; the CLI uses the manifest's sha256).
+
+        Args:
+            path: The checkpoint file.
+            dataset: The data's fingerprint.
+            extra: Plain data stored beside the state under its own keys (a
+                run stores its model record); a key of the state is refused.
+
+        Raises:
+            UsageError: ``extra`` reuses a key of the training state.
         """
-        write_checkpoint(path, capture_state(self, dataset))
+        state = capture_state(self, dataset)
+        clash = sorted(set(extra or {}) & set(state))
+        if clash:
+            raise UsageError(f"extra checkpoint keys {clash} would replace the training state")
+        write_checkpoint(path, {**state, **(extra or {})})
 
     def load_checkpoint(
         self, path: str | Path, *, dataset: str | None = None, force: bool = False

@@ -132,14 +132,14 @@ def test_names_from_the_data_are_escaped() -> None:
 def test_missing_validation_and_metrics_without_a_denominator_are_drawn_as_gaps() -> None:
     records = history(validation=False)
     for record in records:
-        record["censored_accuracy"] = math.nan  # no censored rows at all
+        record["censored_bottom_side"] = math.nan  # no censored rows at all
     records[1]["bottom_precision"] = math.nan  # no ⊥ output in epoch 1
     records[2]["finite_rmse"] = None  # type: ignore[assignment]  # as metrics.jsonl writes NaN
     text = render(history=records)
     page = Page(text)
     assert "nan" not in text.lower()
     assert not any(a.get("class") == "val" for _, a, _ in page.elements)
-    assert page.in_svg("chart-censored_accuracy", "polyline") == []
+    assert page.in_svg("chart-censored_bottom_side", "polyline") == []
     assert any("denominator is 0" in data for data, _ in page.text)
     assert len(page.in_svg("chart-bottom_precision", "circle")) == 2
     assert page.in_svg("chart-bottom_precision", "polyline") == []  # no two neighbours
@@ -149,7 +149,8 @@ def test_missing_validation_and_metrics_without_a_denominator_are_drawn_as_gaps(
 
 def test_an_empty_history_still_renders() -> None:
     page = Page(render(history=[]))
-    assert len([a for t, a, _ in page.elements if t == "svg" and "chart" in a["id"]]) == 7
+    charts = [a for t, a, _ in page.elements if t == "svg" and "chart" in a["id"]]
+    assert len(charts) == len(METRICS)
 
 
 def _scatter_points(page: Page, svg_id: str) -> list[tuple[str, float, float]]:

@@ -63,7 +63,7 @@ def test_use_amp_is_an_alias_that_wins() -> None:
         ("coverage_threshold", 1.5, r"coverage_threshold must be between 0.0 and 1.0, got 1.5"),
         ("coverage_patience", 0, r"coverage_patience must be >= 1, got 0"),
         ("log_every_n_steps", -1, r"log_every_n_steps must be >= 1, got -1"),
-        ("seed", -1, r"seed must be >= 0, got -1"),
+        ("seed", -1, r"seed must be between 0 and \d+, got -1"),
         (
             "gradient_policy",
             "sideways",

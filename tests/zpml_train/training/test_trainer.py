@@ -17,7 +17,7 @@ from tests.zpml_train._helpers import (
     state_copy,
 )
 from zpml_data import lift_semantic_targets
-from zpml_data.errors import CapabilityError, ConfigError, UsageError
+from zpml_data.errors import CapabilityError, ConfigError, DataError, UsageError
 from zpml_data.status import Status
 from zpml_train import Batch, ProjectiveMLP, SCMTrainer, SCMTrainingLoss, TrainingConfig
 from zpml_train.training import trainer as trainer_module
@@ -192,6 +192,7 @@ def test_a_loss_with_var_keywords_gets_everything_and_weights_follow_the_curricu
     received = _keywords_received(takes_all, loss_weights={"fit": 2.0}, loss_curriculum=Ramp())
     assert set(received[0]) == {
         "semantic_targets",
+        "values",
         "tau",
         "inputs",
         "epoch",
@@ -265,8 +266,14 @@ def _always_bottom_trainer(epochs: int, **config: Any) -> SCMTrainer:
     return trainer
 
 
+def test_coverage_early_stop_is_off_by_default() -> None:
+    trainer = _always_bottom_trainer(4)
+    assert [record["val_coverage"] for record in trainer.fit()] == [0.0] * 4
+    assert not trainer.stopped_early
+
+
 def test_coverage_early_stop_after_exactly_patience_bad_epochs() -> None:
-    trainer = _always_bottom_trainer(10, coverage_patience=3)
+    trainer = _always_bottom_trainer(10, coverage_patience=3, coverage_threshold=0.95)
     history = trainer.fit()
     assert [record["val_coverage"] for record in history] == [0.0, 0.0, 0.0]
     assert trainer.stopped_early and trainer.current_epoch == 3
@@ -278,7 +285,8 @@ def test_a_good_epoch_resets_the_coverage_count(monkeypatch: pytest.MonkeyPatch)
     monkeypatch.setattr(trainer, "validate", lambda: {"coverage": next(coverages)})
     history = trainer.fit()
     assert len(history) == 6 and trainer.stopped_early
-    assert not _always_bottom_trainer(2, coverage_patience=3).fit()[-1]["val_coverage"]
+    stopped = _always_bottom_trainer(2, coverage_patience=3, coverage_threshold=0.95)
+    assert not stopped.fit()[-1]["val_coverage"]
 
 
 def test_validation_and_logging_reach_history_and_the_hook() -> None:
@@ -303,7 +311,13 @@ def test_validation_and_logging_reach_history_and_the_hook() -> None:
             "finite_decoded",
             "bottom_recall",
             "bottom_precision",
-            "censored_accuracy",
+            "bottom_f1",
+            "finite_rmse_latent",
+            "censored_bottom_side",
+            "censored_any_side",
+            "domain_invalid_recall",
+            "domain_invalid_precision",
+            "tau_calibrated",
             "rows",
             "missing",
         )
@@ -385,3 +399,77 @@ def test_config_must_be_a_training_config() -> None:
         SCMTrainer(
             model, torch.optim.SGD(model.parameters(), 0.1), SCMTrainingLoss(), [], config={}
         )  # type: ignore[arg-type]
+
+
+def test_the_loss_receives_the_stored_values_by_name() -> None:
+    """Censored cells carry their limit in `values`; the loss gets them as stored."""
+    inputs, values, codes = make_rows(64, seed=2)
+    values = torch.where(codes == Status.CENSORED_BELOW, torch.tensor(-7.5), values)
+    received: list[torch.Tensor] = []
+
+    def wants_values(outputs: Any, targets: Any, *, values: torch.Tensor) -> torch.Tensor:
+        received.append(values)
+        return outputs[0].sum() * 0
+
+    forms = [Batch(inputs, values, codes), (inputs, values, codes)]
+    for batch in forms:
+        received.clear()
+        _trainer([batch], loss_fn=wants_values).fit()
+        assert len(received) == 1
+        torch.testing.assert_close(received[0], values, equal_nan=True)
+    assert (received[0][codes == Status.CENSORED_BELOW] == -7.5).all()
+
+    def values_if_any(outputs: Any, targets: Any, *, values: Any = "absent") -> torch.Tensor:
+        received.append(values)
+        return outputs[0].sum() * 0
+
+    received.clear()  # (inputs, SemanticTargets) carries no values: the keyword is left out
+    _trainer([(inputs, lift_semantic_targets(values, codes))], loss_fn=values_if_any).fit()
+    assert received == ["absent"]
+
+
+def _constant_q_model(q: float) -> torch.nn.Module:
+    model = ProjectiveMLP(3, 1, hidden=(4,))
+    with torch.no_grad():
+        model.head.denominator.weight.zero_()
+        model.head.denominator.bias.fill_(q)
+    return model
+
+
+def test_validation_decodes_at_tau_infer_and_nowhere_else() -> None:
+    """|Q| = 5e-4 sits between tau_infer (1e-4) and the training thresholds (1e-3):
+    at tau_infer every output decodes finite, at any training threshold ⊥."""
+    batches = split(make_rows(64, mix={Status.FINITE: 0.8, Status.BOTTOM: 0.2}), [32, 32])
+    model = _constant_q_model(5e-4)
+    trainer = SCMTrainer(
+        model,
+        torch.optim.SGD(model.parameters(), lr=0.0),
+        SCMTrainingLoss(),
+        batches,
+        config=TrainingConfig(
+            tau_infer=1e-4, tau_train_min=1e-3, tau_train_max=1e-3, val_loader=batches
+        ),
+    )
+    record = trainer.fit()[-1]
+    assert record["val_coverage"] == 1.0 and record["coverage"] == 1.0
+    assert record["val_bottom_recall"] == 0.0
+    at_training = trainer.validate(tau_infer=1e-3)
+    assert at_training is not None and at_training["coverage"] == 0.0
+
+
+def test_a_non_finite_loss_stops_training_naming_step_and_epoch() -> None:
+    batches = split(make_rows(96), [32, 32, 32])
+    calls = []
+
+    def breaks_at_step_5(outputs: Any, targets: Any, *, global_step: int) -> torch.Tensor:
+        calls.append(global_step)
+        loss = outputs[0].square().mean()
+        return loss * float("nan") if global_step == 5 else loss
+
+    trainer = _trainer(batches, loss_fn=breaks_at_step_5, max_epochs=4, log_every_n_steps=100)
+    with pytest.raises(
+        DataError, match=r"^training stopped: the loss is not finite at step 5 of epoch 1 "
+    ):
+        trainer.fit()
+    assert len(trainer.history) == 1  # epoch 0 kept; epoch 1 not recorded
+    assert max(calls) == 6  # found at the end of epoch 1, not later
