@@ -73,7 +73,10 @@ def require_float(
         raise ConfigError(f"{name} must be a finite number, got {value!r}")
     below = minimum is not None and (value <= minimum if strict_minimum else value < minimum)
     if below or (maximum is not None and value > maximum):
-        bound = f"> {minimum}" if strict_minimum and maximum is None else _range(minimum, maximum)
+        if strict_minimum:
+            bound = f"> {minimum}" if maximum is None else f"in ({minimum}, {maximum}]"
+        else:
+            bound = _range(minimum, maximum)
         raise ConfigError(f"{name} must be {bound}, got {value!r}")
     return float(value)
 

@@ -22,6 +22,7 @@ from zpml_data.errors import ConfigError
 from zpml_data.validate import require_choice, require_float, require_positive_int
 from zpml_train.model.gated import GatedHead, GatedOutputs
 from zpml_train.model.policies import gate_bottom_paths
+from zpml_train.model.spec import check_model_size
 
 BottomCapability = Literal["reachable", "unreachable_by_construction"]
 QParam = Literal["none", "softplus"]
@@ -146,9 +147,17 @@ class ProjectiveMLP(nn.Module):
                 "head's Q is its gate: leave them at their defaults or use head='rational'"
             )
         width = require_positive_int("input_dim", input_dim)
+        sizes = [require_positive_int(f"hidden[{i}]", size) for i, size in enumerate(hidden)]
+        check_model_size(
+            width,
+            require_positive_int("output_dim", output_dim),
+            sizes,
+            "ProjectiveMLP",
+            hint=": use fewer or narrower hidden layers",
+        )
         layers: list[nn.Module] = []
-        for index, size in enumerate(hidden):
-            layers += [nn.Linear(width, require_positive_int(f"hidden[{index}]", size)), nn.ReLU()]
+        for size in sizes:
+            layers += [nn.Linear(width, size), nn.ReLU()]
             width = size
         self.input_dim = input_dim
         self.output_dim = output_dim

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from torch import nn
@@ -139,12 +139,7 @@ def check_spec(spec: Any, where: str = "model spec") -> dict[str, Any]:
         widths = [require_int("hidden[]", h, minimum=1, maximum=MAX_WIDTH) for h in hidden]
     except ConfigError as error:
         raise ConfigError(f"{where}: {error}") from None
-    parameters = parameter_count(input_dim, output_dim, widths)
-    if parameters > min(MAX_PARAMETERS, _memory_parameters()):
-        raise ConfigError(
-            f"{where}: a model of {parameters:,} parameters ({input_dim} inputs, hidden "
-            f"{widths}, {output_dim} targets) is too large to load here; it was not built"
-        )
+    check_model_size(input_dim, output_dim, widths, where)
     return {
         "architecture": "ProjectiveMLP",
         "input_dim": input_dim,
@@ -154,6 +149,31 @@ def check_spec(spec: Any, where: str = "model spec") -> dict[str, Any]:
         "q_param": q_param,
         "q_min": q_min,
     }
+
+
+def check_model_size(
+    input_dim: int, output_dim: int, hidden: Sequence[int], where: str, hint: str = ""
+) -> None:
+    """Refuse a model too large for this machine, before anything of it is allocated.
+
+    Args:
+        input_dim: Input features.
+        output_dim: Targets.
+        hidden: The hidden layers' widths.
+        where: Named in the message.
+        hint: Appended to the message (how to fix it).
+
+    Raises:
+        ConfigError: More than :data:`MAX_PARAMETERS` parameters, or more than
+            fit in half of this machine's memory.
+    """
+    widths = list(hidden)
+    parameters = parameter_count(input_dim, output_dim, widths)
+    if parameters > min(MAX_PARAMETERS, _memory_parameters()):
+        raise ConfigError(
+            f"{where}: a model of {parameters:,} parameters ({input_dim} inputs, hidden "
+            f"{widths}, {output_dim} targets) is too large to load here; it was not built{hint}"
+        )
 
 
 def parameter_count(input_dim: int, output_dim: int, hidden: list[int]) -> int:

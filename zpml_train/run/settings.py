@@ -18,6 +18,7 @@ from zpml_data.validate import (
 from zpml_train.model.heads import Q_PARAMS, QParam
 from zpml_train.training.config import read_settings, refuse_unknown_keys
 
+MAX_LR = 10.0
 Balance = Literal["none", "status"]
 BALANCES: tuple[Balance, ...] = ("none", "status")
 HeadChoice = Literal["auto", "rational", "gated"]
@@ -46,7 +47,9 @@ class RunSettings:
 
     def __post_init__(self) -> None:
         self.batch_size = require_positive_int("batch_size", self.batch_size)
-        self.lr = require_float("lr", self.lr, minimum=0.0, strict_minimum=True)
+        # Adam moves each weight by about lr per step: above MAX_LR a single step
+        # overflows float32 weights or leaps across every input's scale.
+        self.lr = require_float("lr", self.lr, minimum=0.0, maximum=MAX_LR, strict_minimum=True)
         self.seed = require_int("seed", self.seed, minimum=0, maximum=MAX_SEED)
         if not isinstance(self.hidden, list | tuple):
             raise ConfigError(f"hidden must be a list of layer widths, got {self.hidden!r}")
