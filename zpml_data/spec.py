@@ -12,13 +12,19 @@ import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, get_args
 
 import pyarrow as pa
 
 from zpml_data.errors import UsageError
 
 DEFAULT_STATUS = "status"
+
+# How censored rows are censored: detection limits (a few bounds each shared by
+# many rows), per-row censoring (each row its own bound, as survival times), or
+# "auto": the audit tells them apart from the bounds.
+CensoringMode = Literal["auto", "limit", "per_row"]
+CENSORING_MODES: tuple[str, ...] = get_args(CensoringMode)
 
 
 @dataclass(frozen=True)
@@ -31,10 +37,12 @@ class Target:
             ``status`` if the source has one; without it the target is legacy
             data (NaN/±inf sentinels, no labels). A named column the source
             lacks is an error.
+        censoring: ``limit``, ``per_row`` or ``auto`` (see :data:`CensoringMode`).
     """
 
     value: str = "value"
     status: str | None = None
+    censoring: CensoringMode = "auto"
 
 
 @dataclass(frozen=True)
@@ -43,6 +51,7 @@ class LabelledTarget:
 
     value: str
     status: str
+    censoring: CensoringMode = "auto"
 
     @property
     def columns(self) -> tuple[str, ...]:
@@ -98,10 +107,7 @@ class ResolvedSpec:
     def to_dict(self) -> dict[str, Any]:
         """The spec as plain data, for manifests and reports (legacy targets: ``status`` null)."""
         return {
-            "targets": [
-                {"value": t.value, "status": t.status if isinstance(t, LabelledTarget) else None}
-                for t in self.targets
-            ],
+            "targets": [_target_dict(t) for t in self.targets],
             "inputs": list(self.inputs),
             "groups": list(self.groups),
             "schema": self.schema,
@@ -135,12 +141,15 @@ class DatasetSpec:
         """Build a spec from plain data (a parsed YAML or TOML file).
 
         Either ``targets: [{value: ..., status: ...}, ...]`` or the single-target
-        shorthand ``value: ...`` / ``status: ...`` at the top level.
+        shorthand ``value: ...`` / ``status: ...`` at the top level. A target
+        may declare ``censoring: limit | per_row`` (a top-level ``censoring``
+        applies to every target); the default ``auto`` lets the audit decide.
 
         Raises:
             UsageError: Unknown keys or values of the wrong type.
         """
-        known = {"targets", "value", "status", "inputs", "groups", "schema", "sentinels"}
+        known = {"targets", "value", "status", "censoring", "inputs", "groups"}
+        known |= {"schema", "sentinels"}
         unknown = sorted(set(data) - known)
         if unknown:
             raise UsageError(f"{where}: unknown keys {unknown}; expected some of {sorted(known)}")
@@ -153,16 +162,19 @@ class DatasetSpec:
             raise UsageError(f"{where}: targets must be a list of {{value, status}} mappings")
         targets = []
         for i, raw in enumerate(raw_targets):
-            if not isinstance(raw, Mapping) or set(raw) - {"value", "status"}:
+            if not isinstance(raw, Mapping) or set(raw) - {"value", "status", "censoring"}:
                 raise UsageError(
                     f"{where}: targets[{i}] must map 'value' and 'status' to columns, got {raw!r}"
                 )
-            for key, column in raw.items():
+            columns = {key: column for key, column in raw.items() if key != "censoring"}
+            censoring = raw.get("censoring", data.get("censoring", "auto"))
+            _check_censoring(censoring, f"{where}: targets[{i}].censoring")
+            for key, column in columns.items():
                 if not isinstance(column, str) or not column:
                     raise UsageError(
                         f"{where}: targets[{i}].{key} must be a column name, got {column!r}"
                     )
-            targets.append(Target(**raw))
+            targets.append(Target(**columns, censoring=censoring))
         schema = data.get("schema")
         if schema is not None and (not isinstance(schema, str) or not schema):
             raise UsageError(f"{where}: schema must be the path of a YAML file, got {schema!r}")
@@ -265,11 +277,27 @@ class DatasetSpec:
 
 def _resolve_target(target: Target, columns: list[str]) -> ResolvedTarget:
     """Labelled if the status column is named or the default one exists; else legacy."""
-    if target.status is not None:
-        return LabelledTarget(target.value, target.status)  # checked with the other columns
+    if target.status is not None:  # checked with the other columns
+        return LabelledTarget(target.value, target.status, target.censoring)
     if DEFAULT_STATUS in columns:
-        return LabelledTarget(target.value, DEFAULT_STATUS)
+        return LabelledTarget(target.value, DEFAULT_STATUS, target.censoring)
     return LegacyTarget(target.value)
+
+
+def _target_dict(target: ResolvedTarget) -> dict[str, Any]:
+    """A resolved target as plain data; ``censoring`` only where the spec declares it."""
+    if isinstance(target, LegacyTarget):
+        return {"value": target.value, "status": None}
+    declared = {} if target.censoring == "auto" else {"censoring": target.censoring}
+    return {"value": target.value, "status": target.status} | declared
+
+
+def _check_censoring(value: Any, where: str) -> None:
+    if value not in CENSORING_MODES:
+        raise UsageError(
+            f"{where} must be one of {', '.join(CENSORING_MODES)} (limit: detection limits; "
+            f"per_row: each row its own bound, as survival times), got {value!r}"
+        )
 
 
 def _numeric(kind: pa.DataType) -> bool:

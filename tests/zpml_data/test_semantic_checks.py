@@ -20,6 +20,7 @@ GROUP_CHECKS = [
     "heaping_at_limit",
     "sentinel_number",
     "status_skew_by_group",
+    "input_leak",
 ]
 
 
@@ -73,8 +74,10 @@ def test_a_finite_row_below_its_sites_detection_limit():
     assert example_rows(checks["finite_beyond_limit"]) == [row]
     beyond = [d for d in checks["finite_beyond_limit"].details if d["below"] or d["above"]]
     assert beyond == [
-        {"column": None, "group": "all", "lower": 2.0, "upper": 97.0, "below": 1, "above": 0},
-        {"column": "site", "group": "site-B", "lower": 2.0, "upper": 97.0, "below": 1, "above": 0},
+        {"column": None, "group": "all", "lower": 2.0, "upper": 97.0, "below": 1, "above": 0}
+        | {"censoring": "limit"},
+        {"column": "site", "group": "site-B", "lower": 2.0, "upper": 97.0, "below": 1, "above": 0}
+        | {"censoring": "limit"},
     ]
 
 
@@ -98,10 +101,15 @@ def test_300_rows_at_exactly_the_limit():
     checks = findings(frame)
     assert failed(checks) == {"heaping_at_limit": 300}
     assert example_rows(checks["heaping_at_limit"]) == list(heaped[:20])
-    site = [d for d in checks["heaping_at_limit"].details if d["column"] == "site"]
-    assert site == [
-        {"column": "site", "group": "site-C", "value": 2.0, "count": 300, "expected": 1.0}
-    ]
+    [site] = [d for d in checks["heaping_at_limit"].details if d["column"] == "site"]
+    assert site.pop("p_value") < 1e-3
+    assert site == {
+        "column": "site",
+        "group": "site-C",
+        "value": 2.0,
+        "count": 300,
+        "expected": 1.0,
+    }
 
 
 def test_a_minus_999_code_in_2_percent_of_rows():
@@ -171,7 +179,12 @@ def test_legacy_data_gets_the_sentinel_check():
     report = audit(pd.DataFrame({"value": values}))
     checks = {c.name: c.failed for c in report.targets[0].checks}
     coded, nan = int((values == 9999.0).sum()), int(np.isnan(values).sum())
-    assert checks == {"legacy_sentinel": nan, "sentinel_number": coded, "status_skew_by_group": 0}
+    assert checks == {
+        "legacy_sentinel": nan,
+        "sentinel_number": coded,
+        "status_skew_by_group": 0,
+        "input_leak": 0,
+    }
 
 
 def test_sketch_quantiles_are_within_two_percent():

@@ -74,7 +74,9 @@ def test_unsafe_yaml_is_refused(tmp_path):
 
 
 def test_inputs_and_values_must_be_numbers():
-    with pytest.raises(UsageError, match=r"input column\(s\) 'name' are not numbers"):
-        DatasetSpec(inputs=("a", "name")).resolve(SCHEMA, "src")
+    with pytest.raises(UsageError, match=r"input column\(s\) 'flag' are not numbers or text"):
+        DatasetSpec(inputs=("a", "flag")).resolve(SCHEMA, "src")
+    text = DatasetSpec(inputs=("a", "name")).resolve(SCHEMA, "src")  # one-hot encoded
+    assert (text.categorical, text.numeric_inputs) == (("name",), ("a",))
     with pytest.raises(UsageError, match="value column 'name' holds string, not numbers"):
         DatasetSpec(targets=(Target("name", "status"),)).resolve(SCHEMA, "src")

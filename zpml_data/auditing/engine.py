@@ -48,7 +48,7 @@ class _Audit:
 
     def __init__(self, spec: ResolvedSpec, skew_threshold_pp: float) -> None:
         self.spec, self.skew_threshold_pp = spec, skew_threshold_pp
-        self.targets = {t: TargetTally(t, spec.groups) for t in spec.targets}
+        self.targets = {t: TargetTally(t, spec.groups, spec.numeric_inputs) for t in spec.targets}
         self.user_checks: dict[str, CheckTally] = {}
 
     def merge(self, other: _Audit) -> None:

@@ -1,13 +1,21 @@
 """What the group-level checks found, decided from the running totals of both passes.
 
-* limits: each group's detection and saturation limit (``finite_beyond_limit``);
-* heaps: a censoring bound of a group where far more finite rows sit than on
-  the nearest distinct values around it (``heaping_at_limit``);
+* limits: each group's detection and saturation limit (``finite_beyond_limit``),
+  for groups whose censoring is a limit, not per row (see :mod:`.censoring`);
+* heaps: a censoring bound of a group where more finite rows sit than on the
+  nearest distinct values around it, by a stated test (``heaping_at_limit``):
+  the count at the bound against the neighbours' counts is a binomial test
+  (given the total, each of the k + 1 values holds a 1/(k + 1) share under
+  "no heap"), Holm-adjusted over every bound tested for the target at
+  HEAP_ALPHA, and the heap must hold at least HEAP_MIN_RATIO times the
+  neighbours' median: significant and large;
 * sentinels: a frequent finite value far outside the body of the values and
   far more frequent than its neighbours (``sentinel_number``);
 * skews: a group whose share of a label differs from the rest of the data by
   more than the threshold and significantly (``status_skew_by_group``):
-  Fisher's exact test per group and label, Holm-corrected over all of them.
+  Fisher's exact test per group and label, Holm-corrected over all of them;
+* leaks: inputs equal to the target, restating its status, or predicting its
+  finite value near perfectly (``input_leak``, see :mod:`.leaks`).
 """
 
 from __future__ import annotations
@@ -17,12 +25,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from scipy.stats import hypergeom
+from scipy.stats import binom, hypergeom
 
-from zpml_data.auditing.semantics import MIN_ROWS, Grouping, Neighbours, SemanticTally
+from zpml_data.auditing.censoring import Censoring
+from zpml_data.auditing.semantics import MIN_ROWS, WHOLE, Grouping, Neighbours, SemanticTally
 from zpml_data.status import STATUS_LABELS, Status
 
-HEAP_RATIO = 10.0  # a heap or sentinel holds more than this many times its neighbours' rows
+SENTINEL_RATIO = 10.0  # a sentinel holds more than this many times its neighbours' rows
+HEAP_ALPHA = 1e-3  # family-wise false-positive rate of the heap tests of one target (Holm)
+HEAP_MIN_RATIO = 3.0  # a heap holds at least this many times its neighbours' median count
 SKEW_ALPHA = 0.01  # family-wise error rate of the skew tests (Holm)
 # Labels that say how a row was recorded, not what was measured: their share
 # should not depend on the group. The shares of finite, censored and bottom
@@ -38,6 +49,9 @@ class Findings:
     heaps: list[dict[str, Any]]
     sentinels: list[dict[str, Any]]
     skews: list[dict[str, Any]]
+    leaks: list[dict[str, Any]] = field(default_factory=list)
+    # grouping -> group -> how it is censored (groups with censored rows only)
+    censoring: dict[Grouping, dict[str, Censoring]] = field(default_factory=dict)
     # grouping -> group -> [finite rows below the lower limit, above the upper], from pass 3
     beyond: dict[Grouping, dict[str, list[int]]] = field(default_factory=dict)
 
@@ -54,18 +68,23 @@ class Findings:
     def needs_rows(self) -> bool:
         """Whether a pass over the rows can find anything."""
         has_limits = any(self.limits.values())
-        return bool(has_limits or self.heaps or self.sentinels or self.skews)
+        return bool(has_limits or self.heaps or self.sentinels or self.skews or self.leaks)
+
+    @property
+    def censoring_found(self) -> str:
+        """How the whole target is censored: ``none``, ``limit`` or ``per_row``."""
+        return self.censoring.get(None, {}).get(WHOLE, "none")
 
     def details(self) -> dict[str, list[dict[str, Any]]]:
         """Per group-level check, what it found, as JSON-ready report details."""
         limits = [
-            {"column": grouping, "group": key, "lower": _finite_or_none(lower)}
-            | {"upper": _finite_or_none(upper)}
+            {"column": grouping, "group": key, "censoring": kind}
+            | dict(zip(("lower", "upper"), self._limits(grouping, key), strict=True))
             | dict(
                 zip(("below", "above"), self.beyond.get(grouping, {}).get(key, [0, 0]), strict=True)
             )
-            for grouping, table in self.limits.items()
-            for key, (lower, upper) in table.items()
+            for grouping, table in self.censoring.items()
+            for key, kind in table.items()
         ]
         sentinels = [
             s | {"convert": f"zpml convert --sentinel {s['value']:g}=LABEL (missing, fault, ...)"}
@@ -76,7 +95,21 @@ class Findings:
             "heaping_at_limit": self.heaps,
             "sentinel_number": sentinels,
             "status_skew_by_group": self.skews,
+            "input_leak": self.leaks,
         }
+
+    def _limits(self, grouping: Grouping, key: str) -> tuple[float | None, float | None]:
+        """A group's limits for the report (None: no limit on that side, or per-row censoring)."""
+        lower, upper = self.limits.get(grouping, {}).get(key, (-np.inf, np.inf))
+        return _finite_or_none(lower), _finite_or_none(upper)
+
+    def leak_kinds(self) -> dict[str, list[str]]:
+        """What the leaking inputs give away: ``value`` (finite rows) or ``status`` (all)."""
+        kinds: dict[str, list[str]] = {"value": [], "status": []}
+        for leak in self.leaks:
+            side = "status" if leak["evidence"] == "restates the status" else "value"
+            kinds[side].append(leak["column"])
+        return kinds
 
     def heap_values(self) -> dict[Grouping, dict[str, list[float]]]:
         """Grouping -> group -> the bounds a heap sits on."""
@@ -103,7 +136,44 @@ def _finite_or_none(value: float) -> float | None:
 
 
 def _stands_out(point: Neighbours) -> bool:
-    return point.count >= MIN_ROWS and point.count > HEAP_RATIO * point.expected
+    return point.count >= MIN_ROWS and point.count > SENTINEL_RATIO * point.expected
+
+
+def heap_p_value(point: Neighbours) -> float:
+    """One-sided p-value that the count at a bound is no larger than at its neighbours.
+
+    Given the rows at the bound and at its k neighbouring values, with no heap
+    each of the k + 1 values holds each row with probability 1/(k + 1). A
+    neighbour above three times the neighbours' median (another heap nearby)
+    counts as that much, so it cannot hide this one. No neighbours at all:
+    every finite row of the group sits on the bound, p = 0.
+    """
+    counts = np.concatenate([point.below[1], point.above[1]])
+    if not counts.size:
+        return 0.0
+    others = np.minimum(counts, 3 * max(point.expected, 1.0)).sum()
+    total = int(point.count + others)
+    return float(binom.sf(point.count - 1, total, 1.0 / (counts.size + 1)))
+
+
+def _heaps(tally: SemanticTally) -> list[dict[str, Any]]:
+    """The bounds where finite rows heap: significant (Holm) and at least HEAP_MIN_RATIO×."""
+    tested = [
+        (grouping, key, p)
+        for grouping, table in tally.points.items()
+        for key, points in sorted(table.items())
+        for p in points
+        if p.count >= MIN_ROWS
+    ]
+    if not tested:
+        return []
+    adjusted = _holm(np.array([heap_p_value(p) for _, _, p in tested]))
+    return [
+        {"column": grouping, "group": key, "value": p.point, "count": p.count}
+        | {"expected": p.expected, "p_value": float(q)}
+        for (grouping, key, p), q in zip(tested, adjusted, strict=True)
+        if q < HEAP_ALPHA and p.count >= HEAP_MIN_RATIO * p.expected
+    ]
 
 
 def decide(
@@ -121,21 +191,21 @@ def decide(
     Returns:
         The :class:`Findings`.
     """
-    heaps = [
-        {"column": grouping, "group": key, "value": p.point, "count": p.count}
-        | {"expected": p.expected}
-        for grouping, table in tally.points.items()
-        for key, points in sorted(table.items())
-        for p in points
-        if _stands_out(p)
-    ]
+    heaps = _heaps(tally)
     body = tally.describe_body()
     sentinels = [
         {"value": p.point, "count": p.count, "expected": p.expected} | body
         for p in tally.sentinel_points
         if p.count > tally.hitters.guaranteed and _stands_out(p)
     ]
-    return Findings(tally.limits(), heaps, sentinels, skews(group_counts, threshold_pp))
+    return Findings(
+        tally.limits(),
+        heaps,
+        sentinels,
+        skews(group_counts, threshold_pp),
+        leaks=tally.leaks.findings(),
+        censoring=tally.censoring_kinds(),
+    )
 
 
 def skews(

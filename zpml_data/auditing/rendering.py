@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from zpml_data._text import status_mix_table, text_table
-from zpml_data.auditing.details import detail_lines
+from zpml_data.auditing.details import censoring_lines, detail_lines
 from zpml_data.auditing.report import AuditReport, CheckResult, TargetReport
 from zpml_data.status import STATUS_LABELS
 
@@ -56,6 +56,7 @@ def _target_text(target: TargetReport) -> list[str]:
             out.append(
                 f"  censored {side}: {info['count']:,} rows, bounds {info['min']} .. {info['max']}"
             )
+    out += censoring_lines(target)
     header = ["", *STATUS_LABELS, "invalid"]
     for column, breakdown in target.groups.items():
         out += [f"  by {column}:", *text_table([column, *header[1:]], _breakdown_rows(breakdown))]

@@ -79,6 +79,10 @@ class TargetReport:
     # Finite values per group: {"column" (None: the whole target), "group", "low",
     # "high", "counts" (equal bins over [low, high]), "below", "above" (outside it)}
     histograms: list[dict[str, Any]] = field(default_factory=list)
+    # How the censored rows are censored: "none" (no censored row with a bound),
+    # "limit" (detection limits: a few bounds, shared) or "per_row" (each row its
+    # own bound, as survival times: no limit, so finite_beyond_limit does not apply)
+    censoring: str = "none"
 
     @property
     def status_shares(self) -> dict[str, float]:

@@ -101,6 +101,21 @@ def status_skew_by_group(frame: pd.DataFrame, *, skews: Any) -> pd.Series:
     return pd.Series(~skewed, index=frame.index)
 
 
+@register_check_method(statistics=["leaks"], check_type="vectorized", supported_types=pd.DataFrame)
+def input_leak(frame: pd.DataFrame, *, leaks: Any) -> pd.Series:
+    """A row whose target an input column gives away.
+
+    An input that equals or predicts the value gives away every finite row;
+    one that restates the status gives away every row with a known status.
+    """
+    leaked = np.zeros(len(frame), dtype=bool)
+    if leaks["value"]:
+        leaked |= _finite_rows(frame)
+    if leaks["status"]:
+        leaked |= frame[STATUS].to_numpy() >= 0
+    return pd.Series(~leaked, index=frame.index)
+
+
 def semantic_schema(findings: Findings) -> pa.DataFrameSchema:
     """The pandera schema of the group-level checks, given what the passes found."""
     checks = [
@@ -108,6 +123,7 @@ def semantic_schema(findings: Findings) -> pa.DataFrameSchema:
         pa.Check.heaping_at_limit(heaps=findings.heap_values(), error="heaping_at_limit"),
         pa.Check.sentinel_number(sentinels=findings.sentinel_values(), error="sentinel_number"),
         pa.Check.status_skew_by_group(skews=findings.skew_cells(), error="status_skew_by_group"),
+        pa.Check.input_leak(leaks=findings.leak_kinds(), error="input_leak"),
     ]
     return pa.DataFrameSchema(checks=checks, name="zpml-semantics")
 

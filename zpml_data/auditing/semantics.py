@@ -20,11 +20,13 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
+from zpml_data.auditing.censoring import Censoring, GroupBounds, batch_bounds
+from zpml_data.auditing.leaks import LeakTally
 from zpml_data.auditing.sketches import HeavyHitters, LogSketch
+from zpml_data.spec import CensoringMode
 from zpml_data.status import Status
 
 WHOLE = "all"  # the one group of the whole-target grouping
-MAX_BOUNDS = 8  # distinct censoring bounds kept per group; past that, only its limits
 NEIGHBOURS = 5  # distinct values on each side of a candidate whose counts are compared
 BINS = 40  # histogram bins per group
 FAR_MADS = 10.0  # a sentinel lies more than this many (scaled) MADs from the median
@@ -54,49 +56,6 @@ def group_index(column: pa.Array | None, rows: int) -> tuple[list[str], np.ndarr
     indices = encoded.indices.fill_null(len(names) - 1).to_numpy(zero_copy_only=False)
     keys, remap = np.unique(np.array(names, dtype=object), return_inverse=True)
     return [str(k) for k in keys], remap[indices.astype(np.int64)]
-
-
-@dataclass
-class GroupBounds:
-    """The censoring bounds of one group."""
-
-    lower: float = math.inf  # the smallest censored_below bound: the detection limit
-    upper: float = -math.inf  # the largest censored_above bound: the saturation limit
-    bounds: set[float] = field(default_factory=set)  # distinct bounds, up to MAX_BOUNDS
-    overflow: bool = False  # more than MAX_BOUNDS distinct bounds
-
-    def candidates(self) -> list[float]:
-        """Where a heap of finite values would mean a limit written as a number."""
-        if not self.overflow:
-            return sorted(self.bounds)
-        return [b for b in (self.lower, self.upper) if math.isfinite(b)]
-
-
-def _batch_bounds(
-    index: np.ndarray, values: np.ndarray, codes: np.ndarray, groups: int
-) -> tuple[np.ndarray, np.ndarray, list[np.ndarray | None]]:
-    """Per group of a batch: lowest below-bound, highest above-bound, distinct bounds (or None)."""
-    finite = np.isfinite(values)
-    below = finite & (codes == Status.CENSORED_BELOW)
-    above = finite & (codes == Status.CENSORED_ABOVE)
-    lower = np.full(groups, math.inf)
-    upper = np.full(groups, -math.inf)
-    np.minimum.at(lower, index[below], values[below])
-    np.maximum.at(upper, index[above], values[above])
-    censored = below | above
-    # Distinct (group, bound) pairs as integers: bounds repeat, so this sorts few values.
-    bounds, which = np.unique(values[censored], return_inverse=True)
-    pairs = np.unique(which * groups + index[censored])
-    group_of, bound_of = pairs % groups, bounds[pairs // groups]
-    order = np.argsort(group_of, kind="stable")
-    group_of, bound_of = group_of[order], bound_of[order]
-    per_group = np.bincount(group_of, minlength=groups)
-    starts = np.concatenate([[0], np.cumsum(per_group)])
-    distinct = [
-        bound_of[starts[g] : starts[g + 1]] if per_group[g] <= MAX_BOUNDS else None
-        for g in range(groups)
-    ]
-    return lower, upper, distinct
 
 
 class Neighbours:
@@ -190,7 +149,14 @@ class Histogram:
 class SemanticTally:
     """One target's group-level running totals over the first and second pass."""
 
-    def __init__(self, groups: tuple[str, ...]) -> None:
+    def __init__(
+        self,
+        groups: tuple[str, ...],
+        inputs: tuple[str, ...] = (),
+        censoring: CensoringMode = "auto",
+    ) -> None:
+        self.censoring: CensoringMode = censoring  # what the spec declares, or "auto"
+        self.leaks = LeakTally(inputs)
         self.groupings: list[Grouping] = [None, *groups]
         self.bounds: dict[Grouping, dict[str, GroupBounds]] = {g: {} for g in self.groupings}
         self.sketch = LogSketch()
@@ -201,26 +167,28 @@ class SemanticTally:
 
     def add_first(self, batch: pa.RecordBatch, values: np.ndarray, codes: np.ndarray) -> None:
         """First pass: censoring bounds per group; sketch and heavy hitters of finite values."""
-        finite = values[(codes == Status.FINITE) & np.isfinite(values)]
+        is_finite = (codes == Status.FINITE) & np.isfinite(values)
+        finite = values[is_finite]
         self.sketch.add(finite)
         self.hitters.add(finite)
+        self.leaks.add(batch, values, codes, is_finite)
         for grouping, table in self.bounds.items():
             column = None if grouping is None else batch.column(grouping)
             keys, index = group_index(column, batch.num_rows)
-            lower, upper, distinct = _batch_bounds(index, values, codes, len(keys))
+            lower, upper, distinct = batch_bounds(index, values, codes, len(keys))
             for key, low, high, found in zip(keys, lower, upper, distinct, strict=True):
-                if found is None or found.size:
-                    _merge_bounds(table.setdefault(key, GroupBounds()), low, high, found)
+                if found is None or found[0].size:
+                    table.setdefault(key, GroupBounds()).merge(low, high, found)
 
     def merge_first(self, other: SemanticTally) -> None:
         """Add the first-pass totals of other rows (exact, but for the heavy hitters' counts)."""
         self.sketch.merge(other.sketch)
         self.hitters.merge(other.hitters)
+        self.leaks.merge(other.leaks)
         for grouping, table in other.bounds.items():
             for key, theirs in table.items():
-                distinct = None if theirs.overflow else np.array(sorted(theirs.bounds))
                 mine = self.bounds[grouping].setdefault(key, GroupBounds())
-                _merge_bounds(mine, theirs.lower, theirs.upper, distinct)
+                mine.merge(theirs.lower, theirs.upper, theirs.as_batch())
 
     def merge_second(self, other: SemanticTally) -> None:
         """Add the second-pass counts of other rows, planned alike (:meth:`plan_second`)."""
@@ -246,7 +214,8 @@ class SemanticTally:
             return False
         for grouping, table in self.bounds.items():
             self.points[grouping] = {
-                key: [Neighbours(v) for v in bounds.candidates()] for key, bounds in table.items()
+                key: [Neighbours(v) for v in bounds.candidates(self.censoring)]
+                for key, bounds in table.items()
             }
         taken = {n.point for n in self.points[None].get(WHOLE, [])}
         self.sentinel_points = [Neighbours(v) for v in self.sentinel_candidates() if v not in taken]
@@ -296,12 +265,25 @@ class SemanticTally:
                     point.add(distinct[lo:hi], counts[lo:hi])
 
     def limits(self) -> dict[Grouping, dict[str, tuple[float, float]]]:
-        """Per grouping and group with a finite limit: (detection limit, saturation limit)."""
+        """Per grouping and group with detection limits: (lower limit, upper limit).
+
+        A side without censored rows is unbounded (∓inf); a group whose
+        censoring is per row has no limits and is left out.
+        """
         return {
             grouping: {
-                key: (b.lower, b.upper)
+                key: b.limits()
                 for key, b in sorted(table.items())
-                if math.isfinite(b.lower) or math.isfinite(b.upper)
+                if b.censored and b.kind(self.censoring) == "limit"
+            }
+            for grouping, table in self.bounds.items()
+        }
+
+    def censoring_kinds(self) -> dict[Grouping, dict[str, Censoring]]:
+        """Per grouping and group with censored rows: detection limits or per-row censoring."""
+        return {
+            grouping: {
+                key: b.kind(self.censoring) for key, b in sorted(table.items()) if b.censored
             }
             for grouping, table in self.bounds.items()
         }
@@ -319,18 +301,3 @@ class SemanticTally:
         """The median and MAD of the finite values (from the sketch, within about 1%)."""
         median, mad = self.sketch.median_and_mad()
         return {"median": median, "mad": mad}
-
-
-def _merge_bounds(
-    bounds: GroupBounds, lower: float, upper: float, distinct: np.ndarray | None
-) -> None:
-    bounds.lower = min(bounds.lower, float(lower))
-    bounds.upper = max(bounds.upper, float(upper))
-    if bounds.overflow:
-        return
-    if distinct is None:
-        bounds.overflow, bounds.bounds = True, set()
-        return
-    bounds.bounds.update(distinct.tolist())
-    if len(bounds.bounds) > MAX_BOUNDS:
-        bounds.overflow, bounds.bounds = True, set()

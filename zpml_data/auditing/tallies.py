@@ -45,7 +45,9 @@ class CheckTally:
 class TargetTally:
     """Running totals of one target over the batches of a source."""
 
-    def __init__(self, target: ResolvedTarget, groups: Sequence[str]) -> None:
+    def __init__(
+        self, target: ResolvedTarget, groups: Sequence[str], inputs: Sequence[str] = ()
+    ) -> None:
         self.target = target
         self.counts = np.zeros(_SLOTS, dtype=np.int64)
         self.groups: dict[str, dict[str, np.ndarray]] = {column: {} for column in groups}
@@ -56,7 +58,8 @@ class TargetTally:
         }
         self.unknown: Counter[str] = Counter()
         self.checks = self.empty_checks()
-        self.semantic = SemanticTally(tuple(groups))
+        censoring = target.censoring if isinstance(target, LabelledTarget) else "auto"
+        self.semantic = SemanticTally(tuple(groups), tuple(inputs), censoring)
         self.findings: Findings | None = None
 
     def add_counts(
@@ -146,6 +149,7 @@ class TargetTally:
             files={file: by_label(counts) for file, counts in self.files.items()},
             checks=[tally.result for tally in self.checks.values()],
             histograms=self.semantic.histogram_entries(),
+            censoring=self.findings.censoring_found if self.findings else "none",
         )
 
     def decide(self, threshold_pp: float) -> None:

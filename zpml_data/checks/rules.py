@@ -45,13 +45,14 @@ CHECK_LEVELS: dict[str, Level] = {
     "heaping_at_limit": Level.WARNING,
     "sentinel_number": Level.WARNING,
     "status_skew_by_group": Level.WARNING,
+    "input_leak": Level.WARNING,
 }
 # Where a level differs when shards are written: a trainable row whose input
 # is not finite in float32 would turn every weight NaN, so it is not written.
 SHARD_LEVELS: dict[str, Level] = CHECK_LEVELS | {"input_finite": Level.ERROR}
 # The checks of a target without a status column (its labels are what the
 # default sentinel policy would give, so it has no censoring bounds).
-LEGACY_CHECKS = ("legacy_sentinel", "sentinel_number", "status_skew_by_group")
+LEGACY_CHECKS = ("legacy_sentinel", "sentinel_number", "status_skew_by_group", "input_leak")
 
 
 def checks_of(legacy: bool) -> list[str]:

@@ -18,7 +18,7 @@ def test_builtin_yaml_names_the_registered_checks():
     ]
     legacy = builtin_schema(with_status=False)
     assert [c.name for c in legacy.columns["value"].checks] == ["legacy_sentinel"]
-    group_level = {"finite_beyond_limit", "heaping_at_limit", "sentinel_number"}
+    group_level = {"finite_beyond_limit", "heaping_at_limit", "sentinel_number", "input_leak"}
     assert set(names) | {"legacy_sentinel", "status_skew_by_group"} | group_level == set(
         CHECK_LEVELS
     )
