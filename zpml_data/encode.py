@@ -205,9 +205,23 @@ def _encode_arrow(labels: pa.Array | pa.ChunkedArray, *, strict: bool = True) ->
         # Nulls index -1, which the remap table's trailing sentinel turns into a null.
         indices = chunk.indices.fill_null(-1) if chunk.null_count else chunk.indices
         numbers = indices.to_numpy(zero_copy_only=False)
-        encoded.append(_remap(chunk.dictionary.to_pylist(), numbers, offset=offset, strict=strict))
+        dictionary = chunk.dictionary.to_pylist()
+        if _in_code_order(dictionary, numbers):  # as zpml writes it: the indices are the codes
+            encoded.append(numbers.astype(np.int8))
+        else:
+            encoded.append(_remap(dictionary, numbers, offset=offset, strict=strict))
         offset += len(chunk)
     return encoded[0] if len(encoded) == 1 else np.concatenate(encoded)
+
+
+def _in_code_order(dictionary: list[Any], indices: np.ndarray) -> bool:
+    """Whether ``dictionary`` lists labels in code order and every index points into it."""
+    n = len(dictionary)
+    return (
+        0 < n <= len(STATUS_LABELS)
+        and dictionary == list(STATUS_LABELS[:n])
+        and (not indices.size or (indices.min() >= 0 and indices.max() < n))
+    )
 
 
 def _remap(
@@ -218,7 +232,7 @@ def _remap(
         [LABEL_TO_CODE.get(v, -1) if isinstance(v, str) else -1 for v in dictionary] + [-1],
         dtype=np.int8,
     )
-    codes = remap[indices]
+    codes = np.take(remap, indices)  # half the time of remap[indices]; -1 takes the sentinel
     if strict and codes.size and codes.min() < 0:
         bad_rows = np.flatnonzero(codes < 0)
         bad_indices, counts = np.unique(indices[bad_rows], return_counts=True)

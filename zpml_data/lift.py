@@ -110,7 +110,7 @@ class _Ops(NamedTuple):
     cast: Callable[[Any, Any], Any]  # (array, dtype) -> array
 
 
-_NUMPY_OPS = _Ops(np.where, np.isfinite, np.int8, lambda x, dtype: x.astype(dtype))
+_NUMPY_OPS = _Ops(np.where, np.isfinite, np.int8, lambda x, dtype: x.astype(dtype, copy=False))
 
 
 def _torch_ops(device: Any) -> _Ops:
@@ -195,12 +195,13 @@ def _lift(values: Any, codes: Any, ops: _Ops, dtypes: tuple[Any, Any]) -> Semant
     # Work on flat views so 0-d inputs give 0-d arrays, not numpy scalars.
     flat_values, flat_codes = values.reshape(-1), codes.reshape(-1)
     finite = flat_codes == Status.FINITE
-    nonfinite = finite & ~ops.isfinite(flat_values)
-    if nonfinite.any():
-        raise _nonfinite_error(flat_values, nonfinite)
-    y_n = ops.where(
-        finite, flat_values, ops.cast(_lookup(_COLUMNS.y_n, flat_codes, ops), value_dtype)
+    # A finite row's value, else its label's numerator (always ±1 or 0): Y_n is
+    # finite everywhere exactly when every finite row's value is.
+    y_n = ops.cast(
+        ops.where(finite, flat_values, _lookup(_COLUMNS.y_n, flat_codes, ops)), value_dtype
     )
+    if not ops.isfinite(y_n).all():
+        raise _nonfinite_error(flat_values, finite & ~ops.isfinite(flat_values))
     y_d = ops.cast(_lookup(_COLUMNS.y_d, flat_codes, ops), value_dtype)
     return SemanticTargets(
         Y_n=y_n.reshape(shape),

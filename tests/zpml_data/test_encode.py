@@ -5,6 +5,8 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from zpml_data.encode import encode_status, suggest_label
 from zpml_data.errors import DataError, StatusLabelError
@@ -124,3 +126,25 @@ def test_ragged_nested_labels():
 )
 def test_suggest_label(bad, hint):
     assert suggest_label(bad) == hint
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    order=st.permutations(range(7)).flatmap(lambda p: st.integers(1, 7).map(lambda n: p[:n])),
+    picks=st.lists(st.integers(0, 6), max_size=40),
+    null_at=st.one_of(st.none(), st.integers(0, 39)),
+)
+def test_arrow_dictionaries_in_any_order_encode_each_rows_label(order, picks, null_at):
+    # Whether the dictionary lists the labels in code order (the indices are then
+    # the codes) or in any other order, each row gets its own label's code.
+    indices = [i % len(order) for i in picks]
+    if null_at is not None and null_at < len(indices):
+        indices[null_at] = None
+    array = pa.DictionaryArray.from_arrays(
+        pa.array(indices, pa.int32()), pa.array([LABELS[c] for c in order])
+    )
+    if None in indices:
+        with pytest.raises(StatusLabelError, match=rf"null \(1 row, first at {null_at}\)"):
+            encode_status(array)
+        return
+    np.testing.assert_array_equal(encode_status(array), [order[i] for i in indices])
