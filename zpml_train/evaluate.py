@@ -89,7 +89,7 @@ class _TableBatches:
         record = self.predictor.record
         for part in self.source.batches(self.columns, batch_size=self.batch_size):
             batch = part.batch
-            x = input_matrix(batch, self.predictor.inputs, record.categories, part.file)
+            x, _ = input_matrix(batch, self.predictor.inputs, record.categories, part.file)
             values = np.stack(
                 [
                     pc.cast(batch.column(v), "float64").to_numpy(zero_copy_only=False)

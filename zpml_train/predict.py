@@ -267,7 +267,7 @@ class Predictor:
         columns = self.source_columns
         refuse_missing_columns(source.names, source.schema.names, columns)
         for part in source.batches(columns, batch_size=batch_size):
-            yield input_matrix(part.batch, self.inputs, self.record.categories, part.file)
+            yield input_matrix(part.batch, self.inputs, self.record.categories, part.file)[0]
 
     @property
     def source_columns(self) -> list[str]:

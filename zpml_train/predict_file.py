@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 
 from zpml_data.errors import IntegrityError, UsageError
@@ -23,7 +24,14 @@ from zpml_data.io.atomic import atomic_path
 from zpml_data.io.guard import check_output_path, output_lock, refuse_overlap
 from zpml_data.io.progress import progress_bar
 from zpml_data.io.sources import Source, SourceBatch, open_source
-from zpml_train.predict import STATUS_TEMPLATE, VALUE_TEMPLATE, Predictor, status_column
+from zpml_data.status import STATUS_LABELS
+from zpml_train.predict import (
+    STATUS_TEMPLATE,
+    VALUE_TEMPLATE,
+    Predicted,
+    Predictor,
+    status_column,
+)
 from zpml_train.predict_io import (
     WRITTEN_BY,
     WRITTEN_BY_KEY,
@@ -32,6 +40,8 @@ from zpml_train.predict_io import (
     refuse_missing_columns,
     written_by_predict,
 )
+
+_LABELS = len(STATUS_LABELS)
 
 
 @dataclass(frozen=True)
@@ -43,12 +53,15 @@ class PredictionSummary:
         rows: Rows written (counted back from the file).
         columns: Its columns, in order.
         status_counts: Per target, the count of each decoded status.
+        unseen_categories: Per categorical input, the rows whose category the
+            model never saw (encoded as all zeros).
     """
 
     path: Path
     rows: int
     columns: list[str]
     status_counts: dict[str, dict[str, int]]
+    unseen_categories: dict[str, int]
 
 
 def predict_file(
@@ -156,7 +169,8 @@ def _write(
 ) -> PredictionSummary:
     from zpml_data.convert.output import ConvertedFile
 
-    counts = [[0] * 7 for _ in pairs]
+    counts = [np.zeros(_LABELS, np.int64) for _ in pairs]
+    unseen_rows: dict[str, int] = {}
     rows_in = 0
     metadata = {WRITTEN_BY_KEY: WRITTEN_BY}
     as_text = as_csv and source.is_text and bool(kept)
@@ -164,22 +178,15 @@ def _write(
         output = ConvertedFile(tmp, as_csv=as_csv)
         with output, progress_bar(source.count_rows(), "predict", progress) as bar:
             for part, kept_batch in _batches(source, predictor, kept, as_text, batch_size):
-                matrix = input_matrix(
+                matrix, unseen = input_matrix(
                     part.batch, predictor.inputs, predictor.record.categories, part.file
                 )
+                for column, count in unseen.items():
+                    unseen_rows[column] = unseen_rows.get(column, 0) + count
                 predicted = predictor.predict_matrix(matrix)
-                arrays, fields = list(kept_batch.columns), list(kept_batch.schema)
-                for index, (value_name, status_name) in enumerate(pairs):
-                    codes = predicted.codes[:, index]
-                    arrays += [pa.array(predicted.values[:, index]), status_column(codes)]
-                    fields += [
-                        pa.field(value_name, pa.float32()),
-                        pa.field(status_name, arrays[-1].type),
-                    ]
-                    for code, count in zip(*_bincount(codes), strict=True):
-                        counts[index][code] += count
-                schema = pa.schema(fields, metadata=metadata)
-                output.write(pa.RecordBatch.from_arrays(arrays, schema=schema))
+                output.write(_with_predictions(kept_batch, predicted, pairs, metadata))
+                for index in range(len(pairs)):
+                    counts[index] += np.bincount(predicted.codes[:, index], minlength=_LABELS)
                 rows_in += part.batch.num_rows
                 bar.update(part.batch.num_rows)
             output.finish(_empty_schema(source, kept, pairs, metadata, as_text))
@@ -189,25 +196,31 @@ def _write(
                 f"{path}: {rows_out:,} rows written for {rows_in:,} read; nothing was kept: "
                 "this is a bug, please report it"
             )
-    from zpml_data.status import STATUS_LABELS
-
     return PredictionSummary(
         path,
         rows_out,
         [*kept, *(name for pair in pairs for name in pair)],
         {
-            target: {label: c for label, c in zip(STATUS_LABELS, row, strict=True) if c}
+            target: {label: int(c) for label, c in zip(STATUS_LABELS, row, strict=True) if c}
             for target, row in zip(predictor.targets, counts, strict=True)
         },
+        {column: rows for column, rows in unseen_rows.items() if rows},
     )
 
 
-def _bincount(codes: Any) -> tuple[list[int], list[int]]:
-    import numpy as np
-
-    counted = np.bincount(codes.astype(np.int64), minlength=7)
-    present = np.flatnonzero(counted)
-    return present.tolist(), counted[present].tolist()
+def _with_predictions(
+    kept: pa.RecordBatch,
+    predicted: Predicted,
+    pairs: list[tuple[str, str]],
+    metadata: dict[bytes, bytes],
+) -> pa.RecordBatch:
+    """The kept columns, then each target's value and status columns."""
+    arrays, fields = list(kept.columns), list(kept.schema)
+    for index, (value_name, status_name) in enumerate(pairs):
+        status = status_column(predicted.codes[:, index])
+        arrays += [pa.array(predicted.values[:, index]), status]
+        fields += [pa.field(value_name, pa.float32()), pa.field(status_name, status.type)]
+    return pa.RecordBatch.from_arrays(arrays, schema=pa.schema(fields, metadata=metadata))
 
 
 def _empty_schema(

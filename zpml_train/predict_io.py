@@ -14,7 +14,6 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from zpml_data.errors import ConfigError, UsageError, ZpmlError
 from zpml_data.io.untrusted import read_untrusted_text
@@ -22,17 +21,37 @@ from zpml_train.model.spec import ModelRecord
 
 
 def source_columns(inputs: list[str], categories: Mapping[str, list[str]]) -> list[str]:
-    """The table columns a model reads: each input, and each categorical column once.
+    """The table columns a model reads, in order: each categorical column once for its features.
 
     Args:
-        inputs: The model's input features.
-        categories: Per categorical source column, its categories.
-    """
-    if not categories:
-        return list(inputs)
-    from zpml_data.shards.categories import source_columns as categorical_sources
+        inputs: The model's input features: a numeric column's name, or
+            ``column=category`` for each category of a one-hot encoded column.
+        categories: Per categorical source column, its categories in feature order.
 
-    return list(categorical_sources(inputs, categories))
+    Raises:
+        ConfigError: Features that are not the one-hot blocks ``categories`` describe.
+    """
+    from zpml_data.shards.inputs import feature_names
+
+    blocks = {
+        column: [f"{column}={category}" for category in values]
+        for column, values in categories.items()
+        if values
+    }
+    columns: list[str] = []
+    at = 0
+    while at < len(inputs):
+        column = next(
+            (c for c, block in blocks.items() if inputs[at : at + len(block)] == block), None
+        )
+        columns.append(inputs[at] if column is None else column)
+        at += 1 if column is None else len(blocks[column])
+    if feature_names(columns, categories) != list(inputs) or len(set(columns)) != len(columns):
+        raise ConfigError(
+            f"the model's input features {inputs} are not the one-hot blocks of its "
+            f"categories {dict(categories)}; the checkpoint is damaged or was edited"
+        )
+    return columns
 
 
 def refuse_missing_columns(files: list[str], names: list[str], required: list[str]) -> None:
@@ -64,8 +83,11 @@ def input_matrix(
     inputs: list[str],
     categories: Mapping[str, list[str]],
     where: str,
-) -> np.ndarray:
-    """The ``[N, F]`` float32 inputs of ``batch``, columns by name in the model's order.
+) -> tuple[np.ndarray, dict[str, int]]:
+    """The ``[N, F]`` float32 features of ``batch``, encoded as the training shards were.
+
+    Columns are taken by name; a categorical column is one-hot encoded against
+    its categories (a value the model never saw, or null, is all zeros).
 
     Args:
         batch: Holds every column of :func:`source_columns` (others are ignored).
@@ -73,24 +95,29 @@ def input_matrix(
         categories: Per categorical source column, its categories.
         where: The file or table, for messages.
 
-    Raises:
-        UsageError: A numeric input holds another type (named with its type).
-    """
-    if categories:
-        from zpml_data.shards.categories import encode_inputs
+    Returns:
+        The features, and per categorical column the rows of an unseen category.
 
-        return np.asarray(encode_inputs(batch, inputs, categories), dtype=np.float32)
-    matrix = np.empty((batch.num_rows, len(inputs)), np.float32)
-    for index, name in enumerate(inputs):
-        column = batch.column(name)
-        if not _numeric(column.type):
+    Raises:
+        UsageError: A numeric input of another type, or a categorical input
+            that is not text (each named with its type).
+    """
+    from zpml_data.shards.inputs import encode_inputs, is_categorical
+
+    columns = source_columns(inputs, categories)
+    for name in columns:
+        kind = batch.schema.field(name).type
+        if name in categories and not is_categorical(kind) and not pa.types.is_null(kind):
             raise UsageError(
-                f"{where}: input column {name!r} is {column.type}, but the model was trained "
+                f"{where}: input column {name!r} is {kind}, but the model was trained on its "
+                "text categories; give it as text"
+            )
+        if name not in categories and not _numeric(kind):
+            raise UsageError(
+                f"{where}: input column {name!r} is {kind}, but the model was trained "
                 "on numbers; convert it to a numeric column"
             )
-        as_float = pc.cast(column, pa.float64(), safe=False)
-        matrix[:, index] = as_float.to_numpy(zero_copy_only=False)
-    return matrix
+    return encode_inputs(batch, columns, categories)
 
 
 def record_from_run(file: Path, state: Mapping[str, Any]) -> ModelRecord:
@@ -132,6 +159,7 @@ def record_from_run(file: Path, state: Mapping[str, Any]) -> ModelRecord:
             tau_infer=tau,
             tau_infer_configured=tau,
             status_columns=statuses if all(statuses) and statuses else None,
+            categories=dict(getattr(manifest, "categories", {}) or {}),
             status_counts=dict(manifest.status_counts),
         )
     except (KeyError, TypeError, AttributeError, ValueError, ZpmlError) as error:

@@ -8,10 +8,10 @@ import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
-import torch
 
 from tests.conftest import run_zpml
-from zpml_train import ProjectiveMLP, load_model
+from tests.zpml_train._models import gated_with_bottoms
+from zpml_train import load_model
 from zpml_train.model.spec import RECORD_KEY, ModelRecord, model_spec
 from zpml_train.training._checkpoint import write_checkpoint
 
@@ -19,8 +19,7 @@ from zpml_train.training._checkpoint import write_checkpoint
 @pytest.fixture(scope="module")
 def model_dir(tmp_path_factory) -> Path:
     """A run directory whose best.pt holds a gated model over inputs a, b."""
-    torch.manual_seed(0)
-    model = ProjectiveMLP(2, 1, (8,), head="gated")
+    model = gated_with_bottoms(2, tau=0.7)
     record = ModelRecord(
         model_spec(model),
         ["a", "b"],

@@ -13,6 +13,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tests.zpml_train._models import gated_with_bottoms
 from zpml_data.errors import ConfigError, SourceError, UsageError
 from zpml_data.status import Status
 from zpml_train import Predictor, ProjectiveMLP, decode, load_model
@@ -29,6 +30,8 @@ def _model(head: str = "rational", seed: int = 0) -> ProjectiveMLP:
     torch.manual_seed(seed)
     model = ProjectiveMLP(3, 1, (8,), head=head)  # type: ignore[arg-type]
     model.set_input_scaling(torch.tensor([1.0, -2.0, 0.5]), torch.tensor([2.0, 1.0, 3.0]))
+    if head == "gated":  # a gate that closes on some rows: some decode ⊥, of every kind
+        model = gated_with_bottoms(3, seed=seed)
     if head == "rational":  # Q through 0 in the data's range: some rows decode ⊥
         with torch.no_grad():
             model.head.denominator.bias.zero_()  # type: ignore[operator]

@@ -70,5 +70,11 @@ def run(args: argparse.Namespace) -> int:
     )
     for target, counts in summary.status_counts.items():
         mix = ", ".join(f"{count:,} {label}" for label, count in counts.items())
-        print(f"  {target}: {mix or 'no rows'}", file=sys.stdout)
+        print(f"  {target}: {mix or 'no rows'}")
+    for column, rows in summary.unseen_categories.items():
+        print(
+            f"  note: {rows:,} rows of {column!r} hold a category the model never saw "
+            "(encoded as none of its categories)",
+            file=sys.stderr,
+        )
     return 0
