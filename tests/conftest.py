@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pytest
 from hypothesis import settings
 
 # Tests write only under their tmp_path: no hypothesis example database in the working tree.
@@ -50,3 +53,23 @@ def run_zpml(*args: str, cwd: Any = None) -> Any:
         cwd=cwd,
         check=False,
     )
+
+
+@dataclass(frozen=True)
+class DemoRun:
+    """One ``zpml demo`` run: its output directory and the finished process."""
+
+    out: Path
+    result: Any
+
+
+@pytest.fixture(scope="session")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> DemoRun:
+    """``zpml demo`` run once, through the real command, for every test that reads what it left.
+
+    Tests that change the demo's files work on a copy.
+    """
+    out = tmp_path_factory.mktemp("demo") / "out"
+    result = run_zpml("demo", out)
+    assert result.returncode == 0, result.stderr
+    return DemoRun(out, result)

@@ -1,10 +1,11 @@
-"""The real `zpml` command, run as a subprocess: the demo, and how errors exit."""
+"""The real `zpml` command, run as a subprocess: the demo's data side, and how errors exit."""
 
 import json
 import re
 
 import pandas as pd
 
+from tests.conftest import DemoRun
 from tests.conftest import run_zpml as zpml
 from zpml_data.datasets import assay_dose_response, lab_export
 from zpml_data.shards.manifest import read_manifest
@@ -18,10 +19,8 @@ def printed_mix(stdout, name):
     return {label: int(count.replace(",", "")) for label, count in rows}
 
 
-def test_demo_prints_the_counts_of_what_it_wrote(tmp_path):
-    out = tmp_path / "out"
-    result = zpml("demo", out)
-    assert result.returncode == 0, result.stderr
+def test_demo_prints_the_counts_of_what_it_wrote(demo: DemoRun):
+    out, result = demo.out, demo.result
     for name in ("assay", "rational"):
         frame = pd.read_parquet(out / f"{name}.parquet")
         counts = frame["status"].astype(str).value_counts()
@@ -62,9 +61,11 @@ def test_demo_prints_the_counts_of_what_it_wrote(tmp_path):
     assert {c["name"]: c["failed"] for c in again["checks"]}["sentinel_number"] == 0
     assert {c["name"]: c["failed"] for c in again["checks"]}["finite_beyond_limit"] == 1
 
-    manifest = read_manifest(out / "assay-shards")
-    assert manifest.rows == len(original)
-    assert f"shards: {manifest.rows:,} rows in {len(manifest.shards)} shards" in result.stdout
+    for name, rows in (("assay-train", len(original)), ("assay-val", 4_000)):
+        manifest = read_manifest(out / f"{name}-shards")
+        assert manifest.rows == rows
+        printed = f"shards: {rows:,} rows in {len(manifest.shards)} shards -> {out}/{name}-shards"
+        assert printed in result.stdout
 
 
 def test_usage_error_exits_2_without_traceback():

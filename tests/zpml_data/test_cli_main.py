@@ -5,6 +5,7 @@ from importlib.metadata import EntryPoint
 
 import pytest
 
+from zpml_data import plugins
 from zpml_data.cli import main as cli
 from zpml_data.errors import DataError, UsageError
 
@@ -42,24 +43,44 @@ def test_debug_shows_the_traceback(monkeypatch, error):
 
 
 def plugin(name, value):
-    return EntryPoint(name=name, value=value, group=cli.PLUGIN_GROUP)
+    return EntryPoint(name=name, value=value, group=plugins.PLUGIN_GROUP)
 
 
 def register_hello(subparsers):
     subparsers.add_parser("hello").set_defaults(run=lambda args: 7)
 
 
+def hello_hook(name):
+    return f"hello {name}"
+
+
+def installed(monkeypatch, *points):
+    monkeypatch.setattr(plugins, "_entry_points", lambda: list(points))
+
+
 def test_plugins_register_their_verbs(monkeypatch):
-    monkeypatch.setattr(
-        cli, "entry_points", lambda group: [plugin("hello", f"{__name__}:register_hello")]
-    )
+    installed(monkeypatch, plugin("hello", f"{__name__}:register_hello"))
     assert cli.main(["hello"]) == 7
 
 
-def test_a_plugin_that_fails_to_load_is_named_and_the_other_verbs_still_work(monkeypatch, capsys):
-    monkeypatch.setattr(
-        cli, "entry_points", lambda group: [plugin("broken", "no_such_module_xyz:register")]
+def test_a_plugins_module_offers_hooks_by_name(monkeypatch):
+    installed(monkeypatch, plugin("hello", f"{__name__}:register_hello"))
+    function, reason = plugins.plugin_hook("hello", "hello_hook")
+    assert function is not None and function("demo") == "hello demo" and reason == ""
+    assert plugins.plugin_hook("hello", "no_such_hook") == (
+        None,
+        f"the 'hello' command ({__name__}:register_hello) offers no no_such_hook()",
     )
+    assert plugins.plugin_hook("train", "train_shards") == (
+        None,
+        "no 'train' command is installed (an entry point in zpml.commands)",
+    )
+
+
+def test_a_plugin_that_fails_to_load_is_named_and_the_other_verbs_still_work(monkeypatch, capsys):
+    installed(monkeypatch, plugin("broken", "no_such_module_xyz:register"))
+    function, reason = plugins.plugin_hook("broken", "register")
+    assert function is None and "'broken' command (no_such_module_xyz:register) failed" in reason
     parser = cli.build_parser()
     assert (
         "'broken' command (no_such_module_xyz:register) failed to load" in capsys.readouterr().err

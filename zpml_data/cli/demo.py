@@ -1,9 +1,8 @@
-"""``zpml demo``: the whole pipeline on the bundled example data."""
+"""``zpml demo``: the whole pipeline on the bundled example data (:mod:`zpml_data.demo`)."""
 
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -13,15 +12,19 @@ if TYPE_CHECKING:
 def register(subparsers: Subparsers) -> None:
     """Add the ``demo`` sub-parser."""
     parser = subparsers.add_parser(
-        "demo", help="run the whole pipeline on the bundled example data"
+        "demo",
+        help="run the whole pipeline on the bundled example data",
+        description="Generate the example datasets into OUT, audit, convert, shard and verify "
+        "them, and train a model on each (the gated head on the lab assay, the rational head "
+        "on the poles) when zpml's training package is installed.",
     )
     parser.add_argument("out", nargs="?", default="zpml-demo", help="output directory")
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    """Generate, audit, convert, shard and verify the example data in ``args.out``."""
-    from zpml_data.cli._demo import run_demo
+    """Run :func:`zpml_data.demo.run_demo` into ``args.out``."""
+    from zpml_data.demo import run_demo
 
-    run_demo(Path(args.out))
+    run_demo(args.out)
     return 0

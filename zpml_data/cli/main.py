@@ -3,7 +3,8 @@
 Exit codes: 0 success and data clean; 1 the data failed a check; 2 usage,
 configuration or I/O error (and bugs, reported in one line); 130 interrupted.
 Verbs from other packages register themselves through the ``zpml.commands``
-entry point group: each entry point names a ``register(subparsers)`` function.
+entry point group (:mod:`zpml_data.plugins`, the one loader): each entry
+point names a ``register(subparsers)`` function.
 """
 
 from __future__ import annotations
@@ -11,12 +12,12 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
-from importlib.metadata import entry_points, version
+from importlib.metadata import version
 
 from zpml_data.cli import audit, convert, demo, inspect, shard, verify
 from zpml_data.errors import ZpmlError
+from zpml_data.plugins import load_plugins
 
-PLUGIN_GROUP = "zpml.commands"
 _BUILTIN_VERBS = (audit, convert, shard, verify, inspect, demo)
 
 
@@ -31,17 +32,8 @@ def build_parser() -> argparse.ArgumentParser:
     verbs = parser.add_subparsers(dest="verb", required=True, metavar="VERB")
     for module in _BUILTIN_VERBS:
         module.register(verbs)
-    for plugin in sorted(entry_points(group=PLUGIN_GROUP), key=lambda ep: ep.name):
-        try:
-            register = plugin.load()
-        except Exception as error:  # a broken plugin must not take the other verbs down
-            print(
-                f"zpml: warning: the {plugin.name!r} command ({plugin.value}) failed to load: "
-                f"{type(error).__name__}: {error}",
-                file=sys.stderr,
-            )
-            continue
-        register(verbs)
+    for plugin in load_plugins():
+        plugin.register(verbs)
     return parser
 
 
