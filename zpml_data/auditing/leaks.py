@@ -44,11 +44,16 @@ def _mix(x: np.ndarray) -> np.ndarray:
 
 
 def _row_hash(values: np.ndarray, inputs: np.ndarray) -> np.ndarray:
-    """A hash of each row's value and inputs: the sample's priority (content, not position)."""
-    digest = _mix(np.ascontiguousarray(values).view(np.uint64))
+    """A hash of each row's value and inputs: the sample's priority (content, not position).
+
+    One multiply and shift folds in each input; the finaliser mixes the whole.
+    """
+    digest = np.ascontiguousarray(values).view(np.uint64).copy()
     for column in inputs.T:
-        digest = _mix(digest ^ np.ascontiguousarray(column).view(np.uint64))
-    return digest
+        digest ^= np.ascontiguousarray(column).view(np.uint64)
+        digest *= _MIX1
+        digest ^= digest >> np.uint64(29)
+    return _mix(digest)
 
 
 class LeakTally:
@@ -70,22 +75,32 @@ class LeakTally:
         """Count one batch: ``finite`` marks its finite rows (status and value)."""
         if not self.inputs:
             return
-        columns = [batch.column(name).to_numpy(zero_copy_only=False) for name in self.inputs]
-        matrix = np.column_stack([np.asarray(c, dtype=np.float64) for c in columns])
-        kept, rows = values[finite], matrix[finite]
-        self.equal += (rows == kept[:, None]).sum(axis=0)
-        self.paired += np.isfinite(rows).sum(axis=0)
-        for i, column in enumerate(matrix.T):
-            self._add_levels(i, column, codes)
-        self._add_sample(_row_hash(kept, rows), np.column_stack([kept, rows]))
+        matrix = np.empty((batch.num_rows, len(self.inputs)), order="F")  # columns contiguous
+        for i, name in enumerate(self.inputs):
+            column = batch.column(name).cast(pa.float64(), safe=False)  # nulls read as NaN
+            matrix[:, i] = column.to_numpy(zero_copy_only=False)
+            self._add_levels(i, matrix[:, i], codes)
+        every = bool(finite.all())
+        kept, rows = (values, matrix) if every else (values[finite], matrix[finite])
+        self.equal += np.count_nonzero(rows == kept[:, None], axis=0)
+        self.paired += np.count_nonzero(np.isfinite(rows), axis=0)
+        priority = _row_hash(kept, rows)
+        if self.priority.size == SAMPLE_ROWS:  # full: only rows that would displace one count
+            chosen = priority < self.priority[-1]
+            priority, kept, rows = priority[chosen], kept[chosen], rows[chosen]
+        self._add_sample(priority, np.column_stack([kept, rows]))
 
     def _add_levels(self, i: int, column: np.ndarray, codes: np.ndarray) -> None:
         table = self.levels[i]
         if table is None:
             return
+        # Most inputs are measurements with many values: a glance at the first rows says so.
+        if np.unique(column[: 4 * MAX_LEVELS]).size > MAX_LEVELS:
+            self.levels[i] = None
+            return
         known = (codes >= 0) & ~np.isnan(column)
         levels, which = np.unique(column[known], return_inverse=True)
-        if len(set(table) | set(levels.tolist())) > MAX_LEVELS:
+        if levels.size > MAX_LEVELS or len(set(table) | set(levels.tolist())) > MAX_LEVELS:
             self.levels[i] = None
             return
         counts = np.bincount(
@@ -97,10 +112,10 @@ class LeakTally:
     def _add_sample(self, priority: np.ndarray, rows: np.ndarray) -> None:
         priority = np.concatenate([self.priority, priority])
         rows = np.concatenate([self.sample, rows])
-        if priority.size > SAMPLE_ROWS:
-            # Equal priorities are equal rows, so which copy is kept changes nothing.
-            keep = np.argsort(priority, kind="stable")[:SAMPLE_ROWS]
-            priority, rows = priority[keep], rows[keep]
+        # Kept sorted by priority; equal priorities are equal rows, so which copy
+        # is kept changes nothing.
+        keep = np.argsort(priority, kind="stable")[:SAMPLE_ROWS]
+        priority, rows = priority[keep], rows[keep]
         self.priority, self.sample = priority, rows
 
     def merge(self, other: LeakTally) -> None:
