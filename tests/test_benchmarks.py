@@ -20,6 +20,7 @@ BENCHMARKS = [
     "bench_ddp",
     "bench_dask",
     "bench_predict",
+    "bench_quality",
 ]
 
 

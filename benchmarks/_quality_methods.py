@@ -1,0 +1,222 @@
+"""The methods the quality benchmark compares, each trained on a split's training rows.
+
+Each returns ``(Prediction on the validation rows, training seconds)``. The
+neural methods share one backbone size, batch size and optimiser; zpml runs
+through the library (``ProjectiveMLP`` + its head's loss + ``SCMTrainer``),
+keeping the epoch with the lowest validation loss as ``zpml train`` keeps
+``best.pt``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import nn
+
+from benchmarks._quality_data import Part, Split
+from benchmarks._quality_metrics import Prediction
+from zpml_data import lift_semantic_targets
+from zpml_data.lift import SemanticTargets
+from zpml_data.shards.format import status_counts
+from zpml_data.status import Status
+from zpml_train import Batch, ProjectiveMLP, SCMTrainer, SCMTrainingLoss, TrainingConfig
+from zpml_train.model.gated import GatedHead
+from zpml_train.model.gated_loss import GatedLoss
+from zpml_train.model.heads import HeadName, RationalHead
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What every neural method shares."""
+
+    hidden: tuple[int, ...] = (32, 32)
+    batch: int = 128
+    lr: float = 1e-2
+    epochs: int = 30
+    cosine: bool = False
+
+
+class _Manifest:
+    """What the trainer reads of a shard loader's manifest: the status counts."""
+
+    def __init__(self, codes: np.ndarray) -> None:
+        self.status_counts = status_counts(codes)
+
+
+class Batches:
+    """In-memory batches as the shard loader yields them (stored lifted targets, a
+    manifest with the status counts), reshuffled per epoch by a seeded generator."""
+
+    def __init__(self, part: Part, batch: int, seed: int, *, shuffle: bool) -> None:
+        self.x = torch.from_numpy(part.x)
+        self.values = torch.from_numpy(part.values)
+        self.codes = torch.from_numpy(part.codes)
+        self.targets = lift_semantic_targets(self.values, self.codes)
+        self.batch, self.seed, self.shuffle, self.epoch = batch, seed, shuffle, 0
+        self.manifest = _Manifest(part.codes)
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __iter__(self) -> Iterator[Batch]:
+        rows = len(self.codes)
+        generator = torch.Generator().manual_seed(self.seed * 100_003 + self.epoch)
+        order = torch.randperm(rows, generator=generator) if self.shuffle else torch.arange(rows)
+        for start in range(0, rows, self.batch):
+            index = order[start : start + self.batch]
+            targets = SemanticTargets(**{k: v[index] for k, v in vars(self.targets).items()})
+            yield Batch(self.x[index], self.values[index], self.codes[index], targets)
+
+
+def _finite_stats(part: Part) -> tuple[float, float]:
+    finite = part.values[part.rows(Status.FINITE)]
+    return float(finite.mean()), float(finite.std())
+
+
+def zpml(split: Split, seed: int, settings: Settings, head: HeadName) -> tuple[Prediction, float]:
+    """``ProjectiveMLP(head=...)`` with its loss and thresholds, through ``SCMTrainer``."""
+    torch.manual_seed(seed)
+    model = ProjectiveMLP(split.train.x.shape[1], 1, settings.hidden, head=head)
+    x = torch.from_numpy(split.train.x)
+    model.set_input_scaling(x.mean(0), x.std(0))
+    model.set_value_scaling(*_finite_stats(split.train))
+    train = Batches(split.train, settings.batch, seed, shuffle=True)
+    val = Batches(split.val, 1024, seed, shuffle=False)
+    thresholds = (GatedHead if head == "gated" else RationalHead).DEFAULT_THRESHOLDS
+    loss = GatedLoss() if head == "gated" else SCMTrainingLoss()
+    config = TrainingConfig(
+        max_epochs=settings.epochs, coverage_threshold=0.0, seed=seed, val_loader=val, **thresholds
+    )
+    optimizer = torch.optim.Adam(model.parameters(), lr=settings.lr)
+    steps = settings.epochs * -(-len(split.train.codes) // settings.batch)
+    scheduler = (
+        torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, steps) if settings.cosine else None
+    )
+    trainer = SCMTrainer(model, optimizer, loss, train, scheduler=scheduler, config=config)
+    start = time.process_time()
+    best, best_state = float("inf"), None
+    for _ in range(settings.epochs):
+        trainer.fit(epochs=1)
+        val_loss = trainer.history[-1]["val_loss"]
+        if val_loss < best:
+            best, best_state = val_loss, {k: v.clone() for k, v in model.state_dict().items()}
+    seconds = time.process_time() - start
+    assert best_state is not None
+    model.load_state_dict(best_state)
+    model.eval()
+    with torch.no_grad():
+        out = model(torch.from_numpy(split.val.x))
+    P, Q = out[0][:, 0].double().numpy(), out[1][:, 0].double().numpy()
+    if head == "gated":
+        latent = out.latent[:, 0].double().numpy()  # type: ignore[union-attr]
+        kind = out.kind_logits[:, 0].argmax(-1).numpy()  # type: ignore[union-attr]
+    else:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            latent, kind = P / Q, None
+    return Prediction(latent, P, Q, kind, tau=thresholds["tau_infer"]), seconds
+
+
+def _mlp(width: int, hidden: tuple[int, ...]) -> nn.Sequential:
+    layers: list[nn.Module] = []
+    for size in hidden:
+        layers += [nn.Linear(width, size), nn.ReLU()]
+        width = size
+    return nn.Sequential(*layers, nn.Linear(width, 1))
+
+
+def _neural(
+    split: Split, seed: int, settings: Settings, rows: np.ndarray, tobit: bool
+) -> tuple[Prediction, float]:
+    torch.manual_seed(seed)
+    x_all = torch.from_numpy(split.train.x)
+    shift, scale = x_all.mean(0), x_all.std(0).clamp_min(1e-12)
+    m, d = _finite_stats(split.train)
+    x = (x_all[rows] - shift) / scale
+    z = (torch.from_numpy(split.train.values[rows]) - m) / d
+    side = torch.from_numpy(np.where(split.train.codes[rows] == Status.CENSORED_BELOW, -1.0, 1.0))
+    censored = torch.from_numpy(split.train.codes[rows] != Status.FINITE)
+    net, log_sigma = _mlp(x.shape[1], settings.hidden), nn.Parameter(torch.zeros(()))
+    optimizer = torch.optim.Adam([*net.parameters(), log_sigma], lr=settings.lr)
+    generator = torch.Generator().manual_seed(seed)
+    start = time.process_time()
+    for _ in range(settings.epochs):
+        for index in torch.randperm(len(z), generator=generator).split(settings.batch):
+            mu = net(x[index])[:, 0]
+            if tobit:
+                r = (z[index] - mu) / log_sigma.exp()
+                gaussian = 0.5 * r.square() + log_sigma
+                tail = -torch.special.log_ndtr(-side[index] * r)
+                loss = torch.where(censored[index], tail, gaussian).mean()
+            else:
+                loss = (mu - z[index]).square().mean()
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+    seconds = time.process_time() - start
+    with torch.no_grad():
+        latent = net((torch.from_numpy(split.val.x) - shift) / scale)[:, 0].double().numpy()
+    return Prediction(latent * d + m), seconds
+
+
+def mlp_mse(split: Split, seed: int, settings: Settings) -> tuple[Prediction, float]:
+    """An MLP of the same size, MSE on the finite rows only."""
+    return _neural(split, seed, settings, split.train.rows(Status.FINITE), tobit=False)
+
+
+def tobit_mlp(split: Split, seed: int, settings: Settings) -> tuple[Prediction, float]:
+    """The same MLP with a Tobit likelihood on finite and censored rows (learned σ)."""
+    rows = split.train.rows(Status.FINITE) | _censored(split.train)
+    return _neural(split, seed, settings, rows, tobit=True)
+
+
+def _censored(part: Part) -> np.ndarray:
+    return part.rows(Status.CENSORED_BELOW) | part.rows(Status.CENSORED_ABOVE)
+
+
+def hist_gradient_boosting(split: Split, seed: int, settings: Settings) -> tuple[Prediction, float]:
+    """scikit-learn's ``HistGradientBoostingRegressor`` (defaults) on the finite rows."""
+    from sklearn.ensemble import HistGradientBoostingRegressor
+
+    finite = split.train.rows(Status.FINITE)
+    start = time.process_time()
+    model = HistGradientBoostingRegressor(random_state=seed).fit(
+        split.train.x[finite], split.train.values[finite]
+    )
+    seconds = time.process_time() - start
+    return Prediction(model.predict(split.val.x).astype(np.float64)), seconds
+
+
+def xgboost_aft(split: Split, seed: int, settings: Settings) -> tuple[Prediction, float]:
+    """XGBoost ``survival:aft`` on finite rows and censored intervals.
+
+    The parameters of XGBoost's own AFT tutorial (normal errors, scale 1.2,
+    depth 2, learning rate 0.05), 100 rounds; untuned per dataset.
+    """
+    import xgboost as xgb
+
+    part = split.train
+    rows = part.rows(Status.FINITE) | _censored(part)
+    value = part.values[rows].astype(np.float64)
+    codes = part.codes[rows]
+    lower = np.where(codes == Status.CENSORED_BELOW, 0.0, value)
+    upper = np.where(codes == Status.CENSORED_ABOVE, np.inf, value)
+    data = xgb.DMatrix(part.x[rows], label_lower_bound=lower, label_upper_bound=upper)
+    params = {
+        "objective": "survival:aft",
+        "eval_metric": "aft-nloglik",
+        "aft_loss_distribution": "normal",
+        "aft_loss_distribution_scale": 1.2,
+        "tree_method": "hist",
+        "learning_rate": 0.05,
+        "max_depth": 2,
+        "nthread": 1,
+        "seed": seed,
+    }
+    start = time.process_time()
+    booster = xgb.train(params, data, num_boost_round=100)
+    seconds = time.process_time() - start
+    return Prediction(booster.predict(xgb.DMatrix(split.val.x)).astype(np.float64)), seconds
