@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -9,6 +10,11 @@ from typing import Any
 import numpy as np
 import pytest
 from hypothesis import settings
+
+# One torch thread per process, in this one and in every zpml the tests start: the
+# tests' models are tiny, and on a busy two-core machine a second intra-op thread
+# spins more than it computes (a 3-epoch run: 19 s wall with one, 70 s with two).
+os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 # Tests write only under their tmp_path: no hypothesis example database in the working tree.
 settings.register_profile("zpml", database=None)
