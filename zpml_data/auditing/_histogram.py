@@ -21,8 +21,10 @@ def histogram_figures(target: TargetReport) -> list[str]:
     for entry in target.histograms:
         where = (entry["column"], entry["group"])
         title = "all rows" if entry["column"] is None else f"{entry['column']} = {entry['group']}"
+        outside = [f"{entry[side]:,} {side}" for side in ("below", "above") if entry[side]]
+        beyond = f"<p>outside the range drawn: {', '.join(outside)}</p>" if outside else ""
         out.append(
-            f'<figure class="chart"><figcaption><h3>{esc(title)}</h3></figcaption>'
+            f'<figure class="chart"><figcaption><h3>{esc(title)}</h3>{beyond}</figcaption>'
             f"{_svg(entry, _marks(checks, where))}</figure>"
         )
     return out
@@ -63,10 +65,6 @@ def _svg(entry: dict[str, Any], marks: list[tuple[float, str, str]]) -> str:
         f"<title>{low + i * (high - low) / len(counts):.4g} ..: {n:,}</title></rect>"
         for i, n in enumerate(counts)
     ]
-    for side, n, x in (("below", entry["below"], 2), ("above", entry["above"], _WIDTH - 2)):
-        if n:
-            anchor = "start" if side == "below" else "end"
-            parts.append(f'<text x="{x}" y="10" text-anchor="{anchor}">{n:,} {side} range</text>')
     span = (high - low) or 1.0
     for k, (value, kind, label) in enumerate(marks):
         x = _PAD + min(max((value - low) / span, 0.0), 1.0) * plot
