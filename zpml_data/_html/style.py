@@ -30,7 +30,7 @@ h3{font-size:14px;margin:16px 0 6px}
 figure{margin:0}
 .chart,.panel{border:1px solid var(--line);border-radius:10px;padding:10px 12px 6px}
 figcaption h3{display:inline;font-size:14px;margin:0}
-.latest{float:right;color:var(--muted);font-variant-numeric:tabular-nums;font-size:12px}
+.latest{display:block;color:var(--muted);font-variant-numeric:tabular-nums;font-size:12px}
 figcaption p{margin:2px 0 4px;color:var(--muted);font-size:12px}
 svg{width:100%;height:auto;display:block}
 .grid{stroke:#eef0f5;stroke-width:1}
@@ -64,7 +64,8 @@ tfoot td{font-weight:600;border-bottom:none}
 .key-dot{margin-right:16px;white-space:nowrap}
 .panels{display:grid;grid-template-columns:repeat(auto-fit,minmax(440px,1fr));gap:14px}
 .band{fill:#f1f2f7}
-.band-label{fill:var(--muted);font-size:10px;paint-order:stroke;stroke:#f1f2f7;stroke-width:3px}
+.band-label{fill:#4a5163;font-size:10px;font-weight:600;paint-order:stroke;stroke:#fff;
+  stroke-width:3px}
 .panel h3{font-size:14px;margin:0 0 4px}
 .axis{fill:#4a5163;font-size:11px}
 .note{fill:var(--muted);font-size:10px}

@@ -69,7 +69,8 @@ def status_scatter(chart_id: str, data: ScatterData) -> str:
         margins=(58.0, 14.0 + (_BAND + 12.0 if x_band else 0.0), top, 58.0),
     )
     parts = axes(frame, nice_ticks(*frame.x_range, 7), nice_ticks(*frame.y_range, 7))
-    parts += _band_frames(frame, x_band, ghost_band)
+    bands, band_names = _band_frames(frame, x_band, ghost_band)
+    parts += bands
     if data.diagonal:
         parts += _diagonal(frame)
     rng = np.random.default_rng(0)  # fixed: the same run draws the same page
@@ -88,6 +89,7 @@ def status_scatter(chart_id: str, data: ScatterData) -> str:
             f'<circle class="s{int(data.codes[i])}" cx="{xs[i]:.1f}" cy="{ys[i]:.1f}" r="2.4"/>'
         )
     parts += _labels(frame, data, int((clamped_x | clamped_y).sum()))
+    parts += band_names  # over the points: a dense band must not hide its name
     return svg_element(chart_id, frame, parts)
 
 
@@ -111,24 +113,29 @@ def _place(
     return np.where(np.isnan(values), band_at + jitter, coords), clamped
 
 
-def _band_frames(frame: Frame, x_band: bool, ghost_band: bool) -> list[str]:
-    """The shaded bands and their names."""
-    parts = []
+def _band_frames(frame: Frame, x_band: bool, ghost_band: bool) -> tuple[list[str], list[str]]:
+    """The shaded bands, and their names."""
+    bands, names = [], []
     rows = [("⊥ predicted", 8.0)] + ([("⊥ target", 8.0 + _BAND)] if ghost_band else [])
     for name, y in rows:
-        parts.append(
+        bands.append(
             f'<rect class="band" x="{frame.left}" y="{y}" width="{frame.right - frame.left}" '
-            f'height="{_BAND - 2}"/><text class="band-label" x="{frame.left + 6}" '
-            f'y="{y + _BAND / 2 + 2.5}">{name}</text>'
+            f'height="{_BAND - 2}"/>'
+        )
+        names.append(
+            f'<text class="band-label" x="{frame.left + 6}" y="{y + _BAND / 2 + 2.5}">{name}</text>'
         )
     if x_band:
         x = frame.right + 12
-        parts.append(
+        bands.append(
             f'<rect class="band" x="{x}" y="{frame.top}" width="{_BAND}" '
-            f'height="{frame.bottom - frame.top}"/><text class="band-label" '
-            f'x="{x + _BAND / 2}" y="{frame.bottom + 32}" text-anchor="middle">no value</text>'
+            f'height="{frame.bottom - frame.top}"/>'
         )
-    return parts
+        names.append(
+            f'<text class="band-label" x="{x + _BAND / 2}" y="{frame.bottom + 32}" '
+            'text-anchor="middle">no value</text>'
+        )
+    return bands, names
 
 
 def _diagonal(frame: Frame) -> list[str]:
