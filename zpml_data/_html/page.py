@@ -45,6 +45,7 @@ def page(
         f'<header><p class="kicker">{esc(kicker)}</p><h1>{esc(title)}</h1>'
         f'<p class="sub">{esc(sub)}</p><div class="tiles">{tile_html}</div></header>'
     )
+    # The title comes before the stylesheet: zpml train knows its own report by its first bytes.
     return (
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'

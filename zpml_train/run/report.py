@@ -89,7 +89,7 @@ def collect_predictions(
     Args:
         model: Returns ``(P, Q)``; run in eval mode, then put back as it was.
         loader: Batches of :class:`~zpml_train.Batch` or ``(inputs, values, status_labels)``.
-        tau_infer: The decoding threshold (see :func:`zpml_train.heads.decode`).
+        tau_infer: The decoding threshold (see :func:`zpml_train.model.heads.decode`).
         limit: Rows to collect at most.
         split: Which data ``loader`` holds, for the page.
 
