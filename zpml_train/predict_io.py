@@ -46,7 +46,8 @@ def source_columns(inputs: list[str], categories: Mapping[str, list[str]]) -> li
         )
         columns.append(inputs[at] if column is None else column)
         at += 1 if column is None else len(blocks[column])
-    if feature_names(columns, categories) != list(inputs) or len(set(columns)) != len(columns):
+    consistent = feature_names(columns, categories) == list(inputs) and set(blocks) <= set(columns)
+    if not consistent or len(set(columns)) != len(columns):
         raise ConfigError(
             f"the model's input features {inputs} are not the one-hot blocks of its "
             f"categories {dict(categories)}; the checkpoint is damaged or was edited"

@@ -274,3 +274,23 @@ def test_weights_that_do_not_fit_the_record_are_refused(tmp_path):
     torch.save(state, path)
     with pytest.raises(ConfigError, match=r"weights do not fit the model it records"):
         load_model(path)
+
+
+def test_categorical_inputs_are_one_hot_encoded_as_the_shards_were(tmp_path):
+    torch.manual_seed(5)
+    model = ProjectiveMLP(3, 1, (8,))
+    features = ["dose", "site=A", "site=B"]
+    record = {"inputs": features, "categories": {"site": ["A", "B"]}}
+    predictor = load_model(_save(tmp_path / "m.pt", model, **record))
+    assert predictor.source_columns == ["dose", "site"]
+    frame = pd.DataFrame({"site": ["B", "A", "C", None], "dose": [1.0, 2.0, 3.0, 4.0]})
+    one_hot = np.array([[1, 0, 1], [2, 1, 0], [3, 0, 0], [4, 0, 0]], np.float32)
+    expected = predictor.predict(torch.from_numpy(one_hot))
+    pd.testing.assert_frame_equal(predictor.predict(frame), expected)
+    dictionary = frame.assign(site=frame["site"].astype("category"))
+    pd.testing.assert_frame_equal(predictor.predict(dictionary), expected)
+    with pytest.raises(UsageError, match=r"input column 'site' is int64, but .* text categories"):
+        predictor.predict(frame.assign(site=[1, 2, 3, 4]))
+    broken = {"inputs": ["dose", "site=B", "site=A"], "categories": {"site": ["A", "B"]}}
+    with pytest.raises(ConfigError, match=r"not the one-hot blocks of its categories"):
+        load_model(_save(tmp_path / "b.pt", model, **broken)).predict(frame)
