@@ -54,7 +54,7 @@ class RationalHead(nn.Module):
     * ``"softplus"``: ``Q = softplus(.) + q_min > q_min``: never below
       ``q_min``, so ⊥ is unreachable when ``q_min >= tau_infer``.
 
-    Under an active :func:`~zpml_train.policies.gradient_policy`, the
+    Under an active :func:`~zpml_train.model.policies.gradient_policy`, the
     gradients of ``(P, Q)`` on bottom paths (``|Q| < tau``) follow the policy.
 
     Args:

@@ -30,7 +30,7 @@ class LossCurriculum(Protocol):
 
 @dataclasses.dataclass
 class TrainingConfig:
-    """Settings of :class:`~zpml_train.trainer.SCMTrainer` (the training guide's fields).
+    """Settings of :class:`~zpml_train.training.trainer.SCMTrainer` (the training guide's fields).
 
     Every value is checked when the config is built; a bad one raises
     :class:`~zpml_data.errors.ConfigError` naming the field, the value and
