@@ -1,4 +1,8 @@
-"""The group-level checks do not depend on row order, batch size, or other groups' rows."""
+"""The group-level checks do not depend on row order, batch size, or other groups' rows.
+
+That holds for what they find (limits, heaps, sentinels, skews, leaking inputs)
+and for how the censoring is read (detection limits or per row).
+"""
 
 import numpy as np
 import pandas as pd
@@ -12,24 +16,35 @@ GROUP_CHECKS = (
     "heaping_at_limit",
     "sentinel_number",
     "status_skew_by_group",
+    "input_leak",
 )
 LABELS = ["finite", "censored_below", "censored_above", "fault", "missing"]
 
 
 @st.composite
 def tables(draw, sites=("a", "b", "c")):
-    """Finite values with ties (a coarse grid), censored rows at a few limits, planted heaps."""
+    """Finite values with ties (a coarse grid), censored rows at a few limits or each at its
+    own bound, planted heaps, an honest input and maybe a leaking one."""
     n = draw(st.integers(30, 200))
     rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
     status = np.array(LABELS)[rng.choice(5, n, p=[0.6, 0.15, 0.1, 0.1, 0.05])]
     value = np.round(rng.normal(50.0, 15.0, n), draw(st.sampled_from([0, 1, 3])))
     value[status == "censored_below"] = rng.choice([10.0, 20.0], (status == "censored_below").sum())
-    value[status == "censored_above"] = 90.0
+    above = status == "censored_above"
+    per_row = draw(st.booleans())
+    value[above] = np.round(rng.uniform(60.0, 95.0, above.sum()), 3) if per_row else 90.0
     value[(status == "fault") | (status == "missing")] = np.nan
     heap = rng.random(n) < draw(st.sampled_from([0.0, 0.3]))
     value[heap & (status == "finite")] = draw(st.sampled_from([10.0, -999.0]))
     site = np.array(sites)[rng.integers(0, len(sites), n)]
-    return pd.DataFrame({"site": site, "value": value, "status": status})
+    frame = pd.DataFrame({"site": site, "value": value, "status": status})
+    frame["x"] = rng.normal(size=n)
+    leak = draw(st.sampled_from(["none", "copy", "flag"]))
+    if leak == "copy":
+        frame["leak"] = value
+    elif leak == "flag":
+        frame["leak"] = (status == "finite").astype(float)
+    return frame
 
 
 def summary(frame, batch_size):
@@ -39,7 +54,7 @@ def summary(frame, batch_size):
         c.name: (c.failed, sorted((e["file"], e["row"]) for e in c.examples), c.details)
         for c in target.checks
         if c.name in GROUP_CHECKS
-    }, target.histograms
+    } | {"censoring": (0, [], target.censoring)}, target.histograms
 
 
 def original_rows(summary_, order):
