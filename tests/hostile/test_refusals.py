@@ -129,6 +129,18 @@ def test_duplicate_column_names_in_a_parquet_source(tmp_path, verb):
     assert [p.name for p in tmp_path.iterdir()] == ["dup.parquet"]
 
 
+def test_duplicate_column_names_in_a_csv_header(tmp_path):
+    source = tmp_path / "dup.csv"
+    source.write_text("value,status,x,x\n1.0,finite,2,3\n")
+    zpml_fails(
+        2,
+        r"dup\.csv: column 'x' occurs more than once in the header",
+        "audit",
+        source,
+        inputs=(source,),
+    )
+
+
 def test_duplicate_column_names_in_a_dataframe():
     frame = pd.DataFrame([[1.0, "finite", 2.0, 3.0]], columns=["value", "status", "x", "x"])
     with pytest.raises(UsageError, match=r"<DataFrame>: column 'x' occurs 2 times"):

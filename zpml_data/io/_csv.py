@@ -10,6 +10,7 @@ as the rows require, and the batches are cast to it when read.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
@@ -18,6 +19,7 @@ import pyarrow.compute as pc
 import pyarrow.dataset as ds
 from pyarrow import csv
 
+from zpml_data.errors import UsageError
 from zpml_data.io import DEFAULT_BATCH_SIZE
 
 NULL_VALUES = ("",)  # the null spellings of a CSV cell unless the user names others
@@ -46,7 +48,7 @@ class CsvText:
 
     def __init__(self, path: Path, null_values: Sequence[str] = NULL_VALUES) -> None:
         self.path = path
-        names = ds.dataset(path, format="csv").schema.names  # the header, from the first block
+        names = _header(path)
         options = csv.ConvertOptions(
             column_types=dict.fromkeys(names, pa.string()),
             null_values=sorted({"", *null_values}),
@@ -74,6 +76,25 @@ class CsvText:
             for name, column in zip(batch.schema.names, batch.columns, strict=True):
                 kinds[name] = _widen(kinds[name], column)
         return pa.schema(list(kinds.items()))
+
+
+def _header(path: Path) -> list[str]:
+    """The column names, from the first block.
+
+    Raises:
+        UsageError: A name occurs twice (Arrow refuses such a file, in words about
+            datasets and schemas).
+    """
+    try:
+        return list(ds.dataset(path, format="csv").schema.names)
+    except pa.ArrowInvalid as error:
+        twice = re.search(r"multiple columns named (.*)$", str(error))
+        if twice is None:
+            raise
+        raise UsageError(
+            f"{path}: column {twice.group(1)!r} occurs more than once in the header; "
+            "rename the columns so that each name is used once"
+        ) from None
 
 
 def _widen(kind: pa.DataType, column: pa.Array) -> pa.DataType:
