@@ -14,7 +14,8 @@ def test_a_survival_table_is_per_row_censored_and_its_leaks_are_named(tmp_path):
     survival().to_csv(source, index=False)
     before = checksums(tmp_path)
     report = tmp_path / "report.json"
-    result = run_zpml("audit", source, "--json", report)
+    page = tmp_path / "report.html"
+    result = run_zpml("audit", source, "--json", report, "--html", page)
     assert result.returncode == 0, result.stderr  # warnings only
     assert "censoring: per row" in result.stdout
     assert "WARNING finite_beyond_limit" not in result.stdout
@@ -24,7 +25,10 @@ def test_a_survival_table_is_per_row_censored_and_its_leaks_are_named(tmp_path):
     assert data["censoring"] == "per_row" and data["verdict"] == "warn"
     failed = {c["name"]: c["failed"] for c in data["checks"] if c["failed"]}
     assert failed == {"input_leak": 300}
+    html = page.read_text()
+    assert "censoring: per row" in html and "time: equals the target" in html
     report.unlink()
+    page.unlink()
     assert checksums(tmp_path) == before
 
     strict = run_zpml("audit", source, "--strict", "--inputs", "age,ejection_fraction")

@@ -14,7 +14,7 @@ from typing import Any
 
 from zpml_data._html import INVALID, Tile, card, dot, esc, mix_rows, page, share, status_mix
 from zpml_data.auditing._histogram import histogram_figures
-from zpml_data.auditing.details import detail_lines
+from zpml_data.auditing.details import censoring_lines, detail_lines
 from zpml_data.auditing.report import AuditReport, CheckResult, TargetReport
 from zpml_data.status import BOTTOM_STATUSES, Status
 
@@ -130,6 +130,7 @@ def _invalid_and_censored(target: TargetReport) -> list[str]:
                 f'<p class="finding">censored {side}: {info["count"]:,} rows, bounds '
                 f"{esc(info['min'])} .. {esc(info['max'])}</p>"
             )
+    out += [f'<p class="finding">{esc(line.strip())}</p>' for line in censoring_lines(target)]
     return out
 
 
