@@ -41,12 +41,19 @@ class Split:
     """A dataset split into training and validation rows."""
 
     name: str
+    inputs: tuple[str, ...]
     train: Part
     val: Part
 
 
 def _split(
-    name: str, x: np.ndarray, values: np.ndarray, codes: np.ndarray, train_share: float, seed: int
+    name: str,
+    inputs: tuple[str, ...],
+    x: np.ndarray,
+    values: np.ndarray,
+    codes: np.ndarray,
+    train_share: float,
+    seed: int,
 ) -> Split:
     order = np.random.default_rng(seed).permutation(len(codes))
     cut = round(train_share * len(codes))
@@ -54,7 +61,7 @@ def _split(
     def part(rows: np.ndarray) -> Part:
         return Part(x[rows].astype(np.float32), values[rows].astype(np.float32), codes[rows])
 
-    return Split(name, part(order[:cut]), part(order[cut:]))
+    return Split(name, inputs, part(order[:cut]), part(order[cut:]))
 
 
 def assay(seed: int, rows: int = 20_000) -> Split:
@@ -62,7 +69,7 @@ def assay(seed: int, rows: int = 20_000) -> Split:
     frame = assay_dose_response(n_rows=rows, seed=0)
     x = frame[list(ASSAY_INPUTS)].to_numpy(np.float64)
     codes = encode_status(frame["status"].astype(str).to_numpy())
-    return _split("assay", x, frame["value"].to_numpy(np.float64), codes, 0.8, seed)
+    return _split("assay", ASSAY_INPUTS, x, frame["value"].to_numpy(np.float64), codes, 0.8, seed)
 
 
 def survival(seed: int) -> Split:
@@ -73,7 +80,7 @@ def survival(seed: int) -> Split:
     x = frame[list(SURVIVAL_INPUTS)].to_numpy(np.float64)
     codes = np.where(frame["arrest"].to_numpy() == 1, Status.FINITE, Status.CENSORED_ABOVE)
     values = frame["week"].to_numpy(np.float64)
-    return _split("survival", x, values, codes.astype(np.int8), 0.7, seed)
+    return _split("survival", SURVIVAL_INPUTS, x, values, codes.astype(np.int8), 0.7, seed)
 
 
 def poles(seed: int, rows: int = 20_000) -> Split:
@@ -81,4 +88,4 @@ def poles(seed: int, rows: int = 20_000) -> Split:
     frame = rational_poles(n_rows=rows, seed=0)
     codes = encode_status(frame["status"].astype(str).to_numpy())
     x = frame[["x"]].to_numpy(np.float64)
-    return _split("poles", x, frame["value"].to_numpy(np.float64), codes, 0.8, seed)
+    return _split("poles", ("x",), x, frame["value"].to_numpy(np.float64), codes, 0.8, seed)

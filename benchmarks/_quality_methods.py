@@ -9,9 +9,12 @@ keeping the epoch with the lowest validation loss as ``zpml train`` keeps
 
 from __future__ import annotations
 
+import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -24,7 +27,7 @@ from zpml_data.lift import SemanticTargets
 from zpml_data.shards.format import status_counts
 from zpml_data.status import Status
 from zpml_train import Batch, ProjectiveMLP, SCMTrainer, SCMTrainingLoss, TrainingConfig
-from zpml_train.model.gated import GatedHead
+from zpml_train.model.gated import GatedHead, GatedOutputs
 from zpml_train.model.gated_loss import GatedLoss
 from zpml_train.model.heads import HeadName, RationalHead
 
@@ -37,7 +40,8 @@ class Settings:
     batch: int = 128
     lr: float = 1e-2
     epochs: int = 30
-    cosine: bool = False
+    # Cosine decay of the learning rate to 0 over the run (every neural method).
+    cosine: bool = True
 
 
 class _Manifest:
@@ -72,6 +76,16 @@ class Batches:
             yield Batch(self.x[index], self.values[index], self.codes[index], targets)
 
 
+def _schedule(
+    optimizer: torch.optim.Optimizer, settings: Settings, rows: int
+) -> torch.optim.lr_scheduler.LRScheduler | None:
+    """Cosine decay of the learning rate to 0 over every step of the run, or none."""
+    if not settings.cosine:
+        return None
+    steps = settings.epochs * -(-rows // settings.batch)
+    return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, steps)
+
+
 def _finite_stats(part: Part) -> tuple[float, float]:
     finite = part.values[part.rows(Status.FINITE)]
     return float(finite.mean()), float(finite.std())
@@ -92,10 +106,7 @@ def zpml(split: Split, seed: int, settings: Settings, head: HeadName) -> tuple[P
         max_epochs=settings.epochs, coverage_threshold=0.0, seed=seed, val_loader=val, **thresholds
     )
     optimizer = torch.optim.Adam(model.parameters(), lr=settings.lr)
-    steps = settings.epochs * -(-len(split.train.codes) // settings.batch)
-    scheduler = (
-        torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, steps) if settings.cosine else None
-    )
+    scheduler = _schedule(optimizer, settings, len(split.train.codes))
     trainer = SCMTrainer(model, optimizer, loss, train, scheduler=scheduler, config=config)
     start = time.process_time()
     best, best_state = float("inf"), None
@@ -110,14 +121,48 @@ def zpml(split: Split, seed: int, settings: Settings, head: HeadName) -> tuple[P
     model.eval()
     with torch.no_grad():
         out = model(torch.from_numpy(split.val.x))
+    return _prediction(out, thresholds["tau_infer"]), seconds
+
+
+def zpml_train(split: Split, seed: int, settings: Settings) -> tuple[Prediction, float]:
+    """``zpml train TRAIN --val VAL --epochs N --seed S`` on shards of the split, nothing else
+    set; decoded at the run's ``tau_infer`` (calibrated on the validation rows where it can)."""
+    import pandas as pd
+
+    from zpml_data import write_shards
+    from zpml_data.status import STATUS_LABELS
+    from zpml_train.cli.train import train_shards
+    from zpml_train.predict import load_model
+
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, part in (("train", split.train), ("val", split.val)):
+            frame = pd.DataFrame(part.x, columns=list(split.inputs))
+            frame["value"] = part.values
+            frame["status"] = pd.Categorical.from_codes(part.codes, categories=list(STATUS_LABELS))
+            write_shards(frame, Path(tmp) / name)
+        start = time.process_time()
+        train_shards(
+            Path(tmp) / "train",
+            Path(tmp) / "run",
+            val_dir=Path(tmp) / "val",
+            options={"epochs": settings.epochs, "seed": seed},
+            echo=lambda line: None,
+            progress=False,
+        )
+        seconds = time.process_time() - start
+        predictor = load_model(Path(tmp) / "run" / "best.pt")
+    with torch.no_grad():
+        out = predictor.model(torch.from_numpy(split.val.x))
+    return _prediction(out, predictor.tau_infer), seconds
+
+
+def _prediction(out: Any, tau: float) -> Prediction:
     P, Q = out[0][:, 0].double().numpy(), out[1][:, 0].double().numpy()
-    if head == "gated":
-        latent = out.latent[:, 0].double().numpy()  # type: ignore[union-attr]
-        kind = out.kind_logits[:, 0].argmax(-1).numpy()  # type: ignore[union-attr]
-    else:
-        with np.errstate(divide="ignore", invalid="ignore"):
-            latent, kind = P / Q, None
-    return Prediction(latent, P, Q, kind, tau=thresholds["tau_infer"]), seconds
+    if isinstance(out, GatedOutputs):
+        latent = out.latent[:, 0].double().numpy()
+        return Prediction(latent, P, Q, out.kind_logits[:, 0].argmax(-1).numpy(), tau=tau)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return Prediction(P / Q, P, Q, None, tau=tau)
 
 
 def _mlp(width: int, hidden: tuple[int, ...]) -> nn.Sequential:
@@ -141,6 +186,7 @@ def _neural(
     censored = torch.from_numpy(split.train.codes[rows] != Status.FINITE)
     net, log_sigma = _mlp(x.shape[1], settings.hidden), nn.Parameter(torch.zeros(()))
     optimizer = torch.optim.Adam([*net.parameters(), log_sigma], lr=settings.lr)
+    scheduler = _schedule(optimizer, settings, len(z))
     generator = torch.Generator().manual_seed(seed)
     start = time.process_time()
     for _ in range(settings.epochs):
@@ -156,6 +202,8 @@ def _neural(
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
+            if scheduler is not None:
+                scheduler.step()
     seconds = time.process_time() - start
     with torch.no_grad():
         latent = net((torch.from_numpy(split.val.x) - shift) / scale)[:, 0].double().numpy()
