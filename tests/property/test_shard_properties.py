@@ -53,3 +53,73 @@ def test_every_row_in_exactly_one_place(tmp_path, frame, batch_size, rows_per_sh
     valid = frame["status"].isin(STATUS_LABELS) & ~((frame["status"] == "finite") & ~fits)
     assert sorted(quarantined) == list(np.flatnonzero(~valid.to_numpy()))
     assert read_manifest(out).rows == int(valid.sum())
+
+
+def _row_ids(directory, manifest):
+    ids = [
+        r for s in manifest.shards for r in pq.read_table(directory / s.file)["row_id"].to_pylist()
+    ]
+    if manifest.quarantine:
+        ids += pq.read_table(directory / "quarantine.parquet")["row_id"].to_pylist()
+    return ids
+
+
+@st.composite
+def grouped_tables(draw):
+    n = draw(st.integers(1, 120))
+    groups = draw(
+        st.lists(st.sampled_from(["a", "b", "c", "d", "e", None]), min_size=n, max_size=n)
+    )
+    status = draw(st.lists(st.sampled_from(["finite", "bottom", "Finite"]), min_size=n, max_size=n))
+    return pd.DataFrame(
+        {
+            "x": np.arange(n, dtype=float),
+            "site": pd.Series(groups, dtype=object),
+            "value": np.linspace(-1, 1, n),
+            "status": status,
+        }
+    )
+
+
+@settings(
+    max_examples=10, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    grouped_tables(),
+    st.floats(0.05, 0.95),
+    st.integers(0, 2**63 - 1),
+    st.booleans(),
+    st.integers(8, 50),
+)
+def test_a_split_puts_every_row_in_exactly_one_set_keeps_groups_whole_and_repeats(
+    tmp_path, frame, fraction, seed, by_site, batch_size
+):
+    from zpml_data.shards.split import Split
+    from zpml_data.shards.writer import write_split_shards
+
+    split = Split(fraction, seed, "site" if by_site else None)
+    written = {}
+    for attempt, size in (("one", batch_size), ("two", 64)):  # another batching, same sets
+        out = tmp_path / attempt
+        manifests = write_split_shards(
+            frame, out, split, on_error="quarantine", batch_size=size, rows_per_shard=30,
+            overwrite=True,
+        )  # fmt: skip
+        written[attempt] = {name: sorted(_row_ids(out / name, m)) for name, m in manifests.items()}
+        total = sum(m.source_rows for m in manifests.values())
+        assert total == len(frame)
+        for name, m in manifests.items():
+            assert m.split == {"name": name, "fraction": fraction, "seed": seed, "by": split.by}
+            assert m.rows + m.quarantined_rows == m.source_rows
+    ids = written["one"]
+    assert sorted(ids["train"] + ids["val"]) == list(range(len(frame)))  # exactly once
+    assert written["one"] == written["two"]  # deterministic, whatever the batch size
+    if by_site:
+        site = frame["site"].fillna("<null>")
+        train, val = set(site.iloc[ids["train"]]), set(site.iloc[ids["val"]])
+        assert not train & val  # no group in both
+    for name in ("train", "val"):  # shard bytes depend on the rows alone, not on the batches
+        shards = sorted((tmp_path / "one" / name).glob("part-*.parquet"))
+        for file in shards:
+            assert file.read_bytes() == (tmp_path / "two" / name / file.name).read_bytes()
+        assert len(shards) == len(list((tmp_path / "two" / name).glob("part-*.parquet")))

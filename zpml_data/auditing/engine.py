@@ -34,7 +34,7 @@ from zpml_data.engines.runner import Part, Runner, open_runner
 from zpml_data.io import DEFAULT_BATCH_SIZE
 from zpml_data.io.sources import Source, SourceBatch, open_source
 from zpml_data.spec import DatasetSpec, LabelledTarget, ResolvedSpec, ResolvedTarget
-from zpml_data.validate import require_float, require_positive_int
+from zpml_data.validate import MAX_BATCH_ROWS, MAX_SKEW_PP, require_float, require_positive_int
 
 if TYPE_CHECKING:
     from distributed import Client
@@ -239,8 +239,10 @@ def audit(
             is not installed or the source is not Parquet files.
         SourceError: A file cannot be read.
     """
-    skew_threshold_pp = require_float("skew_threshold_pp", skew_threshold_pp, minimum=0)
-    batch_size = require_positive_int("batch_size", batch_size)
+    skew_threshold_pp = require_float(
+        "skew_threshold_pp", skew_threshold_pp, minimum=0, maximum=MAX_SKEW_PP
+    )
+    batch_size = require_positive_int("batch_size", batch_size, maximum=MAX_BATCH_ROWS)
     spec = spec or DatasetSpec()
     if group_by:
         spec = dataclasses.replace(spec, groups=tuple(dict.fromkeys((*spec.groups, *group_by))))

@@ -14,6 +14,7 @@ from zpml_data.cli.options import (
     float_in,
     spec_from_args,
 )
+from zpml_data.validate import MAX_SKEW_PP
 
 if TYPE_CHECKING:
     from zpml_data.cli.options import Subparsers
@@ -54,7 +55,7 @@ def register(subparsers: Subparsers) -> None:
     )
     parser.add_argument(
         "--skew-threshold",
-        type=float_in(0.0, 100.0),
+        type=float_in(0.0, MAX_SKEW_PP),
         default=5.0,
         metavar="PP",
         help="flag a label whose share moves by more than PP percentage points (default 5)",

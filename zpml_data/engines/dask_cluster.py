@@ -69,7 +69,9 @@ def _probe(address: str, timeout: float) -> None:
         await comm.close()
 
     def run() -> None:
-        asyncio.run(asyncio.wait_for(handshake(), timeout))
+        # A second more than the connection's own retries take: an address with
+        # nothing listening fails in connect(), one that never answers here.
+        asyncio.run(asyncio.wait_for(handshake(), timeout + 1))
 
     with ThreadPoolExecutor(1, thread_name_prefix="zpml-dask-probe") as pool:
         try:
@@ -77,7 +79,8 @@ def _probe(address: str, timeout: float) -> None:
         except TimeoutError:
             raise SourceError(
                 f"the Dask scheduler {address!r} accepted a connection but did not answer "
-                f"within {timeout:g} s; check that it is a Dask scheduler, or {TIMEOUT_HINT}"
+                f"within {timeout:g} s (it is not a Dask scheduler, or it is stuck); "
+                f"check the address, or {TIMEOUT_HINT}"
             ) from None
         except (OSError, ValueError) as error:
             raise SourceError(
