@@ -76,7 +76,7 @@ class _TableBatches:
         self.source = open_source(source)
         status = predictor.record.status_columns or ["status"] * len(predictor.targets)
         self.pairs = list(zip(predictor.targets, status, strict=True))
-        needed = [*predictor.source_columns, *(c for pair in self.pairs for c in pair)]
+        needed = [*predictor.inputs, *(c for pair in self.pairs for c in pair)]
         refuse_missing_columns(self.source.names, self.source.schema.names, needed)
         self.columns = list(dict.fromkeys(needed))
 
@@ -89,7 +89,7 @@ class _TableBatches:
         record = self.predictor.record
         for part in self.source.batches(self.columns, batch_size=self.batch_size):
             batch = part.batch
-            x, _ = input_matrix(batch, self.predictor.inputs, record.categories, part.file)
+            x, _ = input_matrix(batch, self.predictor.features, record.categories, part.file)
             values = np.stack(
                 [
                     pc.cast(batch.column(v), "float64").to_numpy(zero_copy_only=False)
@@ -116,10 +116,10 @@ def _open_data(predictor: Predictor, data: Any, batch_size: int) -> Any:
 
         loader = make_loader(data, batch_size, shuffle=False)
         manifest = loader.manifest
-        if (manifest.inputs, manifest.targets) != (predictor.inputs, predictor.targets):
+        if (manifest.inputs, manifest.targets) != (predictor.features, predictor.targets):
             raise UsageError(
                 f"{data}: shards of inputs {manifest.inputs} and targets {manifest.targets}; "
-                f"the model reads {predictor.inputs} for {predictor.targets}"
+                f"the model reads {predictor.features} for {predictor.targets}"
             )
         return loader
     batches = _TableBatches(predictor, data, batch_size)
@@ -133,7 +133,7 @@ def _audit(predictor: Predictor, data: Any, batches: _TableBatches) -> None:
 
     spec = DatasetSpec(
         targets=tuple(Target(value, status) for value, status in batches.pairs),
-        inputs=tuple(predictor.source_columns),
+        inputs=tuple(predictor.inputs),
     )
     report = audit(batches.source, spec)
     if report.verdict == "fail":
@@ -228,7 +228,7 @@ def evaluate(
         },
         rows=rows,
         sample=dict(zip(names, joined, strict=False)),
-        sample_names=(predictor.inputs[0], predictor.targets[0]),
+        sample_names=(predictor.features[0], predictor.targets[0]),
     )
 
 

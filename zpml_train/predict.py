@@ -188,7 +188,11 @@ class Predictor:
             as plain data (the checkpoint's), for ``zpml evaluate``'s loss.
 
     Attributes:
-        inputs: The input columns the model reads, in its order.
+        inputs: The table columns the model reads, in its order (a categorical
+            column once).
+        features: The model's input features, in the order of its input
+            tensor: ``inputs``, with each categorical column as
+            ``column=category`` per category (what a ``[N, F]`` tensor holds).
         targets: The targets it predicts.
         tau_infer: The decoding threshold.
         record: The :class:`~zpml_train.model.spec.ModelRecord`.
@@ -206,7 +210,8 @@ class Predictor:
         self.training_config = training_config
         self.device = _device(device)
         self.model = model.to(self.device).eval()
-        self.inputs: list[str] = list(record.inputs)
+        self.features: list[str] = list(record.inputs)
+        self.inputs: list[str] = source_columns(self.features, record.categories)
         self.targets: list[str] = list(record.targets)
         self.tau_infer = check_tau_infer(record.tau_infer)
         self._kind_statuses = _kind_statuses(record)
@@ -223,7 +228,7 @@ class Predictor:
         Args:
             data: A pandas DataFrame, an Arrow table or record batch, a Parquet
                 or CSV path (or a list of them), or a ``[N, F]`` tensor or array
-                in the order of :attr:`inputs`. Columns are taken by name, in
+                in the order of :attr:`features`. Columns are taken by name, in
                 any order; other columns are ignored.
             pq: Add the raw outputs ``<target>_P`` and ``<target>_Q``.
             batch_size: Rows per forward pass.
@@ -240,7 +245,8 @@ class Predictor:
         """
         parts = [self.predict_matrix(x, pq=pq) for x in self._matrices(data, batch_size)]
         if not parts:
-            parts = [self.predict_matrix(np.empty((0, len(self.inputs)), np.float32), pq=pq)]
+            empty = np.empty((0, len(self.features)), np.float32)
+            parts = [self.predict_matrix(empty, pq=pq)]
         P = [p.P for p in parts if p.P is not None]
         Q = [p.Q for p in parts if p.Q is not None]
         joined = Predicted(
@@ -254,28 +260,23 @@ class Predictor:
     def _matrices(self, data: Any, batch_size: int) -> Iterator[np.ndarray]:
         if isinstance(data, torch.Tensor | np.ndarray):
             matrix = data.detach().cpu().numpy() if isinstance(data, torch.Tensor) else data
-            if matrix.ndim != 2 or matrix.shape[1] != len(self.inputs):
+            if matrix.ndim != 2 or matrix.shape[1] != len(self.features):
                 raise UsageError(
                     f"inputs of shape {tuple(matrix.shape)}; the model reads [N, "
-                    f"{len(self.inputs)}] ({', '.join(self.inputs)})"
+                    f"{len(self.features)}] ({', '.join(self.features)})"
                 )
             yield np.asarray(matrix, dtype=np.float32)
             return
         from zpml_data.io.sources import open_source
 
         source = open_source(data)
-        columns = self.source_columns
+        columns = self.inputs
         refuse_missing_columns(source.names, source.schema.names, columns)
         for part in source.batches(columns, batch_size=batch_size):
-            yield input_matrix(part.batch, self.inputs, self.record.categories, part.file)[0]
-
-    @property
-    def source_columns(self) -> list[str]:
-        """The columns a table must have: the inputs, a categorical column once."""
-        return source_columns(self.inputs, self.record.categories)
+            yield input_matrix(part.batch, self.features, self.record.categories, part.file)[0]
 
     def predict_matrix(self, inputs: np.ndarray | torch.Tensor, *, pq: bool = False) -> Predicted:
-        """Decoded predictions for an ``[N, F]`` input matrix (in the order of :attr:`inputs`).
+        """Decoded predictions for an ``[N, F]`` feature matrix (in the order of :attr:`features`).
 
         Rows with a non-finite input are not run through the model: NaN, ``missing``.
         """

@@ -108,7 +108,7 @@ def predict_file(
             f"output column(s) {', '.join(map(repr, clash))} already exist in the source; "
             "name the prediction columns otherwise (--value-name, --status-name)"
         )
-    refuse_missing_columns(source.names, names, predictor.source_columns)
+    refuse_missing_columns(source.names, names, predictor.inputs)
     path = check_output_path(out)
     as_csv = path.suffix.lower() == ".csv"
     refuse_overlap(source.names, [path])
@@ -144,7 +144,7 @@ def _batches(
     in the same batches.
     """
     typed = source.batches(
-        sorted(set(predictor.source_columns) | set(kept), key=source.schema.names.index),
+        sorted(set(predictor.inputs) | set(kept), key=source.schema.names.index),
         batch_size=batch_size,
     )
     if not as_text:
@@ -179,7 +179,7 @@ def _write(
         with output, progress_bar(source.count_rows(), "predict", progress) as bar:
             for part, kept_batch in _batches(source, predictor, kept, as_text, batch_size):
                 matrix, unseen = input_matrix(
-                    part.batch, predictor.inputs, predictor.record.categories, part.file
+                    part.batch, predictor.features, predictor.record.categories, part.file
                 )
                 for column, count in unseen.items():
                     unseen_rows[column] = unseen_rows.get(column, 0) + count

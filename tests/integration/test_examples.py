@@ -32,6 +32,7 @@ def test_there_are_exactly_the_examples_tested_here():
         "assay_pipeline.py",
         "train_val_skew.py",
         "train_from_shards.py",
+        "predict_and_evaluate.py",
     }
     assert {p.name for p in EXAMPLES.glob("*.yaml")} == {"custom_schema.yaml"}
     assert {p.name for p in EXAMPLES.glob("*.sh")} == {"ddp_train.sh"}
@@ -135,3 +136,21 @@ def test_custom_schema_passes_clean_assay_data_and_flags_a_planted_dose(tmp_path
     assert "row 17)" in failed[0]
     assert "isin" in failed[1] and "row 40)" in failed[1]
     assert "verdict: fail" in planted.stdout
+
+
+def test_predict_and_evaluate_scores_val_predicts_new_rows_and_the_predictions_audit(tmp_path):
+    stdout = run("predict_and_evaluate.py", tmp_path)
+    scores = json.loads((tmp_path / "evaluation.json").read_text())
+    assert f"evaluated {scores['rows']:,} validation rows" in stdout
+    confusion = scores["confusion"]["value"]
+    assert sum(sum(row.values()) for row in confusion.values()) == scores["rows"]
+    # Trained on censored data, the model decodes most censored_below rows on their side.
+    below = confusion["censored_below"]
+    assert below["censored_below"] > 0.5 * sum(below.values())
+    predictions = pd.read_parquet(tmp_path / "predictions.parquet")
+    assert len(predictions) == 1_000
+    assert list(predictions.columns)[-2:] == ["value_pred", "value_pred_status"]
+    decoded_bottom = predictions["value_pred_status"] != "finite"
+    assert (predictions["value_pred"].isna() == decoded_bottom).all()
+    assert re.search(r"^audit of the predictions: verdict: (pass|warn)$", stdout, re.M)
+    assert (tmp_path / "evaluation.html").read_text().startswith("<!DOCTYPE html>")

@@ -282,7 +282,8 @@ def test_categorical_inputs_are_one_hot_encoded_as_the_shards_were(tmp_path):
     features = ["dose", "site=A", "site=B"]
     record = {"inputs": features, "categories": {"site": ["A", "B"]}}
     predictor = load_model(_save(tmp_path / "m.pt", model, **record))
-    assert predictor.source_columns == ["dose", "site"]
+    assert predictor.inputs == ["dose", "site"]
+    assert predictor.features == features
     frame = pd.DataFrame({"site": ["B", "A", "C", None], "dose": [1.0, 2.0, 3.0, 4.0]})
     one_hot = np.array([[1, 0, 1], [2, 1, 0], [3, 0, 0], [4, 0, 0]], np.float32)
     expected = predictor.predict(torch.from_numpy(one_hot))
