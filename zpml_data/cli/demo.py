@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -24,6 +25,7 @@ def register(subparsers: Subparsers) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run :func:`zpml_data.demo.run_demo` into ``args.out``."""
+    Path(args.out).mkdir(parents=True, exist_ok=True)  # a bad OUT fails before the imports
     from zpml_data.demo import run_demo
 
     run_demo(args.out)
