@@ -26,7 +26,7 @@ ROOT = Path(__file__).parents[1]
 README = (ROOT / "README.md").read_text()
 BLOCKS = re.findall(r"```(\w*)\n(.*?)```", README, re.S)
 BUILTIN_VERBS = ["audit", "convert", "shard", "verify", "inspect", "demo"]
-ALL_VERBS = [*BUILTIN_VERBS, "train"]
+ALL_VERBS = [*BUILTIN_VERBS, "train", "predict", "evaluate"]
 
 
 def block(index, language):
