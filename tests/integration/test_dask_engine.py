@@ -191,3 +191,27 @@ def test_engine_dask_without_dask_exits_2_naming_the_extra(dataset, tmp_path, ve
     assert result.returncode == 2, result.stderr
     assert 'install the extra (pip install "zpml[dask]")' in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_dask_splits_and_one_hot_inputs_equal_the_local_ones(dataset, client, tmp_path):
+    from zpml_data.shards.split import Split
+    from zpml_data.shards.writer import write_split_shards
+    from zpml_data.spec import DatasetSpec
+
+    spec = DatasetSpec(inputs=("x0", "x1", "site"))
+    split = Split(0.3, seed=4, by="site")
+    options = dict(SHARDS, seed=2)
+    local = write_split_shards(dataset, tmp_path / "local", split, spec, **options)
+    dask = write_split_shards(
+        dataset, tmp_path / "dask", split, spec, engine="dask", scheduler=client, **options
+    )
+    assert local["train"].categories == {"site": ["s0", "s1", "s2"]}
+    assert {name: manifest_json(m) for name, m in dask.items()} == {
+        name: manifest_json(m) for name, m in local.items()
+    }
+    for name in ("train", "val"):
+        files = sorted(p.name for p in (tmp_path / "local" / name).iterdir())
+        assert files == sorted(p.name for p in (tmp_path / "dask" / name).iterdir())
+        for file in files:
+            local_bytes = (tmp_path / "local" / name / file).read_bytes()
+            assert (tmp_path / "dask" / name / file).read_bytes() == local_bytes

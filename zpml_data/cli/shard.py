@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from typing import TYPE_CHECKING, Any, get_args
 
 from zpml_data.cli.options import (
@@ -149,12 +150,21 @@ def run(args: argparse.Namespace) -> int:
         manifests = {"": write_shards(sources, out_dir, spec, **options)}
     else:
         manifests = write_split_shards(sources, out_dir, split, spec, **options)
+    total = sum(m.source_rows for m in manifests.values())
     for name, manifest in manifests.items():
         quarantined = manifest.quarantined_rows
         where = f"{out_dir}/{name}" if name else out_dir
+        share = f" ({manifest.source_rows / max(total, 1):.1%} of the source rows)" if name else ""
         print(
-            f"wrote {manifest.rows:,} rows in {len(manifest.shards)} shard(s) to {where}"
+            f"wrote {manifest.rows:,} rows in {len(manifest.shards)} shard(s) to {where}{share}"
             + (f"; quarantined {quarantined:,} rows" if quarantined else "")
         )
+        if name and total and not manifest.source_rows:
+            by = f"every group of {split.by!r}" if split and split.by else "every row"
+            print(
+                f"warning: the {name} split is empty ({by} hashed to the other); "
+                "try another --split-seed or a larger fraction",
+                file=sys.stderr,
+            )
     print("\n".join(_inputs_said(next(iter(manifests.values())))))
     return 0

@@ -17,8 +17,8 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from zpml_data.engines.part import Part
 from zpml_data.engines.partitions import Partition, plan_partitions
-from zpml_data.engines.runner import Part
 from zpml_data.errors import SourceError, UsageError
 from zpml_data.io.progress import progress_bar
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
-from zpml_data.engines.runner import Part
+from zpml_data.engines.part import Part
 from zpml_data.io.progress import progress_bar
 from zpml_data.io.sources import Source
 

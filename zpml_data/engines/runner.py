@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar, get_args
 
 from zpml_data.engines import DEFAULT_SCHEDULER_TIMEOUT_S, Engine
+from zpml_data.engines.part import Part as Part  # tasks take a Part
 from zpml_data.validate import require_choice, require_float
 
 if TYPE_CHECKING:
@@ -25,27 +25,6 @@ if TYPE_CHECKING:
 
 R = TypeVar("R")
 T = TypeVar("T")
-
-
-def _ignore(rows: int) -> None:
-    """Progress of a task whose runner counts whole partitions."""
-
-
-@dataclass(frozen=True)
-class Part:
-    """One partition of a source, as a task sees it.
-
-    Attributes:
-        source: The rows of this partition (read them with ``source.batches``).
-        index: The partition's position among all partitions.
-        source_row: Rows of the source before this partition (for global row ids).
-        advance: Call with the rows read, for the progress bar.
-    """
-
-    source: Source
-    index: int
-    source_row: int
-    advance: Callable[[int], None] = _ignore
 
 
 class Runner(Protocol):
