@@ -24,6 +24,14 @@ BENCHMARKS = [
 ]
 
 
+# What a quick run must print besides its figures: the invariant its name
+# promises, checked on the small data (the exit code is 1 when it fails).
+PROMISES = {
+    "bench_loader": "the loader's epoch (0 and 2 workers) equals the shards' rows, each once: True",
+    "bench_ddp": "each epoch once, every row seen, each rank its share of the steps: yes",
+}
+
+
 @pytest.mark.parametrize("name", BENCHMARKS)
 def test_benchmark_runs_in_quick_mode(name, tmp_path):
     result = subprocess.run(
@@ -36,6 +44,7 @@ def test_benchmark_runs_in_quick_mode(name, tmp_path):
     )
     assert result.returncode == 0, result.stderr
     assert "rows" in result.stdout
+    assert PROMISES.get(name, "") in result.stdout
 
 
 def test_a_flat_memory_verdict_needs_two_sizes():

@@ -1,0 +1,173 @@
+"""The floors of bench_loader: the same batches with the least work, and the check.
+
+Two floors, both with one copy out of Arrow and one gather per batch:
+
+* whole: every file read with ``read_table``, each column copied into one
+  tensor (inputs one ``[N, F]`` float32 tensor), batches gathered in the
+  loader's own order, so they are the loader's batches bit for bit;
+* streamed: the loader's work without its machinery (no plan, threads,
+  checks or ``Batch``): the row groups read in file order four at a time
+  (the loader's window), copied once into one reused window buffer, and
+  gathered in a shuffled order within the window.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+BATCH = 4096
+WINDOW = 4  # row groups per window, as make_loader's default
+# Every column a Batch carries, as the shards store them.
+COLUMNS = ("inputs", "values", "status", "Y_n", "Y_d", "mask_finite", "mask_bottom",
+           "orientation_label", "bottom_kind", "row_id")  # fmt: skip
+WIDE = ("orientation_label", "bottom_kind")  # int8 in the shards, int64 in a Batch
+
+
+def _numpy(name: str, chunks: list[Any]) -> list[Any]:
+    """A column's chunks as numpy arrays (zero-copy views but for the bit-packed booleans)."""
+    from zpml_data.shards.format import inputs_array
+
+    if name == "inputs":
+        return [inputs_array(chunk) for chunk in chunks]
+    return [chunk.to_numpy(zero_copy_only=name not in ("mask_finite", "mask_bottom"))
+            for chunk in chunks]  # fmt: skip
+
+
+def shard_files(shards: Path) -> list[Path]:
+    """The shard files, in manifest order (read once, as the loader reads its manifest once)."""
+    from zpml_data.shards.manifest import read_manifest
+
+    return [shards / s.file for s in read_manifest(shards).shards]
+
+
+def floor_tensors(files: list[Path], into: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Every batch column of the shards as one tensor, each copied once out of Arrow.
+
+    Args:
+        files: The shard files, in manifest order.
+        into: Tensors of a previous call to copy into (a training run keeps its
+            buffers from one epoch to the next); new ones when ``None``.
+    """
+    import numpy as np
+    import pyarrow.parquet as pq
+    import torch
+
+    tables = [pq.read_table(path, columns=list(COLUMNS)) for path in files]
+    tensors = {}
+    for name in COLUMNS:
+        arrays = _numpy(name, [chunk for t in tables for chunk in t.column(name).chunks])
+        if into is not None:  # the one copy; int8 shard columns widen to a Batch's int64
+            tensors[name] = into[name]
+            np.concatenate(arrays, out=into[name].numpy())
+        else:
+            wide = name in ("orientation_label", "bottom_kind")
+            tensors[name] = torch.from_numpy(
+                np.concatenate(arrays, dtype=np.int64 if wide else None)
+            )
+    return tensors
+
+
+def batch_positions(files: list[Path], shards: Path) -> list[Any]:
+    """The loader's batches of epoch 0, each as the positions of its rows in ``files``.
+
+    This is the order the floor must reproduce: which rows a batch holds is
+    given, not part of the work.
+    """
+    import pyarrow.parquet as pq
+    import torch
+
+    from zpml_train import make_loader
+
+    ids = torch.cat([torch.from_numpy(pq.read_table(f, columns=["row_id"]).column(0).to_numpy())
+                     for f in files])  # fmt: skip
+    where = torch.full((int(ids.max()) + 1,), -1, dtype=torch.int64)
+    where[ids] = torch.arange(len(ids))
+    order = []
+    for batch in make_loader(shards, BATCH, shuffle=True, verify=False):
+        assert batch.row_id is not None
+        at = where[batch.row_id]
+        assert bool((at >= 0).all()), "the loader yielded a row id the shards do not hold"
+        order.append(at)
+    return order
+
+
+def gather(tensors: dict[str, Any], index: Any) -> dict[str, Any]:
+    """One batch: each column's rows at ``index``, one gather each."""
+    import torch
+
+    return {name: torch.index_select(column, 0, index) for name, column in tensors.items()}
+
+
+def stream_epoch(files: list[Path], buffers: dict[str, Any]) -> int:
+    """One epoch of the streamed floor; ``buffers`` keeps the window buffers between epochs.
+
+    Returns:
+        The rows of the batches it gathered.
+    """
+    import numpy as np
+    import pyarrow.parquet as pq
+    import torch
+
+    seen = 0
+    for path in files:
+        file = pq.ParquetFile(path)
+        groups = range(file.num_row_groups)
+        for start in range(0, len(groups), WINDOW):
+            table = file.read_row_groups(
+                list(groups[start : start + WINDOW]), columns=list(COLUMNS)
+            )
+            rows = table.num_rows
+            window = {}
+            for name in COLUMNS:
+                arrays = _numpy(name, table.column(name).chunks)
+                if name not in buffers or len(buffers[name]) < rows:
+                    shape = (rows, *arrays[0].shape[1:])
+                    dtype = np.int64 if name in WIDE else arrays[0].dtype
+                    buffers[name] = torch.from_numpy(np.empty(shape, dtype=dtype))
+                window[name] = buffers[name][:rows]
+                np.concatenate(arrays, out=window[name].numpy())  # the one copy
+            for index in torch.randperm(rows).split(BATCH):
+                seen += gather(window, index)["inputs"].shape[0]
+    return seen
+
+
+def check_same_batches(shards: Path) -> dict[str, float]:
+    """Raise unless a loader epoch, in process and with 2 workers, is the floor's batches.
+
+    The floor's batches follow the in-process loader's order, so this checks
+    every field of every batch bit for bit, that the order does not depend on
+    ``num_workers``, and that the epoch holds every row exactly once.
+
+    Returns:
+        ``rows``: rows each loader yielded (-1 if they differ); ``batches``: per epoch.
+    """
+    import torch
+
+    files = shard_files(shards)
+    floor, order = floor_tensors(files), batch_positions(files, shards)
+    every = torch.cat(order).sort().values if order else torch.zeros(0, dtype=torch.int64)
+    assert torch.equal(every, torch.arange(len(floor["row_id"]))), "not every row once"
+    counted = {_compare_epoch(shards, workers, floor, order) for workers in (0, 2)}
+    return {"rows": counted.pop() if len(counted) == 1 else -1, "batches": len(order)}
+
+
+def _compare_epoch(shards: Path, workers: int, floor: dict[str, Any], order: list[Any]) -> int:
+    import torch
+
+    from zpml_train import make_loader
+
+    batches = list(make_loader(shards, BATCH, shuffle=True, num_workers=workers))
+    assert len(batches) == len(order), f"{len(batches)} batches, the floor has {len(order)}"
+    for batch, index in zip(batches, order, strict=True):
+        assert batch.targets is not None
+        want = gather(floor, index)
+        got = {"inputs": batch.inputs, "values": batch.values, "status": batch.status_labels,
+               "row_id": batch.row_id, **vars(batch.targets)}  # fmt: skip
+        for name, mine in got.items():
+            theirs = want[name]
+            assert mine.dtype == theirs.dtype, f"{name}: {mine.dtype}, the floor {theirs.dtype}"
+            if mine.is_floating_point():  # bit for bit: a NaN equals itself
+                mine, theirs = mine.view(torch.int32), theirs.view(torch.int32)
+            assert torch.equal(mine, theirs), f"{name}, {workers} workers: not the floor's batch"
+    return sum(b.num_rows for b in batches)
