@@ -85,6 +85,10 @@ class LeakTally:
         self.equal += np.count_nonzero(rows == kept[:, None], axis=0)
         self.paired += np.count_nonzero(np.isfinite(rows), axis=0)
         priority = _row_hash(kept, rows)
+        if priority.size > SAMPLE_ROWS:  # only the batch's own bottom-k can enter the sample
+            # Ties at the k-th priority all stay, in row order, as the stable sort expects.
+            chosen = priority <= np.partition(priority, SAMPLE_ROWS - 1)[SAMPLE_ROWS - 1]
+            priority, kept, rows = priority[chosen], kept[chosen], rows[chosen]
         if self.priority.size == SAMPLE_ROWS:  # full: only rows that would displace one count
             chosen = priority < self.priority[-1]
             priority, kept, rows = priority[chosen], kept[chosen], rows[chosen]
