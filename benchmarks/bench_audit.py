@@ -2,15 +2,17 @@
 
 Run: ``python -m benchmarks.bench_audit [--rows 1000000 10000000] [--quick]``.
 
-For each size it writes a Parquet file (8 float32 features, a float32 value,
-a dictionary-encoded status, a group column, with a few planted failures),
-then measures, each in a fresh process so peak memory (VmHWM) is its own:
+For each size it writes a Parquet file of realistic readings (8 float32
+features, a float32 value rounded to two decimals as an instrument reports it,
+a dictionary-encoded status, four sites, a few planted failures), then
+measures, each in a fresh process so peak memory (VmHWM) is its own:
 
 * baseline: ``pq.read_table`` + ``to_pandas`` + the same rules as one pandera
   ``DataFrameSchema.validate(lazy=True)`` on the whole frame;
-* zpml: ``audit(path, group_by=["site"])`` (counts, breakdowns and checks).
+* zpml: ``audit(path, group_by=["site"])``: counts, breakdowns and every
+  check, the group-level ones included.
 
-Goals: zpml at least as fast as the baseline, with at most a quarter of its
+Goals: zpml in at most half the baseline's time, with at most a quarter of its
 peak memory, and a peak that stays flat from the smallest to the largest size.
 Exits 1 if a goal is missed.
 """
@@ -31,6 +33,7 @@ from benchmarks._timing import add_quick_option, in_fresh_process, report_peak_g
 from zpml_data.status import STATUS_LABELS
 
 CHUNK = 1_000_000
+SITES = 4
 
 
 def write_dataset(path: Path, rows: int, seed: int = 0) -> None:
@@ -44,19 +47,21 @@ def write_dataset(path: Path, rows: int, seed: int = 0) -> None:
             codes = rng.choice(7, size=n, p=[0.7, 0.05, 0.08, 0.07, 0.03, 0.04, 0.03]).astype(
                 np.int8
             )
-            value = rng.normal(size=n).astype(np.float32)
+            # Readings between the limits, smooth down to them (no heap for a check to
+            # find), reported to two decimals.
+            value = np.round(0.5 + 11 * rng.beta(5, 5, size=n), 2).astype(np.float32)
             value[codes != 0] = np.nan
-            # Censored rows carry their limit, as a lab reports them (no normal draw of 1e7
-            # reaches 6 sd); a bound-less censored row is a warning, not the bulk of the data.
-            value[codes == 2], value[codes == 3] = -6.0, 6.0
+            # Censored rows carry their limit, as a lab reports them; a bound-less
+            # censored row is a warning, not the bulk of the data.
+            value[codes == 2], value[codes == 3] = 0.5, 12.0
             value[rng.random(n) < 1e-4] = np.nan  # a few finite_value failures
             columns["x0"][rng.random(n) < 1e-4] = np.inf  # a few input_finite warnings
             columns["value"] = value
             labels = pa.array(STATUS_LABELS)
             columns["status"] = pa.DictionaryArray.from_arrays(pa.array(codes), labels)
             columns["site"] = pa.DictionaryArray.from_arrays(
-                pa.array(rng.integers(0, 16, n).astype(np.int8)),
-                pa.array([f"site-{i:02d}" for i in range(16)]),
+                pa.array(rng.integers(0, SITES, n).astype(np.int8)),
+                pa.array([f"site-{i:02d}" for i in range(SITES)]),
             )
             writer.write_table(pa.table(columns, schema=_schema(status_type)), row_group_size=CHUNK)
 
@@ -119,13 +124,13 @@ def main() -> int:
     for rows, sides in results.items():
         for which, r in sides.items():
             print(f"{rows:>12,}  {which:8}  {r['seconds']:8.2f}  {r['peak_mib']:9.0f}")
-        speed = sides["baseline"]["seconds"] / sides["zpml"]["seconds"]
+        ratio = sides["zpml"]["seconds"] / sides["baseline"]["seconds"]
         memory = sides["zpml"]["peak_mib"] / sides["baseline"]["peak_mib"]
         print(
-            f"{'':>12}  zpml is {speed:.2f}x the baseline's speed (goal >= 1), "
-            f"{memory:.2f} of its peak memory (goal <= 0.25)"
+            f"{'':>12}  zpml takes {ratio:.2f}x the baseline's time (goal <= 0.50), "
+            f"{memory:.2f}x its peak memory (goal <= 0.25)"
         )
-        ok &= speed >= 1.0 and memory <= 0.25
+        ok &= ratio <= 0.5 and memory <= 0.25
     ok &= report_peak_growth({rows: r["zpml"]["peak_mib"] for rows, r in results.items()})
     return verdict(ok, args.quick)
 
