@@ -123,6 +123,9 @@ def run_demo(out_dir: str | Path, *, echo: Echo = print, train: bool = True) -> 
         return result
     for model in MODELS:
         result.trained[model.name] = train_model(result.out_dir, model, train_shards, echo)
+    pages = [result.out_dir / "assay-converted-audit.html"]
+    pages += [result.out_dir / "runs" / model.name / "report.html" for model in MODELS]
+    echo(f"open in a browser: {', '.join(map(str, pages))}")
     return result
 
 

@@ -45,6 +45,8 @@ def test_the_demo_trains_the_head_each_dataset_needs(demo: DemoRun) -> None:
         assert f"run directory: {run} (report.html" in printed
         page = (run / "report.html").read_text()
         assert 'id="chart-loss"' in page and 'id="status-mix"' in page
+    pages = demo.result.stdout.rsplit("open in a browser: ", 1)[1].strip().split(", ")
+    assert all(Path(page).is_file() for page in pages) and len(pages) == 3
 
 
 def test_each_model_learned_what_its_data_hold(demo: DemoRun) -> None:
