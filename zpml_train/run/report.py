@@ -20,7 +20,7 @@ import torch
 from torch import nn
 
 from zpml_data import encode_status
-from zpml_data._html import Series, Tile, card, dot, esc, fmt, line_chart, page, status_mix
+from zpml_data._html import Series, Tile, card, esc, fmt, legend, line_chart, page, status_mix
 from zpml_data.io.atomic import atomic_write_text
 from zpml_data.status import STATUS_LABELS, Status
 from zpml_train.model.heads import decode
@@ -275,16 +275,16 @@ def _prediction_panels(predictions: Predictions | None) -> str:
         ghost_y=target[shown],
     )
     present, counts = np.unique(p.codes, return_counts=True)
-    legend = "".join(
-        f'<span class="key-dot">{dot(STATUS_LABELS[code])} {count:,}</span>'
+    shown_counts = {
+        STATUS_LABELS[code]: count
         for code, count in zip(present.tolist(), counts.tolist(), strict=True)
         if 0 <= code < len(STATUS_LABELS)
-    )
+    }
     return (
         f'<section><h2>Predictions</h2><p class="sub">{p.codes.size:,} {esc(p.split)} rows, '
         "coloured by the status of their target. A prediction that decodes to ⊥ sits in the "
         "band on top; a target with no value, in the band on the right.</p>"
-        f'<p class="legend">{legend}</p><div class="panels">'
+        f'{legend(shown_counts)}<div class="panels">'
         f'<figure class="panel"><h3>Prediction against target</h3>'
         f"{status_scatter('scatter-target', by_target)}</figure>"
         f'<figure class="panel"><h3>Prediction along {esc(p.input_name)}</h3>'
