@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from tests.conftest import run_zpml as zpml
-from zpml_data.datasets import rational_poles
+from zpml_data.datasets import assay_dose_response, rational_poles
 
 
 @pytest.fixture(scope="module")
@@ -152,7 +152,7 @@ def test_validation_shards_and_checkpoints_that_do_not_fit_are_refused_in_one_li
     other = zpml("train", train, "--val", tmp_path / "two", "--out", tmp_path / "a")
     assert other.returncode == 2 and "inputs ['x', 'x2']" in other.stderr
     run = tmp_path / "run"
-    assert zpml("train", train, "--out", run).returncode == 0
+    assert zpml("train", train, "--out", run, "--epochs", "1").returncode == 0
     config = tmp_path / "narrow.toml"
     config.write_text("[run]\nhidden = [8]\n")
     narrow = zpml("train", train, "--out", run, "--epochs", "2", "--resume", "--config", config)
@@ -169,3 +169,94 @@ def test_shards_without_a_row_to_train_on_are_refused(tmp_path: Path) -> None:
     result = zpml("train", tmp_path / "bad", "--out", tmp_path / "run")
     assert result.returncode == 1 and "no rows to train on (50 quarantined)" in result.stderr
     assert not (tmp_path / "run").exists()
+
+
+@pytest.fixture(scope="module")
+def assay(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    root = tmp_path_factory.mktemp("assay")
+    assay_dose_response(3_000, seed=0).to_parquet(root / "assay.parquet")
+    inputs = "dose,temperature,incubation_h"
+    result = zpml(
+        "shard", root / "assay.parquet", root / "s", "--inputs", inputs, "--split", "val=0.25"
+    )
+    assert result.returncode == 0, result.stderr
+    return root / "s" / "train", root / "s" / "val"
+
+
+def test_censored_data_train_the_gated_head_with_a_calibrated_tau_infer(
+    tmp_path: Path, assay: tuple[Path, Path]
+) -> None:
+    train, val = assay
+    run = tmp_path / "run"
+    result = zpml("train", train, "--val", val, "--out", run, "--epochs", "3")
+    assert result.returncode == 0, result.stderr
+    head_line = result.stderr.splitlines()[0]
+    assert head_line.startswith("head: gated, for the ") and "censored_below" in head_line
+    config = json.loads((run / "config.json").read_text())
+    assert config["head"]["head"] == "gated" and config["training"]["tau_infer"] == 0.5
+    calibration = config["calibration"]
+    metrics = _lines(run / "metrics.jsonl")
+    best = min(metrics, key=lambda m: m["val_loss"])
+    assert calibration["best_epoch"] == best["epoch"]
+    assert calibration["tau_infer_calibrated"] == best["val_tau_calibrated"]
+    assert 0 < calibration["tau_infer_calibrated"] < 1  # a probability for the gated head
+    assert "tau_infer calibrated on validation" in result.stderr
+    record = torch.load(run / "best.pt", weights_only=True)["model_record"]
+    assert record["tau_infer_configured"] == 0.5
+    assert record["tau_infer"] == record["tau_infer_calibrated"] == best["val_tau_calibrated"]
+    assert torch.load(run / "best.pt", weights_only=True)["epoch"] == best["epoch"] + 1
+    for name in ("censored_bottom_side", "censored_any_side", "domain_invalid_recall"):
+        assert name in result.stdout and f"val_{name}" in metrics[-1]
+    assert "finite_rmse_latent" in result.stdout
+    assert not any("censored_accuracy" in m for m in metrics)
+    report = (run / "report.html").read_text()
+    assert "calibrated tau_infer" in report and "Censored: on its side" in report
+
+
+def test_run_head_overrides_the_status_mix_and_poles_train_the_rational_head(
+    tmp_path: Path, assay: tuple[Path, Path], shards: tuple[Path, Path]
+) -> None:
+    config = tmp_path / "rational.toml"
+    config.write_text('[run]\nhead = "rational"\n')
+    result = zpml("train", assay[0], "--config", config, "--out", tmp_path / "a", "--epochs", "1")
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.splitlines()[0] == "head: rational (set by run.head)"
+    poles = zpml("train", shards[0], "--out", tmp_path / "b", "--epochs", "1")
+    assert poles.returncode == 0, poles.stderr
+    assert poles.stderr.splitlines()[0].startswith("head: rational, for the ")
+    training = json.loads((tmp_path / "b" / "config.json").read_text())["training"]
+    assert (training["tau_infer"], training["tau_train_min"]) == (0.05, 0.05)  # the head's
+
+
+def test_patience_stops_after_epochs_without_a_lower_validation_loss(
+    tmp_path: Path, shards: tuple[Path, Path]
+) -> None:
+    train, val = shards
+    run = tmp_path / "run"
+    # lr 1e-30 leaves every float32 weight as it was: the validation loss never falls.
+    args = ("train", train, "--val", val, "--out", run, "--lr", "1e-30", "--epochs", "20")
+    result = zpml(*args, "--patience", "2")
+    assert result.returncode == 0, result.stderr
+    assert [m["epoch"] for m in _lines(run / "metrics.jsonl")] == [0, 1, 2]
+    assert "no lower validation loss for 2 epoch(s); best.pt holds epoch 0" in result.stderr
+    assert torch.load(run / "best.pt", weights_only=True)["epoch"] == 1  # after epoch 0
+    assert torch.load(run / "last.pt", weights_only=True)["epoch"] == 3
+
+
+def test_a_non_finite_loss_stops_the_run_keeping_the_last_good_checkpoint(tmp_path: Path) -> None:
+    frame = rational_poles(600, seed=0)
+    frame.to_parquet(tmp_path / "sane.parquet")
+    frame["value"] = frame["value"] * 1e36  # float32 holds them; their squares overflow
+    frame.to_parquet(tmp_path / "huge.parquet")
+    for name in ("sane", "huge"):
+        assert zpml("shard", tmp_path / f"{name}.parquet", tmp_path / name).returncode == 0
+    run = tmp_path / "run"
+    assert zpml("train", tmp_path / "sane", "--out", run, "--epochs", "1").returncode == 0
+    good = (run / "last.pt").read_bytes()
+    result = zpml("train", tmp_path / "huge", "--out", run, "--epochs", "3", "--resume", "--force")
+    assert result.returncode == 1, result.stderr
+    error = result.stderr.strip().splitlines()[-1]
+    assert "the loss is not finite at step 6 of epoch 1" in error, error
+    assert "Traceback" not in result.stderr
+    assert (run / "last.pt").read_bytes() == good
+    assert len(_lines(run / "metrics.jsonl")) == 1

@@ -79,7 +79,7 @@ def test_a_floored_head_is_refused_on_both_ranks_before_any_step(
     shards: Path, tmp_path: Path
 ) -> None:
     config = tmp_path / "floored.yaml"
-    config.write_text("run:\n  q_param: softplus\n  q_min: 0.01\n")
+    config.write_text("run:\n  q_param: softplus\n  q_min: 0.1\n")  # >= tau_infer 0.05
     run = tmp_path / "run"
     result = torchrun(
         "-m", "zpml_data.cli", "train", shards, "--config", config, "--out", run, cwd=tmp_path

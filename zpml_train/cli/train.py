@@ -33,16 +33,16 @@ def register(subparsers: Any) -> None:
         help="TOML or YAML: TrainingConfig fields, or tables 'training' and 'run' "
         "(batch_size, lr, seed, hidden, head, q_param, q_min, balance, num_workers, patience)",
     )
-    parser.add_argument("--epochs", type=_count, metavar="N", help="max_epochs (total)")
-    parser.add_argument("--batch-size", type=_count, metavar="N", help="rows per batch (256)")
-    parser.add_argument("--lr", type=float, metavar="X", help="Adam learning rate (1e-3)")
+    parser.add_argument("--epochs", type=_count, metavar="N", help="max_epochs (total; 60)")
+    parser.add_argument("--batch-size", type=_count, metavar="N", help="rows per batch (128)")
+    parser.add_argument("--lr", type=float, metavar="X", help="Adam learning rate (3e-3)")
     parser.add_argument("--device", metavar="D", help="torch device: cpu, cuda, cuda:1")
     parser.add_argument("--seed", type=int, metavar="N", help="shuffle and threshold seed (0)")
     parser.add_argument(
         "--patience",
         type=_count,
         metavar="N",
-        help="stop after N epochs without a lower validation loss (run.patience)",
+        help="stop after N epochs without a lower validation loss (run.patience; 10)",
     )
     parser.add_argument("--out", metavar="RUN_DIR", default="zpml-run", help="(zpml-run)")
     parser.add_argument("--resume", action="store_true", help="continue the run in RUN_DIR")

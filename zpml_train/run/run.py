@@ -38,7 +38,7 @@ from zpml_train.run.head_choice import (
     set_scaling,
 )
 from zpml_train.run.report import collect_predictions, write_report
-from zpml_train.run.settings import RunSettings, load_run_config
+from zpml_train.run.settings import RUN_MAX_EPOCHS, RunSettings, load_run_config
 from zpml_train.training import distributed
 from zpml_train.training.config import TrainingConfig
 from zpml_train.training.trainer import Record, SCMTrainer
@@ -185,7 +185,8 @@ class _Run:
         mlp, loss = build_model(choice, settings, len(manifest.inputs), len(manifest.targets))
         set_scaling(mlp, shard_dir, settings.seed)
         # The run's seed also seeds the thresholds, unless the training settings name their own.
-        values = default_thresholds(mlp, {"seed": settings.seed, **training})
+        run_defaults = {"seed": settings.seed, "max_epochs": RUN_MAX_EPOCHS}
+        values = default_thresholds(mlp, {**run_defaults, **training})
         config = TrainingConfig.from_dict(values, val_loader=val_loader)
         model = distributed.wrap(mlp, torch.device(config.device or "cpu"))
         trainer = SCMTrainer(
