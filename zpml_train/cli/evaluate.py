@@ -8,6 +8,8 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 
@@ -35,23 +37,63 @@ def register(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Evaluate; print the metrics and the confusion table, write --json and --html."""
+    evaluate_data(
+        args.model,
+        args.data,
+        json_out=args.json,
+        html_out=args.html,
+        device=args.device,
+        batch_size=args.batch_size,
+    )
+    return 0
+
+
+def evaluate_data(
+    model: str | Path,
+    data: str | Path,
+    *,
+    json_out: str | Path | None = None,
+    html_out: str | Path | None = None,
+    device: str = "cpu",
+    batch_size: int | None = None,
+    echo: Callable[[str], None] = print,
+) -> dict[str, Any]:
+    """Evaluate exactly as ``zpml evaluate`` does: the verb as a library call.
+
+    ``zpml demo`` reaches it through the plugin loader
+    (:func:`zpml_data.plugins.plugin_hook`).
+
+    Args:
+        model: A run directory or checkpoint.
+        data: A shard directory or a labelled table.
+        json_out: Write the results as JSON here (``"-"``: to stdout, instead of the text).
+        html_out: Write the evaluation page here.
+        device: Where the model runs.
+        batch_size: Rows per batch (default: the sources' default).
+        echo: Where the text goes.
+
+    Returns:
+        The results as JSON data (``metrics``, ``confusion``, ``rows``, ``tau_infer``).
+    """
+    from zpml_data.io import DEFAULT_BATCH_SIZE
     from zpml_data.io.atomic import atomic_write_text
     from zpml_data.io.guard import check_output_path, refuse_overlap
     from zpml_train.evaluate import evaluate
     from zpml_train.evaluate_page import evaluation_text, write_evaluation_page
 
-    outputs = [path for path in (args.json, args.html) if path not in (None, "-")]
+    outputs = [path for path in (json_out, html_out) if path is not None and str(path) != "-"]
     for path in outputs:
         check_output_path(path)
-    refuse_overlap([args.model, args.data], outputs)
-    evaluation = evaluate(args.model, args.data, device=args.device, batch_size=args.batch_size)
-    text = json.dumps(evaluation.to_dict(), indent=2, sort_keys=True) + "\n"
-    if args.json == "-":
+    refuse_overlap([model, data], outputs)
+    evaluation = evaluate(model, data, device=device, batch_size=batch_size or DEFAULT_BATCH_SIZE)
+    results = evaluation.to_dict()
+    text = json.dumps(results, indent=2, sort_keys=True) + "\n"
+    if json_out is not None and str(json_out) == "-":
         sys.stdout.write(text)
     else:
-        print(evaluation_text(evaluation))
-        if args.json is not None:
-            atomic_write_text(args.json, text)
-    if args.html is not None:
-        write_evaluation_page(evaluation, args.html)
-    return 0
+        echo(evaluation_text(evaluation))
+        if json_out is not None:
+            atomic_write_text(json_out, text)
+    if html_out is not None:
+        write_evaluation_page(evaluation, html_out)
+    return results

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 
@@ -50,31 +52,82 @@ def register(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Load the model, predict into ``--out``, print what was written."""
-    from zpml_train.predict import load_model
-    from zpml_train.predict_file import predict_file
-
     keep = None if args.keep is None else [c.strip() for c in args.keep.split(",") if c.strip()]
-    predictor = load_model(args.model, device=args.device)
-    summary = predict_file(
-        predictor,
+    predict_table(
+        args.model,
         args.sources,
         args.out,
         keep=keep,
-        value_template=args.value_name,
-        status_template=args.status_name,
+        value_name=args.value_name,
+        status_name=args.status_name,
+        device=args.device,
         batch_size=args.batch_size,
-        progress=True,
     )
-    print(
-        f"{summary.rows:,} rows predicted into {summary.path} (tau_infer {predictor.tau_infer:g})"
+    return 0
+
+
+def predict_table(
+    model: str | Path,
+    sources: Sequence[str | Path] | str | Path,
+    out: str | Path,
+    *,
+    keep: Sequence[str] | None = None,
+    value_name: str = "{target}_pred",
+    status_name: str = "{target}_pred_status",
+    device: str = "cpu",
+    batch_size: int | None = None,
+    echo: Callable[[str], None] = print,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Predict a table exactly as ``zpml predict`` does: the verb as a library call.
+
+    ``zpml demo`` reaches it through the plugin loader
+    (:func:`zpml_data.plugins.plugin_hook`).
+
+    Args:
+        model: A run directory or checkpoint.
+        sources: CSV or Parquet files.
+        out: The predictions file.
+        keep: Source columns to keep (default: all).
+        value_name: Each value column's name, ``{target}`` replaced.
+        status_name: Each status column's name, ``{target}`` replaced.
+        device: Where the model runs.
+        batch_size: Rows per record batch (default: the sources' default).
+        echo: Where the summary lines go.
+        progress: A progress bar on a terminal.
+
+    Returns:
+        ``{"path", "rows", "columns", "status_counts", "tau_infer"}``.
+    """
+    from zpml_data.io import DEFAULT_BATCH_SIZE
+    from zpml_train.predict import load_model
+    from zpml_train.predict_file import predict_file
+
+    predictor = load_model(model, device=device)
+    summary = predict_file(
+        predictor,
+        sources,
+        out,
+        keep=keep,
+        value_template=value_name,
+        status_template=status_name,
+        batch_size=batch_size or DEFAULT_BATCH_SIZE,
+        progress=progress,
     )
+    echo(f"{summary.rows:,} rows predicted into {summary.path} (tau_infer {predictor.tau_infer:g})")
     for target, counts in summary.status_counts.items():
         mix = ", ".join(f"{count:,} {label}" for label, count in counts.items())
-        print(f"  {target}: {mix or 'no rows'}")
+        echo(f"  {target}: {mix or 'no rows'}")
     for column, rows in summary.unseen_categories.items():
         print(
             f"  note: {rows:,} rows of {column!r} hold a category the model never saw "
             "(encoded as none of its categories)",
             file=sys.stderr,
         )
-    return 0
+    return {
+        "path": str(summary.path),
+        "rows": summary.rows,
+        "columns": summary.columns,
+        "status_counts": summary.status_counts,
+        "tau_infer": predictor.tau_infer,
+    }
