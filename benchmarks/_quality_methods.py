@@ -9,6 +9,8 @@ keeping the epoch with the lowest validation loss as ``zpml train`` keeps
 
 from __future__ import annotations
 
+import contextlib
+import io
 import tempfile
 import time
 from collections.abc import Iterator
@@ -141,14 +143,15 @@ def zpml_train(split: Split, seed: int, settings: Settings) -> tuple[Prediction,
             frame["status"] = pd.Categorical.from_codes(part.codes, categories=list(STATUS_LABELS))
             write_shards(frame, Path(tmp) / name)
         start = time.process_time()
-        train_shards(
-            Path(tmp) / "train",
-            Path(tmp) / "run",
-            val_dir=Path(tmp) / "val",
-            options={"epochs": settings.epochs, "seed": seed},
-            echo=lambda line: None,
-            progress=False,
-        )
+        with contextlib.redirect_stderr(io.StringIO()):  # its epoch lines
+            train_shards(
+                Path(tmp) / "train",
+                Path(tmp) / "run",
+                val_dir=Path(tmp) / "val",
+                options={"epochs": settings.epochs, "seed": seed},
+                echo=lambda line: None,
+                progress=False,
+            )
         seconds = time.process_time() - start
         predictor = load_model(Path(tmp) / "run" / "best.pt")
     with torch.no_grad():
