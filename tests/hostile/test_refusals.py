@@ -58,6 +58,38 @@ def test_one_number_given_two_labels_is_refused(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["legacy.csv"]
 
 
+def test_the_spec_and_the_command_line_give_one_number_two_labels(tmp_path):
+    source = _legacy_with_codes(tmp_path / "legacy.csv")
+    spec = tmp_path / "spec.yaml"
+    spec.write_text("sentinels: {-999: missing}\n")
+    zpml_fails(
+        2,
+        r"--sentinel -999=fault contradicts .*spec\.yaml, which labels -999 'missing'",
+        "convert",
+        source,
+        tmp_path / "out.parquet",
+        "--spec",
+        spec,
+        "--sentinel=-999=fault",
+        inputs=(source, spec),
+    )
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["legacy.csv", "spec.yaml"]
+    agreeing = run_zpml(
+        "convert", source, tmp_path / "out.parquet", "--spec", spec, "--sentinel", "-999=missing"
+    )
+    assert agreeing.returncode == 0, agreeing.stderr
+
+
+def test_a_training_config_with_a_key_given_twice(tmp_path):
+    from zpml_data.errors import ConfigError
+    from zpml_train.training.config import read_settings
+
+    path = tmp_path / "train.yaml"
+    path.write_text("lr: 1e-3\nepochs: 3\nlr: 1e-2\n")
+    with pytest.raises(ConfigError, match=r"train\.yaml.*key 'lr' is given twice \(line 3"):
+        read_settings(path)
+
+
 def test_a_sentinel_code_changes_the_meaning_the_ledger_reports(tmp_path):
     """A legacy pipeline saw -999 as the number -999: labelling it changes its lift."""
     source = _legacy_with_codes(tmp_path / "legacy.csv")

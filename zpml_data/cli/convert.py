@@ -82,7 +82,12 @@ def register(subparsers: Subparsers) -> None:
 def run(args: argparse.Namespace) -> int:
     """Convert, print the ledger and where it was written."""
     from zpml_data.convert.legacy import convert_legacy
-    from zpml_data.convert.policies import load_reason_map, parse_sentinels, sentinel_policy
+    from zpml_data.convert.policies import (
+        combine_sentinels,
+        load_reason_map,
+        parse_sentinels,
+        sentinel_policy,
+    )
     from zpml_data.io.guard import refuse_overlap
     from zpml_data.spec import DatasetSpec
 
@@ -90,7 +95,9 @@ def run(args: argparse.Namespace) -> int:
         filter(None, [args.reason_map, args.spec]), [args.dest, f"{args.dest}.ledger.json"]
     )
     in_spec = DatasetSpec.from_file(args.spec).sentinels if args.spec else ()
-    sentinels = parse_sentinels(in_spec, str(args.spec)) | parse_sentinels(args.sentinel)
+    sentinels = combine_sentinels(
+        parse_sentinels(in_spec, str(args.spec)), parse_sentinels(args.sentinel), str(args.spec)
+    )
     ledger = convert_legacy(
         args.source,
         args.dest,

@@ -88,3 +88,21 @@ def parse_sentinels(items: Iterable[str], where: str = "--sentinel") -> dict[flo
             )
         sentinels[number] = status
     return sentinels
+
+
+def combine_sentinels(
+    in_spec: Mapping[float, Status], given: Mapping[float, Status], spec: str
+) -> dict[float, Status]:
+    """The spec file's sentinels and the command line's together.
+
+    Raises:
+        UsageError: One number with one label in the spec and another on the
+            command line (neither silently wins).
+    """
+    for number, status in given.items():
+        if in_spec.get(number, status) is not status:
+            raise UsageError(
+                f"--sentinel {number:g}={status.label} contradicts {spec}, which labels "
+                f"{number:g} {in_spec[number].label!r}; give each number one label"
+            )
+    return {**in_spec, **given}
