@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
+import resource
 import secrets
 from collections.abc import Iterator
 from pathlib import Path
@@ -36,8 +38,54 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     try:
         yield tmp
         commit(tmp, path)
+    except (OSError, RuntimeError) as error:
+        # Writers that wrap the OS error (torch's zip writer) hide ENOSPC: ask the disk.
+        reason = out_of_space(tmp, error)
+        if reason is None:
+            raise
+        raise SourceError(
+            f"cannot write {str(path)!r}: {reason}; "
+            + ("the previous file is unchanged" if path.exists() else "nothing was written")
+        ) from None
     finally:
         tmp.unlink(missing_ok=True)
+
+
+# Less free space than this after a failed write: the write failed for want of space.
+_NEARLY_FULL = 1 << 20
+
+
+def out_of_space(file: Path, error: BaseException) -> str | None:
+    """Why a write to ``file`` failed, when the reason is space: a full disk or a size limit.
+
+    Args:
+        file: The file being written (still there).
+        error: What the writer raised.
+
+    Returns:
+        ``"the disk is full (...)"``, ``"the file size limit (ulimit -f) ..."``,
+        or ``None`` when space is not why.
+    """
+    code = getattr(error, "errno", None)
+    if code == errno.EFBIG or _at_size_limit(file):
+        return "the file size limit (ulimit -f) is reached; raise it or write elsewhere"
+    try:
+        info = os.statvfs(file.parent)
+    except OSError:
+        info = None
+    free = None if info is None else info.f_bavail * info.f_frsize
+    if code in (errno.ENOSPC, errno.EDQUOT) or (free is not None and free < _NEARLY_FULL):
+        left = "" if free is None else f" ({free:,} bytes free in {str(file.parent)!r})"
+        return f"the disk is full{left}; free some space and run again"
+    return None
+
+
+def _at_size_limit(file: Path) -> bool:
+    limit = resource.getrlimit(resource.RLIMIT_FSIZE)[0]
+    try:
+        return limit != resource.RLIM_INFINITY and file.stat().st_size >= limit
+    except OSError:
+        return False
 
 
 def _create_temporary(path: Path) -> Path:

@@ -172,7 +172,32 @@ def read_row_group(file: pq.ParquetFile, entry: ShardFile, group: int) -> pa.Tab
             f"{entry.file}: row group {group} has {table.num_rows} rows, "
             f"the manifest says {expected}"
         )
+    problems = null_problems(entry, table)
+    if not problems:
+        codes = columns_numpy([table.column("status")])
+        bad = bad_status_codes(codes)
+        if bad.size:
+            problems = [
+                f"{entry.file}: {bad.size:,} status codes outside 0..{len(STATUS_LABELS) - 1} "
+                f"(first at cell {bad[0]:,}, code {int(codes.ravel()[bad[0]])})"
+            ]
+    if problems:
+        raise IntegrityError(
+            f"row group {group} of {problems[0]}; write the shards again (zpml shard)"
+        )
     return table
+
+
+def null_problems(entry: ShardFile, table: pa.Table) -> list[str]:
+    """The columns of a shard's table that hold nulls (shards never do), each naming the file."""
+    problems = []
+    for name, column in zip(table.column_names, table.columns, strict=True):
+        nulls = column.null_count
+        if pa.types.is_fixed_size_list(column.type):
+            nulls += sum(chunk.flatten().null_count for chunk in column.chunks)
+        if nulls:
+            problems.append(f"{entry.file}: column {name!r} holds {nulls:,} null(s)")
+    return problems
 
 
 def columns_numpy(columns: list[pa.ChunkedArray]) -> np.ndarray:

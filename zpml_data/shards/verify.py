@@ -14,6 +14,7 @@ from zpml_data.shards.columns import describe_inputs
 from zpml_data.shards.format import (
     bad_status_codes,
     column_2d,
+    null_problems,
     open_shard,
     shard_schema,
     status_counts,
@@ -38,6 +39,9 @@ def _check_shard(directory: Path, entry: ShardFile, schema: pa.Schema) -> list[s
     finally:
         file.close()
     groups = [file.metadata.row_group(i).num_rows for i in range(file.num_row_groups)]
+    nulls = null_problems(entry, table)
+    if nulls:  # nothing else can be counted or lifted
+        return nulls
     codes = column_2d(table, "status")
     bad = bad_status_codes(codes)
     if bad.size:  # nothing else can be counted or lifted

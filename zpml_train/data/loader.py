@@ -11,6 +11,8 @@ holds is decided in :mod:`zpml_train.data._plan`; reading in :mod:`zpml_train.da
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import json
 import math
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,7 +28,7 @@ from zpml_train.data._plan import EpochPlan, Layout, PlanOptions
 from zpml_train.data._window import WindowReader, check_shards
 from zpml_train.data.batch import Batch
 
-STATE_VERSION = 1
+STATE_VERSION = 2
 _BALANCE = (None, "status")
 
 
@@ -147,33 +149,61 @@ class ShardDataset(IterableDataset[Batch]):
         return max(1, math.ceil(2 * self.options.window * largest / self.options.batch_size))
 
     def state_dict(self) -> dict[str, Any]:
-        """Where this rank is: epoch, batches handed out, and the settings that fix the order."""
+        """Where this rank is: epoch, batches handed out, and the settings and data that fix
+        the order."""
         return {
             "version": STATE_VERSION,
             "epoch": self.epoch,
             "position": self.position,
             "options": dataclasses.asdict(self.options),
             "rows": self.manifest.rows,
+            "shards": shards_digest(self.manifest),
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Continue from ``state``: the next batch is the one after the last handed out.
 
         Raises:
-            ConfigError: The state is from another version, other settings or other data.
+            ConfigError: The state is from another version, other settings or
+                other shards (named), or its position lies beyond its epoch.
         """
         if not isinstance(state, dict) or state.get("version") != STATE_VERSION:
             raise ConfigError(f"loader state: unknown version; expected {STATE_VERSION}")
-        mine = dataclasses.asdict(self.options)
-        theirs = state.get("options")
-        if theirs != mine or state.get("rows") != self.manifest.rows:
+        mine, theirs = dataclasses.asdict(self.options), state.get("options")
+        theirs = theirs if isinstance(theirs, dict) else {}
+        differ = [
+            f"{k} {theirs.get(k)!r} (here {v!r})" for k, v in mine.items() if theirs.get(k) != v
+        ]
+        if differ:
             raise ConfigError(
-                f"loader state was saved with other settings or data ({theirs}, "
-                f"{state.get('rows')} rows); this loader has {mine}, {self.manifest.rows} rows"
+                f"loader state was saved with other settings or data: {', '.join(differ)}; "
+                "resume with the settings it was saved with"
             )
-        self.epoch = require_int("epoch", state.get("epoch"), minimum=0)
-        self.position = require_int("position", state.get("position"), minimum=0)
+        if state.get("rows") != self.manifest.rows or state.get("shards") != shards_digest(
+            self.manifest
+        ):
+            raise ConfigError(
+                f"loader state was saved with other settings or data: other shards "
+                f"({state.get('rows')!r} rows, shards {str(state.get('shards'))[:12]!r}) than "
+                f"{str(self.directory)!r} ({self.manifest.rows} rows, shards "
+                f"{shards_digest(self.manifest)[:12]!r}); resume on the shards it was saved with"
+            )
+        epoch = require_int("loader state epoch", state.get("epoch"), minimum=0)
+        batches = EpochPlan(self.layout, self.options, epoch).batches_per_rank
+        self.position = require_int(
+            f"loader state position (epoch {epoch} has {batches} batches)",
+            state.get("position"),
+            minimum=0,
+            maximum=batches,
+        )
+        self.epoch = epoch
         self.resume_pending = True
+
+
+def shards_digest(manifest: Manifest) -> str:
+    """The sha256 of a manifest's shard list (names, rows, sha256): which rows a state counts."""
+    entries = [[shard.file, shard.rows, shard.sha256] for shard in manifest.shards]
+    return hashlib.sha256(json.dumps(entries).encode()).hexdigest()
 
 
 class _Runs(IterableDataset[list[Batch]]):

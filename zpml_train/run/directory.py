@@ -247,12 +247,9 @@ def _stage(run_dir: Path, staging: Path, previous: list[str], *, keep: bool) -> 
             staged.append(name)
         sync_directory(run_dir)
     except BaseException:
-        for name in staged:
-            if keep:
-                (staging / name).unlink()
-            else:
-                os.replace(staging / name, run_dir / name)
-        staging.rmdir()
+        for name in [] if keep else staged:
+            os.replace(staging / name, run_dir / name)
+        shutil.rmtree(staging)  # links, and a copy cut short
         raise
 
 

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 from torch import nn
 
-from zpml_data.errors import CapabilityError, ConfigError
+from zpml_data.errors import CapabilityError, ConfigError, DataError
 from zpml_data.lift import SemanticTargets
 from zpml_data.status import BOTTOM_STATUSES, UNTRAINED_STATUSES, Status
 
@@ -185,6 +185,7 @@ class DataChecks:
 
         Raises:
             CapabilityError: Training data with ⊥ targets the model cannot emit.
+            DataError: Training data whose every target is ``missing``.
             ConfigError: ``missing`` targets and a loss that cannot mask them.
         """
         status_counts = getattr(getattr(loader, "manifest", None), "status_counts", None)
@@ -192,6 +193,12 @@ class DataChecks:
             return False
         counts = counts_from_manifest(status_counts)
         where = f"the {'training' if training else 'validation'} data (by its manifest)"
+        if training and counts and all(s in UNTRAINED_STATUSES for s in counts):
+            raise DataError(
+                f"refusing to train: {where} holds {sum(counts.values()):,} target cells, "
+                "every one 'missing': no finite or ⊥ target to learn from; label the "
+                "targets (zpml convert) or shard data with measured rows"
+            )
         if training and self.refuses_bottoms and any(s in BOTTOM_STATUSES for s in counts):
             assert self.capability is not None
             raise capability_error(self.capability, counts, self.tau_infer, where)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pickle
+import warnings
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -43,15 +45,10 @@ def read_checkpoint(
 
     Raises:
         SourceError: The file cannot be read.
-        ConfigError: Not a zpml checkpoint, an unknown version, missing keys,
-            or a different dataset without ``force``.
+        ConfigError: Not a zpml checkpoint (see :func:`load_untrusted`), an
+            unknown version, missing keys, or a different dataset without ``force``.
     """
-    try:
-        state = torch.load(path, map_location=map_location, weights_only=True)
-    except FileNotFoundError:
-        raise SourceError(f"checkpoint {str(path)!r} does not exist") from None
-    except (OSError, RuntimeError) as error:
-        raise SourceError(f"cannot read checkpoint {str(path)!r}: {error}") from None
+    state = load_untrusted(path, map_location)
     if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
         raise ConfigError(f"{path} is not a zpml training checkpoint")
     if state.get("version") != CHECKPOINT_VERSION:
@@ -69,6 +66,43 @@ def read_checkpoint(
             "resume on the same data, or force it (force=True, --force) to continue anyway"
         )
     return state
+
+
+def load_untrusted(path: str | Path, map_location: Any = "cpu") -> Any:
+    """What a file saved by ``torch.save`` holds, read as tensors and plain data only.
+
+    A checkpoint is untrusted input: objects whose loading would run code are
+    refused, and whatever a damaged or crafted file makes the unpickler raise
+    becomes one line naming the file (never torch's advice to load it with
+    ``weights_only=False``).
+
+    Raises:
+        SourceError: The file does not exist or cannot be read.
+        ConfigError: The file is empty, holds code, or is not a torch file.
+    """
+    try:
+        if Path(path).stat().st_size == 0:
+            raise ConfigError(f"{path}: the file is empty; it is not a zpml checkpoint")
+        with warnings.catch_warnings():  # the unpickler's warnings about protocols
+            warnings.simplefilter("ignore")
+            return torch.load(path, map_location=map_location, weights_only=True)
+    except ConfigError:
+        raise
+    except FileNotFoundError:
+        raise SourceError(f"checkpoint {str(path)!r} does not exist") from None
+    except OSError as error:
+        raise SourceError(f"cannot read checkpoint {str(path)!r}: {error.strerror}") from None
+    except pickle.UnpicklingError as error:
+        if "unsupported global" in str(error).lower():
+            raise ConfigError(
+                f"{path}: holds Python objects that loading would run as code; refused "
+                "(a zpml checkpoint holds only tensors and plain data)"
+            ) from None
+        raise ConfigError(f"{path}: not a zpml checkpoint (not a torch file)") from None
+    except Exception:  # a damaged or crafted file: the unpickler raises anything
+        raise ConfigError(
+            f"{path}: not a readable zpml checkpoint (truncated, damaged or another format)"
+        ) from None
 
 
 def capture_state(trainer: SCMTrainer, dataset: str | None) -> dict[str, Any]:

@@ -1,0 +1,313 @@
+"""``zpml train`` under hostile use: nothing lost, nothing left behind, one line naming the culprit.
+
+Every case runs the real command (or the loader's API) and asserts the exit
+code, a single error line without a traceback, the inputs unchanged, and the
+run directory as the refused run found it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import pickle
+import resource
+import shutil
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+import torch
+
+from tests.conftest import run_zpml
+from tests.hostile.conftest import checksums, zpml_fails
+from zpml_data.datasets import rational_poles
+from zpml_data.errors import ConfigError
+from zpml_train import make_loader
+
+
+@pytest.fixture(scope="module")
+def shards(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Training shards of 300 rational-pole rows (with ⊥ targets)."""
+    root = tmp_path_factory.mktemp("shards")
+    rational_poles(300, seed=0).to_parquet(root / "t.parquet")
+    assert run_zpml("shard", root / "t.parquet", root / "shards").returncode == 0
+    return root / "shards"
+
+
+@pytest.fixture(scope="module")
+def finished_run(shards: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A finished one-epoch run (copied by the tests that need a previous run)."""
+    run = tmp_path_factory.mktemp("finished") / "run"
+    result = run_zpml("train", shards, "--out", run, "--epochs", "1")
+    assert result.returncode == 0, result.stderr
+    return run
+
+
+def previous_run(finished_run: Path, where: Path) -> Path:
+    shutil.copytree(finished_run, where)
+    return where
+
+
+def test_overwrite_never_deletes_a_users_own_files(shards: Path, tmp_path: Path) -> None:
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "config.json").write_text('{"learning_rate": 0.1}\n')
+    (mine / "report.html").write_text("<html><body>my thesis figures</body></html>\n")
+    zpml_fails(
+        2,
+        r"mine: holds config.json, report.html, which zpml did not write.*deletes nothing",
+        "train",
+        shards,
+        "--out",
+        mine,
+        "--overwrite",
+        inputs=(mine, shards),
+    )
+
+
+REFUSALS = {
+    "capability": (1, "cannot emit ⊥", '[training]\ntau_infer = 1e-6\n[run]\nq_param = "softplus"'),
+    "huge_lr": (2, r"lr must be in \(0.0, 10.0\], got 1e\+300", "[run]\nlr = 1e300"),
+    "huge_width": (2, "too large to load here; it was not built", "[run]\nhidden = [100000000]"),
+    "training_seed": (2, "seed must be between 0 and", "[training]\nseed = 100000000000000000000"),
+    "device": (2, "device must be a torch device", '[training]\ndevice = "gpu:zero"'),
+}
+
+
+@pytest.mark.parametrize("case", sorted(REFUSALS))
+def test_a_refused_run_leaves_the_directory_as_it_found_it(
+    shards: Path, finished_run: Path, tmp_path: Path, case: str
+) -> None:
+    code, match, toml = REFUSALS[case]
+    config = tmp_path / "config.toml"
+    config.write_text(toml.replace('q_param = "softplus"', 'q_param = "softplus"\nq_min = 0.01'))
+    new = tmp_path / "new" / "run"
+    zpml_fails(code, match, "train", shards, "--config", config, "--out", new, inputs=(shards,))
+    assert not (tmp_path / "new").exists()  # created by the run: removed with its parent
+    previous = previous_run(finished_run, tmp_path / "previous")
+    zpml_fails(
+        code,
+        match,
+        "train",
+        shards,
+        "--config",
+        config,
+        "--out",
+        previous,
+        "--overwrite",
+        inputs=(shards, previous),  # the previous run: not one byte changed, nothing added
+    )
+    assert sorted(os.listdir(previous)) == sorted(os.listdir(finished_run))
+
+
+def test_the_corrected_rerun_into_a_refused_directory_trains(shards: Path, tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    run.mkdir()
+    config = tmp_path / "floored.toml"
+    config.write_text('[training]\ntau_infer = 1e-6\n[run]\nq_param = "softplus"\nq_min = 0.01\n')
+    zpml_fails(1, "cannot emit ⊥", "train", shards, "--config", config, "--out", run)
+    assert list(run.iterdir()) == []  # it existed: left as found, empty
+    again = run_zpml("train", shards, "--out", run, "--epochs", "1")
+    assert again.returncode == 0, again.stderr
+    assert (run / "last.pt").is_file()
+
+
+def _code_pickle(path: Path) -> None:
+    class Payload:
+        def __reduce__(self) -> tuple[object, tuple[str]]:
+            return (os.system, (f"touch {path.parent / 'ran'}",))
+
+    path.write_bytes(pickle.dumps({"format": "zpml-train-checkpoint", "x": Payload()}))
+
+
+def _torch_code(path: Path) -> None:
+    class Payload:
+        def __reduce__(self) -> tuple[object, tuple[str]]:
+            return (os.system, (f"touch {path.parent / 'ran'}",))
+
+    torch.save({"format": "zpml-train-checkpoint", "x": Payload()}, path)
+
+
+DAMAGED = {
+    "empty": (lambda p: p.write_bytes(b""), "the file is empty"),
+    "text": (lambda p: p.write_text("not a checkpoint\n"), "not a (readable )?zpml checkpoint"),
+    "pickle_code": (_code_pickle, "not a zpml checkpoint|would run as code"),
+    "torch_code": (_torch_code, "would run as code; refused"),
+    "truncated": (lambda p: p.write_bytes(p.read_bytes()[:1000]), "truncated, damaged"),
+    "other_format": (lambda p: torch.save({"w": torch.zeros(2)}, p), "not a zpml training"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(DAMAGED))
+def test_resume_from_a_damaged_checkpoint_is_one_line(
+    shards: Path, finished_run: Path, tmp_path: Path, case: str
+) -> None:
+    damage, match = DAMAGED[case]
+    run = previous_run(finished_run, tmp_path / "run")
+    damage(run / "last.pt")
+    line = zpml_fails(
+        2,
+        rf"last.pt.*({match})",
+        "train",
+        shards,
+        "--out",
+        run,
+        "--epochs",
+        "2",
+        "--resume",
+        inputs=(shards, run),
+    )
+    assert "weights_only" not in line
+    assert not (run / "ran").exists()
+    assert not any(name.startswith(".") for name in os.listdir(run))
+
+
+def _limited(size: int) -> None:
+    """In the child: writes past ``size`` bytes fail with EFBIG instead of killing it."""
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (size, size))
+
+
+def test_a_checkpoint_that_cannot_be_written_keeps_the_previous_one(
+    shards: Path, tmp_path: Path
+) -> None:
+    config = tmp_path / "wide.toml"
+    config.write_text("[run]\nhidden = [256, 256]\n")  # checkpoints far larger than the rest
+    run = tmp_path / "run"
+    args = ["train", shards, "--out", run, "--config", config]
+    assert run_zpml(*args, "--epochs", "1").returncode == 0
+    checkpoint = (run / "last.pt").stat().st_size
+    others = max(p.stat().st_size for p in run.iterdir() if p.suffix != ".pt")
+    assert others < checkpoint // 2
+    before = checksums(run)
+    result = subprocess.run(
+        [sys.executable, "-m", "zpml_data.cli", *map(str, args), "--epochs", "2", "--resume"],
+        preexec_fn=lambda: _limited((others + checkpoint) // 2),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    errors = [line for line in result.stderr.splitlines() if line.startswith("zpml")]
+    assert result.returncode == 2, result.stderr
+    assert len(errors) == 1 and "Traceback" not in result.stderr, result.stderr
+    assert "last.pt" in errors[0] and "file size limit" in errors[0], errors[0]
+    assert "previous file is unchanged" in errors[0]
+    assert checksums(run) == before  # the resumed epoch's metrics and config went back too
+    assert torch.load(run / "last.pt", weights_only=True)["epoch"] == 1
+
+
+def test_a_full_disk_is_named_and_the_last_checkpoint_stays_loadable(
+    shards: Path, finished_run: Path, tmp_path: Path
+) -> None:
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    # Room for the first epoch's files and half a checkpoint: the second epoch's fails.
+    checkpoint = (finished_run / "last.pt").stat().st_size
+    first = sum(p.stat().st_size for p in finished_run.iterdir() if p.name != "report.html")
+    size = first + checkpoint // 2 + 4 * 4096  # tmpfs counts whole pages per file
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(disk)],
+        capture_output=True,
+        check=False,
+    )
+    if mounted.returncode != 0:
+        pytest.skip("mounting a small tmpfs needs root; the file size limit test covers EFBIG")
+    try:
+        run = disk / "run"
+        line = zpml_fails(
+            2,
+            r"cannot write '.*(last|best).pt': the disk is full",
+            "train",
+            shards,
+            "--out",
+            run,
+            "--epochs",
+            "5",
+            inputs=(shards,),
+        )
+        assert "unchanged" in line
+        state = torch.load(run / "last.pt", weights_only=True)
+        assert state["epoch"] >= 1
+        assert not [p for p in run.iterdir() if p.name.endswith(".tmp")]
+    finally:
+        subprocess.run(["umount", str(disk)], check=False)
+
+
+def _resign(shard_dir: Path, change: dict[str, object]) -> None:
+    """Change a shard's stored cells and make the manifest's size and sha256 match again."""
+    path = shard_dir / "part-00000.parquet"
+    table = pq.read_table(path)
+    for name, value in change.items():
+        cells = table.column(name).to_pylist()
+        cells[5] = value
+        index = table.schema.get_field_index(name)
+        table = table.set_column(index, name, pa.array(cells, table.schema.field(name).type))
+    pq.write_table(table, path)
+    manifest = json.loads((shard_dir / "manifest.json").read_text())
+    data = path.read_bytes()
+    manifest["shards"][0].update(sha256=hashlib.sha256(data).hexdigest(), bytes=len(data))
+    (shard_dir / "manifest.json").write_text(json.dumps(manifest))
+
+
+@pytest.mark.parametrize(
+    ("change", "match"),
+    [
+        ({"status": 9}, "status codes outside 0..6"),
+        ({"values": None}, "column 'values' holds 1 null"),
+        ({"status": None}, "column 'status' holds 1 null"),
+    ],
+)
+def test_a_shard_with_changed_cells_is_named(
+    shards: Path, tmp_path: Path, change: dict[str, object], match: str
+) -> None:
+    changed = tmp_path / "changed"
+    shutil.copytree(shards, changed)
+    _resign(changed, change)
+    run = tmp_path / "run"
+    zpml_fails(1, rf"part-00000.parquet.*{match}", "train", changed, "--out", run)
+    assert not run.exists()
+    zpml_fails(1, "1 problem", "verify", changed, inputs=(changed,))
+
+
+def test_shards_where_every_target_is_missing_are_refused(tmp_path: Path) -> None:
+    frame = rational_poles(60)
+    frame["status"] = "missing"
+    frame.to_parquet(tmp_path / "missing.parquet")
+    assert run_zpml("shard", tmp_path / "missing.parquet", tmp_path / "shards").returncode == 0
+    zpml_fails(
+        1,
+        "60 target cells, every one 'missing'",
+        "train",
+        tmp_path / "shards",
+        "--out",
+        tmp_path / "run",
+        inputs=(tmp_path / "shards",),
+    )
+    assert not (tmp_path / "run").exists()
+
+
+def test_a_loader_state_from_other_shards_or_beyond_the_epoch_is_refused(
+    shards: Path, tmp_path: Path
+) -> None:
+    other = tmp_path / "other"
+    rational_poles(300, seed=7).to_parquet(tmp_path / "o.parquet")
+    assert run_zpml("shard", tmp_path / "o.parquet", other).returncode == 0
+    loader = make_loader(shards, 50, seed=1)
+    next(iter(loader))
+    state = json.loads(json.dumps(loader.state_dict()))
+    same_rows = make_loader(other, 50, seed=1)
+    assert same_rows.manifest.rows == loader.manifest.rows
+    with pytest.raises(ConfigError, match=r"other shards .* than '.*other' \(300 rows"):
+        same_rows.load_state_dict(state)
+    with pytest.raises(ConfigError, match=r"batch_size 50 \(here 60\)"):
+        make_loader(shards, 60, seed=1).load_state_dict(state)
+    with pytest.raises(ConfigError, match=r"position \(epoch 0 has 6 batches\) must be"):
+        make_loader(shards, 50, seed=1).load_state_dict({**state, "position": 99})
+    resumed = make_loader(shards, 50, seed=1)
+    resumed.load_state_dict(state)
+    assert len(list(resumed)) == 5  # the rest of the epoch, after the batch taken
