@@ -133,3 +133,70 @@ def test_config_round_trips_through_json(
         gradient_policy=policy,
     )
     assert TrainingConfig.from_dict(json.loads(json.dumps(config.to_dict()))) == config
+
+
+_CODES = st.sampled_from([int(s) for s in Status])
+_Q = st.one_of(
+    st.floats(-2, 2, allow_nan=False, width=32), st.sampled_from([0.0, float("nan"), float("inf")])
+)
+
+
+@FAST
+@given(
+    rows=st.lists(st.tuples(_CODES, st.floats(-5, 5, width=32), _Q), min_size=1, max_size=40),
+    tau=st.floats(1e-4, 1.0),
+)
+def test_metrics_decode_as_decode_does(rows: list, tau: float) -> None:
+    """Coverage, ⊥ recall and the censored sides agree with decode(P, Q, tau) row by row."""
+    from zpml_train.training.metrics import MetricSums
+
+    codes = torch.tensor([c for c, _, _ in rows], dtype=torch.int8)
+    P = torch.tensor([p for _, p, _ in rows])
+    Q = torch.tensor([q for _, _, q in rows])
+    values = torch.where(codes == Status.FINITE, 1.0, float("nan"))
+    sums = MetricSums("cpu")
+    sums.add(torch.tensor(0.0), (P, Q), lift_semantic_targets(values, codes), tau, codes=codes)
+    result = sums.read()
+    decoded = decode(P, Q, tau)
+    assert result["coverage"] == pytest.approx((~decoded.bottom).float().mean().item())
+    trained = codes != Status.MISSING
+    bottoms = trained & (codes != Status.FINITE)
+    if bottoms.any():
+        expected = (decoded.bottom & bottoms).sum() / bottoms.sum()
+        assert result["bottom_recall"] == pytest.approx(float(expected))
+    side = torch.where(codes == Status.CENSORED_BELOW, -1, 1)
+    censored = (codes == Status.CENSORED_BELOW) | (codes == Status.CENSORED_ABOVE)
+    if censored.any():
+        on_side = censored & decoded.bottom & (decoded.side == side)
+        assert result["censored_bottom_side"] == pytest.approx(
+            float(on_side.sum() / censored.sum())
+        )
+
+
+@FAST
+@given(
+    cells=st.lists(st.tuples(st.booleans(), st.floats(0, 1.5, width=32)), min_size=2, max_size=60),
+)
+def test_the_calibration_sweep_equals_decoding_at_every_candidate(cells: list) -> None:
+    """The histogram sweep gives the best ⊥ F1 that decoding at each candidate gives."""
+    from zpml_train.training.metrics import MetricSums
+
+    bottom = torch.tensor([b for b, _ in cells])
+    Q = torch.tensor([q for _, q in cells])
+    codes = torch.where(bottom, int(Status.BOTTOM), int(Status.FINITE)).to(torch.int8)
+    targets = lift_semantic_targets(torch.where(bottom, float("nan"), 1.0), codes)
+    candidates = torch.linspace(0.01, 0.99, 99, dtype=torch.float64)
+    sums = MetricSums("cpu", thresholds=candidates)
+    sums.add(torch.tensor(0.0), (torch.ones_like(Q), Q), targets, 0.5)
+    calibration = sums.calibrate()
+    if not bottom.any() or bottom.sum() > len(cells) / 2:
+        assert calibration.tau is None
+        return
+    f1 = []
+    for tau in candidates.tolist():  # the slow way: decode at each candidate
+        predicted = decode(torch.ones_like(Q), Q, tau).bottom
+        hits = float((predicted & bottom).sum())
+        f1.append(2 * hits / (float(bottom.sum()) + float(predicted.sum())))
+    assert calibration.f1 == pytest.approx(max(f1))
+    assert calibration.tau is not None
+    assert f1[candidates.tolist().index(calibration.tau)] == pytest.approx(max(f1))
