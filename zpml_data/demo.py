@@ -51,7 +51,7 @@ class DemoModel:
 
     Attributes:
         name: The dataset (a key of :data:`zpml_data.datasets.DATASETS`).
-        head: ``run.head``: the head its status mix needs.
+        head: The head its status mix needs; ``zpml train`` picks it from the manifest.
         config: The run's config file, as TOML text.
         epochs: Epochs to train.
     """
@@ -62,23 +62,20 @@ class DemoModel:
     epochs: int = 8
 
 
-# The assay's censored, domain_invalid and fault rows need the gated head (with its own
-# default thresholds); the poles need the rational head, with thresholds a small model
-# reaches in a few epochs (the library keeps the reference's strict defaults).
+# The assay's censored, domain_invalid and fault rows need the gated head, trained with
+# zpml train's defaults; the poles need the rational head, here with thresholds and a
+# learning rate a small model reaches the poles with in a few epochs (⊥ precision after
+# calibration 0.97, against 0.83 with the defaults, at 8 epochs).
 MODELS = (
-    DemoModel(
-        "assay",
-        "gated",
-        '[run]\nhead = "gated"\nlr = 0.003\nbatch_size = 256\nhidden = [32, 32]\n',
-    ),
+    DemoModel("assay", "gated", "[run]\nhidden = [32, 32]\n"),
     DemoModel(
         "rational",
         "rational",
-        "[training]\ntau_infer = 0.05\ntau_train_min = 0.05\ntau_train_max = 0.1\n"
-        "coverage_threshold = 0.5\n\n"
-        '[run]\nhead = "rational"\nlr = 0.01\nbatch_size = 128\nhidden = [32, 32]\n',
+        "[training]\ntau_infer = 0.05\ntau_train_min = 0.05\ntau_train_max = 0.1\n\n"
+        "[run]\nlr = 0.01\nhidden = [32, 32]\n",
     ),
 )
+NEW_ROWS, NEW_SEED = 1_000, 2  # new assay readings, without values, for the trained model
 
 
 @dataclass
@@ -125,8 +122,40 @@ def run_demo(out_dir: str | Path, *, echo: Echo = print, train: bool = True) -> 
         result.trained[model.name] = train_model(result.out_dir, model, train_shards, echo)
     pages = [result.out_dir / "assay-converted-audit.html"]
     pages += [result.out_dir / "runs" / model.name / "report.html" for model in MODELS]
+    pages += use_model(result.out_dir, echo)
     echo(f"open in a browser: {', '.join(map(str, pages))}")
     return result
+
+
+def use_model(out_dir: Path, echo: Echo) -> list[Path]:
+    """Evaluate the trained assay model on its validation shards, and predict new readings.
+
+    Both go through the ``evaluate`` and ``predict`` plugins' hooks, as training does.
+
+    Returns:
+        The pages written (the evaluation page).
+    """
+    run_dir, pages = out_dir / "runs" / "assay", []
+    evaluate, why = plugin_hook("evaluate", "evaluate_data")
+    if evaluate is None:
+        echo(f"evaluate: skipped, {why}")
+    else:
+        page = out_dir / "assay-evaluation.html"
+        echo(f"evaluate: {run_dir} on {out_dir / 'assay-val-shards'} -> {page}")
+        evaluate(run_dir, out_dir / "assay-val-shards", html_out=page, echo=echo)
+        pages.append(page)
+    predict, why = plugin_hook("predict", "predict_table")
+    if predict is None:
+        echo(f"predict: skipped, {why}")
+        return pages
+    new = out_dir / "assay-new.parquet"
+    assay_dose_response(NEW_ROWS, seed=NEW_SEED).drop(columns=["value", "status"]).to_parquet(
+        new, index=False
+    )
+    predictions = out_dir / "assay-predictions.parquet"
+    echo(f"predict: {run_dir} on {NEW_ROWS:,} new readings ({new}) -> {predictions}")
+    predict(run_dir, [new], predictions, echo=echo, progress=False)
+    return pages
 
 
 def generate_and_audit(out_dir: Path, echo: Echo) -> dict[str, str]:

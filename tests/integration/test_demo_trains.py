@@ -13,10 +13,10 @@ import pytest
 
 from tests.conftest import DemoRun
 from tests.conftest import run_zpml as zpml
-from zpml_data.demo import MODELS, run_demo
+from zpml_data.demo import MODELS, NEW_ROWS, run_demo
 from zpml_data.plugins import plugin_hook
 from zpml_data.shards.verify import verify_shards
-from zpml_data.status import Status
+from zpml_data.status import STATUS_LABELS, Status
 
 
 def history(run: Path) -> list[dict[str, float]]:
@@ -35,7 +35,7 @@ def test_the_demo_trains_the_head_each_dataset_needs(demo: DemoRun) -> None:
         assert verify_shards(demo.out / f"{model.name}-val-shards").rows == 4_000
         run = demo.out / "runs" / model.name
         config = json.loads((run / "config.json").read_text())
-        assert config["run"]["head"] == model.head
+        assert config["head"]["head"] == model.head  # chosen from the status mix
         records = history(run)
         assert [r["epoch"] for r in records] == list(range(model.epochs))
         assert all(r["loss"] == r["loss"] for r in records)
@@ -46,7 +46,16 @@ def test_the_demo_trains_the_head_each_dataset_needs(demo: DemoRun) -> None:
         page = (run / "report.html").read_text()
         assert 'id="chart-loss"' in page and 'id="status-mix"' in page
     pages = demo.result.stdout.rsplit("open in a browser: ", 1)[1].strip().split(", ")
-    assert all(Path(page).is_file() for page in pages) and len(pages) == 3
+    assert all(Path(page).is_file() for page in pages) and len(pages) == 4
+
+
+def test_the_demo_evaluates_the_assay_model_and_predicts_new_readings(demo: DemoRun) -> None:
+    assert "value: true label (rows) x decoded status (columns)" in demo.result.stdout
+    page = (demo.out / "assay-evaluation.html").read_text()
+    assert page.startswith("<!DOCTYPE html>") and "<script" not in page
+    predicted = pd.read_parquet(demo.out / "assay-predictions.parquet")
+    assert len(predicted) == NEW_ROWS
+    assert set(predicted["value_pred_status"].astype(str)) <= set(STATUS_LABELS)
 
 
 def test_each_model_learned_what_its_data_hold(demo: DemoRun) -> None:
