@@ -15,7 +15,6 @@ from __future__ import annotations
 import contextlib
 import copy
 import dataclasses
-import hashlib
 import json
 import math
 from collections.abc import Callable, Iterator, Mapping
@@ -26,9 +25,15 @@ import torch
 
 from zpml_data.errors import DataError, UsageError
 from zpml_data.io.atomic import atomic_write_text
-from zpml_data.shards.manifest import MANIFEST_NAME, Manifest
+from zpml_data.shards.manifest import Manifest
 from zpml_train.data.loader import ShardLoader, make_loader
-from zpml_train.model.spec import RECORD_KEY, ModelRecord, model_spec
+from zpml_train.run._files import (
+    epoch_line,
+    manifest_fingerprint,
+    model_record,
+    plain,
+    write_metrics,
+)
 from zpml_train.run.directory import RUN_FILES, claim_run_dir
 from zpml_train.run.head_choice import (
     HeadChoice,
@@ -218,7 +223,7 @@ class _Run:
                 self._keep_best(record)
             if self.main:
                 self._write_epoch(improved)
-            self.echo(_epoch_line(record))
+            self.echo(epoch_line(record))
             if trainer.stopped_early:
                 threshold = trainer.config.coverage_threshold
                 self.echo(f"stopped early: validation coverage below {threshold}")
@@ -245,33 +250,12 @@ class _Run:
 
     def _write_epoch(self, improved: bool) -> None:
         trainer = self.trainer
-        _write_metrics(self.run_dir, trainer.history)
+        write_metrics(self.run_dir, trainer.history)
         record = trainer.history[-1]
-        trainer.save_checkpoint(self.run_dir / "last.pt", extra=self._model_record(record))
+        extra = model_record(self.manifest, trainer, record.get("val_tau_calibrated"))
+        trainer.save_checkpoint(self.run_dir / "last.pt", extra=extra)
         if improved:
-            trainer.save_checkpoint(self.run_dir / "best.pt", extra=self._model_record(record))
-
-    def _model_record(self, record: Record) -> dict[str, Any]:
-        """The checkpoint's model record: how to rebuild and feed the model, and its threshold."""
-        configured = self.trainer.config.tau_infer
-        calibrated = record.get("val_tau_calibrated")
-        calibrated = calibrated if calibrated is not None and math.isfinite(calibrated) else None
-        spec = self.manifest.spec.get("targets") if isinstance(self.manifest.spec, dict) else None
-        status_columns = [t.get("status") for t in spec] if isinstance(spec, list) else None
-        if status_columns is not None and not all(isinstance(c, str) for c in status_columns):
-            status_columns = None
-        model_record = ModelRecord(
-            spec=model_spec(distributed.unwrap(self.trainer.model)),
-            inputs=list(self.manifest.inputs),
-            targets=list(self.manifest.targets),
-            tau_infer=configured if calibrated is None else calibrated,
-            tau_infer_configured=configured,
-            tau_infer_calibrated=calibrated,
-            categories=dict(self.manifest.categories),
-            status_columns=status_columns,
-            status_counts=dict(self.manifest.status_counts),
-        )
-        return {RECORD_KEY: model_record.to_dict()}
+            trainer.save_checkpoint(self.run_dir / "best.pt", extra=extra)
 
     # -- the end ----------------------------------------------------------------------
 
@@ -324,7 +308,7 @@ class _Run:
                 "tau_infer_calibrated": None
                 if self.calibrated is None
                 else self.calibrated["tau_infer"],
-                "validation_metrics": None if self.calibrated is None else _plain(self.calibrated),
+                "validation_metrics": None if self.calibrated is None else plain(self.calibrated),
             },
         }
         text = json.dumps(data, indent=2, sort_keys=True) + "\n"
@@ -351,11 +335,6 @@ class _Run:
             ),
             final=self.calibrated,
         )
-
-
-def manifest_fingerprint(shard_dir: str | Path) -> str:
-    """The sha256 of a shard directory's manifest: the identity of the data a run trains on."""
-    return hashlib.sha256((Path(shard_dir) / MANIFEST_NAME).read_bytes()).hexdigest()
 
 
 class _Progress:
@@ -394,29 +373,3 @@ def _score(record: Mapping[str, Any]) -> float:
     """Lower is better: validation loss when there is one, else training loss."""
     value = record.get("val_loss", record.get("loss"))
     return float("inf") if value is None or value != value else float(value)
-
-
-def _write_metrics(run_dir: Path, history: list[Record]) -> None:
-    """Rewrite ``metrics.jsonl`` whole (atomically): a crash never leaves half a line."""
-    lines = [json.dumps(_plain(record), sort_keys=True) for record in history]
-    atomic_write_text(run_dir / "metrics.jsonl", "".join(line + "\n" for line in lines))
-
-
-def _plain(record: Mapping[str, Any]) -> dict[str, Any]:
-    """JSON has no NaN: missing metrics (a denominator of 0) become null."""
-    return {
-        key: None if isinstance(value, float) and value != value else value
-        for key, value in record.items()
-        if key != "phase"
-    }
-
-
-def _epoch_line(record: Mapping[str, Any]) -> str:
-    parts = [f"epoch {record['epoch']}", f"loss {record.get('loss', float('nan')):.4g}"]
-    if "val_loss" in record:
-        parts.append(f"val_loss {record['val_loss']:.4g}")
-        for name in ("coverage", "bottom_f1"):
-            value = record.get(f"val_{name}")
-            if value is not None and value == value:
-                parts.append(f"val_{name} {value:.3f}")
-    return ", ".join(parts)

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
-from zpml_data.errors import ConfigError, SourceError
+from zpml_data.errors import ConfigError, SourceError, UsageError
 from zpml_data.io.atomic import atomic_path
 from zpml_train.training.distributed import unwrap
 
@@ -105,13 +105,27 @@ def load_untrusted(path: str | Path, map_location: Any = "cpu") -> Any:
         ) from None
 
 
-def capture_state(trainer: SCMTrainer, dataset: str | None) -> dict[str, Any]:
-    """Everything a resume needs, as tensors and plain data.
+def capture_state(
+    trainer: SCMTrainer, dataset: str | None, extra: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """Everything a resume needs, as tensors and plain data, and ``extra`` beside it.
 
     Args:
         trainer: The trainer, between epochs.
         dataset: The data's fingerprint; ``None`` takes the trainer's.
+        extra: Plain data under keys of its own (a run's model record).
+
+    Raises:
+        UsageError: ``extra`` reuses a key of the training state.
     """
+    state = _training_state(trainer, dataset)
+    clash = sorted(set(extra or {}) & set(state))
+    if clash:
+        raise UsageError(f"extra checkpoint keys {clash} would replace the training state")
+    return {**state, **(extra or {})}
+
+
+def _training_state(trainer: SCMTrainer, dataset: str | None) -> dict[str, Any]:
     scaler = trainer.amp.scaler
     return {
         "model": unwrap(trainer.model).state_dict(),  # loads without DDP too
@@ -132,10 +146,21 @@ def capture_state(trainer: SCMTrainer, dataset: str | None) -> dict[str, Any]:
     }
 
 
-def restore_state(trainer: SCMTrainer, state: dict[str, Any]) -> None:
-    """Put a state from :func:`capture_state` (checked by :func:`read_checkpoint`) back."""
-    unwrap(trainer.model).load_state_dict(state["model"])
-    trainer.optimizer.load_state_dict(state["optimizer"])
+def restore_state(trainer: SCMTrainer, state: dict[str, Any], path: str | Path) -> None:
+    """Put a state from :func:`capture_state` (checked by :func:`read_checkpoint`) back.
+
+    Raises:
+        ConfigError: The state does not fit the trainer's model or optimizer.
+    """
+    try:
+        unwrap(trainer.model).load_state_dict(state["model"])
+        trainer.optimizer.load_state_dict(state["optimizer"])
+    except (RuntimeError, ValueError, KeyError) as error:  # torch's load_state_dict
+        detail = " ".join(str(error).split())[:300]
+        raise ConfigError(
+            f"{path} does not fit this model or optimizer ({detail}); resume with the "
+            "settings the run started with"
+        ) from None
     if trainer.scheduler is not None and state.get("scheduler") is not None:
         trainer.scheduler.load_state_dict(state["scheduler"])
     if trainer.amp.scaler.is_enabled() and state.get("scaler") is not None:

@@ -257,11 +257,29 @@ def _check_weights(weights: Any) -> dict[str, float]:
 
 
 def _check_device(device: Any) -> str:
+    """A device string torch parses and this machine can train on (``cuda``: see the trainer)."""
     import torch
 
     try:
-        return str(torch.device(device))
+        parsed = torch.device(device)
     except (RuntimeError, TypeError):
         raise ConfigError(
             f"device must be a torch device such as 'cpu', 'cuda' or 'cuda:0', got {device!r}"
         ) from None
+    if parsed.type == "meta":
+        raise ConfigError(f"device {device!r} holds no data and cannot train; use 'cpu' or 'cuda'")
+    if parsed.type not in ("cpu", "cuda"):
+        try:
+            torch.empty(1, device=parsed)
+        except (RuntimeError, AssertionError, ValueError):
+            raise ConfigError(
+                f"device {device!r}: this torch {torch.__version__} cannot use "
+                f"{parsed.type} devices here; train on 'cpu' or 'cuda'"
+            ) from None
+    count = torch.cuda.device_count() if parsed.type == "cuda" else 0
+    if count and parsed.index is not None and parsed.index >= count:
+        raise ConfigError(
+            f"device {device!r}: this machine has {count} CUDA device(s), "
+            f"cuda:0 to cuda:{count - 1}"
+        )
+    return str(parsed)

@@ -32,7 +32,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from zpml_data.errors import CapabilityError, ConfigError, DataError, UsageError, ZpmlError
+from zpml_data.errors import CapabilityError, ConfigError, UsageError, ZpmlError
 from zpml_data.validate import require_positive_int
 from zpml_train.model.policies import gradient_policy
 from zpml_train.training import distributed
@@ -45,6 +45,7 @@ from zpml_train.training._checkpoint import (
     restore_state,
     write_checkpoint,
 )
+from zpml_train.training._finite import LossWatch
 from zpml_train.training._protocol import LossProtocol
 from zpml_train.training._thresholds import ThresholdSampler, candidate_thresholds
 from zpml_train.training.config import TrainingConfig
@@ -132,8 +133,7 @@ class SCMTrainer:
         self.coverage_bad_epochs = 0
         self.calibration: Calibration | None = None
         self._epoch_metrics = MetricSums(self.device)
-        # The first training step whose loss was not finite (0: none yet), on the device.
-        self._first_bad_step = torch.zeros((), dtype=torch.float64, device=self.device)
+        self._loss_watch = LossWatch(self.device)
         self._loss_weights = self.config.loss_weights
         self._group_steps = 0
         self._group_rows = 0
@@ -194,15 +194,8 @@ class SCMTrainer:
         if loss.requires_grad:
             scale = step.rows if self.config.gradient_accumulation_steps > 1 else 1
             self.amp.backward(loss * scale if scale != 1 else loss)
-        self._note_finite(loss)
-        self._epoch_metrics.add(
-            loss,
-            outputs,
-            step.targets,
-            self.config.tau_infer,
-            values=step.values,
-            codes=step.codes,
-        )
+        self._loss_watch.note(loss, self.global_step)
+        self._add_metrics(self._epoch_metrics, loss, outputs, step, self.config.tau_infer)
         self._group_steps += 1
         self._group_rows += step.rows
         if self._group_steps == self.config.gradient_accumulation_steps:
@@ -211,7 +204,7 @@ class SCMTrainer:
             self.config.log_hook is not None
             and self.global_step % self.config.log_every_n_steps == 0
         ):
-            self._stop_if_not_finite()
+            self._loss_watch.check(self.current_epoch)
             metrics = self._epoch_metrics.read()
             self._emit("train", step=self.global_step, step_loss=float(loss.detach()), **metrics)
         return loss.detach()
@@ -246,14 +239,7 @@ class SCMTrainer:
                     with self.amp.autocast():
                         outputs = self.model(step.inputs)
                         loss = self._loss(outputs, step, tau)
-                    sums.add(
-                        loss,
-                        outputs,
-                        step.targets,
-                        tau_infer,
-                        values=step.values,
-                        codes=step.codes,
-                    )
+                    self._add_metrics(sums, loss, outputs, step, tau_infer)
                     batches += 1
         finally:
             self.model.train(was_training)
@@ -282,7 +268,7 @@ class SCMTrainer:
             self._optimizer_step()
 
     def _end_epoch(self, epoch: int) -> Record:
-        self._stop_if_not_finite()
+        self._loss_watch.check(self.current_epoch)
         record: Record = {"epoch": epoch, "step": self.global_step, **self._epoch_metrics.read()}
         val = self.validate()
         if val is not None:
@@ -328,24 +314,6 @@ class SCMTrainer:
             raise UsageError(f"the loss function must return a scalar tensor, got {shape}")
         return loss
 
-    def _note_finite(self, loss: Tensor) -> None:
-        """Keep the first step with a non-finite loss, on the device (no host read)."""
-        first_bad = self._first_bad_step
-        bad = ~torch.isfinite(loss.detach()) & (first_bad == 0)
-        first_bad.copy_(torch.where(bad, float(self.global_step), first_bad))
-
-    def _stop_if_not_finite(self) -> None:
-        """Raise if a step's loss was not finite (one host read; at a read point only)."""
-        step = int(self._first_bad_step.item())
-        if step:
-            self._first_bad_step.zero_()
-            raise DataError(
-                f"training stopped: the loss is not finite at step {step} of epoch "
-                f"{self.current_epoch} (the model's weights are no longer usable); nothing of "
-                "this epoch is kept. Check the inputs for non-finite values, or lower the "
-                "learning rate"
-            )
-
     def _optimizer_step(self) -> None:
         if self.config.gradient_accumulation_steps > 1:
             # Each micro-batch's loss was scaled by its rows: divide by the group's rows.
@@ -358,6 +326,12 @@ class SCMTrainer:
         if self.scheduler is not None:
             self.scheduler.step()
         self._group_steps = self._group_rows = 0
+
+    @staticmethod
+    def _add_metrics(
+        sums: MetricSums, loss: Tensor, outputs: Any, step: TrainingBatch, tau_infer: float
+    ) -> None:
+        sums.add(loss, outputs, step.targets, tau_infer, values=step.values, codes=step.codes)
 
     def _policy(self, tau: float) -> contextlib.AbstractContextManager[Any]:
         policy = self.config.gradient_policy
@@ -406,11 +380,7 @@ class SCMTrainer:
         Raises:
             UsageError: ``extra`` reuses a key of the training state.
         """
-        state = capture_state(self, dataset)
-        clash = sorted(set(extra or {}) & set(state))
-        if clash:
-            raise UsageError(f"extra checkpoint keys {clash} would replace the training state")
-        write_checkpoint(path, {**state, **(extra or {})})
+        write_checkpoint(path, capture_state(self, dataset, extra))
 
     def load_checkpoint(
         self, path: str | Path, *, dataset: str | None = None, force: bool = False
@@ -425,15 +395,9 @@ class SCMTrainer:
 
         Raises:
             SourceError: Unreadable file.
-            ConfigError: Not a zpml checkpoint, an unknown version, or different data.
+            ConfigError: Not a zpml checkpoint, an unknown version, different
+                data, or a state that does not fit this model or optimizer.
         """
         expected = dataset if dataset is not None else self.dataset_fingerprint
         state = read_checkpoint(path, map_location=self.device, dataset=expected, force=force)
-        try:
-            restore_state(self, state)
-        except (RuntimeError, ValueError, KeyError) as error:  # torch's load_state_dict
-            detail = " ".join(str(error).split())[:300]
-            raise ConfigError(
-                f"{path} does not fit this model or optimizer ({detail}); resume with the "
-                "settings the run started with"
-            ) from None
+        restore_state(self, state, path)
