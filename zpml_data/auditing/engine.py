@@ -212,7 +212,7 @@ def audit(
     running totals, so memory depends on ``batch_size``, not on the data.
 
     Args:
-        source: Anything :func:`zpml_data.sources.open_source` opens.
+        source: Anything :func:`zpml_data.io.sources.open_source` opens.
         spec: Which columns are targets, inputs and groups (defaults: ``value``,
             ``status``, every other numeric column as an input).
         group_by: More columns to break the counts down by.

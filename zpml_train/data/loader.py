@@ -1,6 +1,6 @@
 """A typed, verified, resumable DataLoader over a zpml shard directory.
 
-``ShardDataset`` is an ``IterableDataset`` of whole :class:`~zpml_train.batch.Batch`
+``ShardDataset`` is an ``IterableDataset`` of whole :class:`~zpml_train.data.batch.Batch`
 objects. ``make_loader`` wraps it in a ``torch.utils.data.DataLoader`` whose
 workers each build runs of consecutive batches (so no two workers read the
 same window), and hands the batches on in one fixed order: the same seed and
@@ -292,7 +292,7 @@ def make_loader(
     ``batch.to("cuda", non_blocking=True)``).
 
     Returns:
-        An iterable of :class:`~zpml_train.batch.Batch` with ``len()``,
+        An iterable of :class:`~zpml_train.data.batch.Batch` with ``len()``,
         ``set_epoch``, ``state_dict``, ``load_state_dict`` and ``manifest``.
 
     Raises:
