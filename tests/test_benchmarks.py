@@ -21,6 +21,7 @@ BENCHMARKS = [
     "bench_dask",
     "bench_predict",
     "bench_quality",
+    "bench_scaling",
 ]
 
 
