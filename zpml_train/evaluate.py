@@ -77,7 +77,8 @@ class _TableBatches:
         status = predictor.record.status_columns or ["status"] * len(predictor.targets)
         self.pairs = list(zip(predictor.targets, status, strict=True))
         needed = [*predictor.inputs, *(c for pair in self.pairs for c in pair)]
-        refuse_missing_columns(self.source.names, self.source.schema.names, needed)
+        names = self.source.schema.names
+        refuse_missing_columns(self.source.names, names, needed, "input, value or status")
         self.columns = list(dict.fromkeys(needed))
 
     def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:

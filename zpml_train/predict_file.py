@@ -37,6 +37,7 @@ from zpml_train.predict_io import (
     WRITTEN_BY_KEY,
     input_matrix,
     prediction_names,
+    refuse_inside_inputs,
     refuse_missing_columns,
     written_by_predict,
 )
@@ -112,6 +113,7 @@ def predict_file(
     path = check_output_path(out)
     as_csv = path.suffix.lower() == ".csv"
     refuse_overlap(source.names, [path])
+    refuse_inside_inputs(sources, [path])
     if path.exists() and not written_by_predict(path, as_csv, added):
         raise UsageError(
             f"{path} exists and is not a predictions file zpml wrote; choose another --out "

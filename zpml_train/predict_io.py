@@ -55,8 +55,10 @@ def source_columns(inputs: list[str], categories: Mapping[str, list[str]]) -> li
     return columns
 
 
-def refuse_missing_columns(files: list[str], names: list[str], required: list[str]) -> None:
-    """Refuse a source that lacks model input columns, listing every one.
+def refuse_missing_columns(
+    files: list[str], names: list[str], required: list[str], what: str = "input"
+) -> None:
+    """Refuse a source that lacks columns the model reads, listing every one.
 
     Raises:
         UsageError: Naming the source, the missing columns and what the model reads.
@@ -64,9 +66,33 @@ def refuse_missing_columns(files: list[str], names: list[str], required: list[st
     missing = [name for name in required if name not in names]
     if missing:
         raise UsageError(
-            f"{', '.join(files)}: missing input column(s) {', '.join(map(repr, missing))}; "
+            f"{', '.join(files)}: missing {what} column(s) {', '.join(map(repr, missing))}; "
             f"the model reads {', '.join(required)}"
         )
+
+
+def refuse_inside_inputs(inputs: Any, outputs: list[str | Path]) -> None:
+    """Refuse an output inside a directory that is read (a run directory, a folder of data).
+
+    A file written there would be read as data (or as the model) next time;
+    :func:`~zpml_data.io.guard.refuse_overlap` refuses the reverse.
+
+    Raises:
+        UsageError: Naming the output and the directory.
+    """
+    names = [inputs] if isinstance(inputs, str | Path) else inputs
+    if not isinstance(names, list | tuple):
+        return  # a table in memory
+    for name in names:
+        directory = Path(name)
+        if not directory.is_dir():
+            continue
+        for output in outputs:
+            if Path(output).resolve().is_relative_to(directory.resolve()):
+                raise UsageError(
+                    f"output {str(output)!r} would overwrite the input {str(name)!r}: it is "
+                    "inside that directory, which is read; write elsewhere"
+                )
 
 
 def _numeric(kind: pa.DataType) -> bool:

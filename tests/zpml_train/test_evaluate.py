@@ -113,7 +113,7 @@ def test_data_that_fail_their_checks_or_do_not_fit_are_refused(setup, tmp_path):
     ):
         evaluate(model, tmp_path / "bad.parquet")
     table.drop(columns="state").to_parquet(tmp_path / "no-status.parquet")
-    with pytest.raises(UsageError, match=r"missing input column\(s\) 'state'"):
+    with pytest.raises(UsageError, match=r"missing input, value or status column\(s\) 'state'"):
         evaluate(model, tmp_path / "no-status.parquet")
     other = table.rename(columns={"b": "c"})
     other.to_parquet(tmp_path / "other.parquet")
