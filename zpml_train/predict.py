@@ -33,6 +33,7 @@ from zpml_data.errors import ConfigError, SourceError, UsageError
 from zpml_data.status import STATUS_LABELS, Status
 from zpml_train.model.heads import check_tau_infer, decode
 from zpml_train.model.spec import RECORD_KEY, ModelRecord, build_model
+from zpml_train.model.status_decode import decoded_codes, kind_statuses
 from zpml_train.predict_io import (
     input_matrix,
     record_from_run,
@@ -47,8 +48,6 @@ BEST_CHECKPOINT = "best.pt"
 CHUNK_ROWS = 1 << 16
 VALUE_TEMPLATE = "{target}_pred"
 STATUS_TEMPLATE = "{target}_pred_status"
-
-_CENSORED = frozenset({Status.CENSORED_BELOW, Status.CENSORED_ABOVE})
 
 
 class Predicted(NamedTuple):
@@ -214,7 +213,7 @@ class Predictor:
         self.inputs: list[str] = source_columns(self.features, record.categories)
         self.targets: list[str] = list(record.targets)
         self.tau_infer = check_tau_infer(record.tau_infer)
-        self._kind_statuses = _kind_statuses(record)
+        self._kind_statuses = kind_statuses(record.status_counts)
 
     def __repr__(self) -> str:
         return (
@@ -324,56 +323,6 @@ class Predictor:
             codes = codes.masked_fill(bad, int(Status.MISSING))
             values = values.masked_fill(bad, float("nan"))
         return Predicted(values.cpu().numpy(), codes.cpu().numpy())
-
-
-def _kind_statuses(record: ModelRecord) -> tuple[int, int]:
-    """What a ⊥ of kind "domain_invalid or bottom" and a ⊥ of a head without kinds mean.
-
-    Returns:
-        ``(kind_1, no_kind)``: a status code, or -1 for "censored, by side".
-    """
-    seen = {
-        Status[label.upper()]
-        for label, count in (record.status_counts or {}).items()
-        if count > 0 and Status[label.upper()] not in (Status.FINITE, Status.MISSING)
-    }
-    kind_1 = Status.DOMAIN_INVALID if Status.BOTTOM not in seen else Status.BOTTOM
-    if Status.DOMAIN_INVALID in seen and Status.BOTTOM in seen:
-        kind_1 = Status.BOTTOM  # the kind output cannot tell them apart
-    if seen and seen <= _CENSORED:
-        return int(kind_1), -1
-    no_kind = next(iter(seen)) if len(seen) == 1 else Status.BOTTOM
-    return int(kind_1), int(no_kind)
-
-
-def decoded_codes(
-    bottom: torch.Tensor,
-    side: torch.Tensor,
-    kind_logits: torch.Tensor | None,
-    kind_statuses: tuple[int, int],
-) -> torch.Tensor:
-    """int8 status codes of decoded outputs (vectorised; no per-row work).
-
-    Args:
-        bottom: ``[B, T]`` True where ⊥.
-        side: ``[B, T]`` int8 sign of ``P`` where ⊥.
-        kind_logits: ``[B, T, 3]`` over (censored, domain_invalid or bottom,
-            fault), or ``None``.
-        kind_statuses: From :func:`_kind_statuses`.
-    """
-    by_side = torch.full_like(side, int(Status.BOTTOM))
-    by_side = by_side.masked_fill(side < 0, int(Status.CENSORED_BELOW))
-    by_side = by_side.masked_fill(side > 0, int(Status.CENSORED_ABOVE))
-    kind_1, no_kind = kind_statuses
-    if kind_logits is not None:
-        kind = kind_logits.argmax(dim=-1)
-        lookup = torch.tensor([-1, kind_1, int(Status.FAULT)], device=kind.device)
-        meaning = lookup[kind]
-    else:
-        meaning = torch.full_like(side, no_kind, dtype=torch.long)
-    ceiled = torch.where(meaning < 0, by_side.long(), meaning)
-    codes = torch.where(bottom, ceiled, torch.full_like(ceiled, int(Status.FINITE)))
-    return codes.to(torch.int8)
 
 
 def predictions_frame(

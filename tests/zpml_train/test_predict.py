@@ -18,7 +18,7 @@ from zpml_data.errors import ConfigError, SourceError, UsageError
 from zpml_data.status import Status
 from zpml_train import Predictor, ProjectiveMLP, decode, load_model
 from zpml_train.model.spec import RECORD_KEY, ModelRecord, model_spec
-from zpml_train.predict import decoded_codes
+from zpml_train.model.status_decode import decoded_codes
 from zpml_train.training._checkpoint import write_checkpoint
 
 pytestmark = pytest.mark.usefixtures("single_thread")
