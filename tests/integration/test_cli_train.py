@@ -64,6 +64,10 @@ def test_train_writes_the_run_directory_and_resumes(
     after = _lines(run / "metrics.jsonl")
     assert [m["epoch"] for m in after] == [0, 1, 2]
     assert after[:2] == metrics  # the first two epochs are kept as they were
+    calibration = json.loads((run / "config.json").read_text())["calibration"]
+    best = min(after, key=lambda m: m["val_loss"])
+    assert calibration["best_epoch"] == best["epoch"]
+    assert calibration["tau_infer_calibrated"] == best["val_tau_calibrated"] is not None
 
     other = zpml("train", val, "--out", run, "--epochs", "4", "--resume")
     assert other.returncode == 2 and "was trained on dataset" in other.stderr

@@ -238,15 +238,9 @@ class _Run:
                 break
 
     def _keep_best(self, record: Record) -> None:
-        """Remember the best epoch, its weights, and its metrics at its calibrated threshold."""
+        """Remember the best epoch and its weights."""
         self.best = record
-        model = distributed.unwrap(self.trainer.model)
-        self.best_state = copy.deepcopy(model.state_dict())
-        tau = record.get("val_tau_calibrated")
-        self.calibrated = None
-        if tau is not None and math.isfinite(tau):
-            metrics = self.trainer.validate(tau_infer=tau)  # every rank: the sums are reduced
-            self.calibrated = None if metrics is None else {**metrics, "tau_infer": tau}
+        self.best_state = copy.deepcopy(distributed.unwrap(self.trainer.model).state_dict())
 
     def _write_epoch(self, improved: bool) -> None:
         trainer = self.trainer
@@ -260,10 +254,18 @@ class _Run:
     # -- the end ----------------------------------------------------------------------
 
     def finish(self) -> None:
-        """Say the calibration, restore the best weights, and write config.json and the report."""
-        trainer = self.trainer
+        """Restore the best weights, validate them at their calibrated threshold, say it,
+        and write config.json and the report."""
+        trainer, best = self.trainer, self.best
+        if self.best_state is None and (self.run_dir / "best.pt").is_file():  # resumed
+            state = torch.load(self.run_dir / "best.pt", map_location="cpu", weights_only=True)
+            self.best_state = state["model"]
         if self.best_state is not None:
             distributed.unwrap(trainer.model).load_state_dict(self.best_state)
+        tau = None if best is None else best.get("val_tau_calibrated")
+        if tau is not None and math.isfinite(tau):
+            metrics = trainer.validate(tau_infer=tau)  # every rank: the sums are reduced
+            self.calibrated = None if metrics is None else {**metrics, "tau_infer": tau}
         if trainer.config.val_loader is not None:
             self.echo(self._calibration_line())
         self.write_config()
