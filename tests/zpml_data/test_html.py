@@ -86,3 +86,16 @@ def test_the_page_shell_escapes_its_text_and_the_mix_counts_every_split():
     text = page(hostile, kicker="k", sub=hostile, tiles=[], sections=[mix])
     assert "<b>" not in text and text.count("&lt;b&gt;x&lt;/b&gt;") >= 4
     assert 'data-label="total"' in text and "75.0%" in text and "25.0%" in text
+
+
+def test_the_training_report_and_the_audit_page_share_one_stylesheet():
+    from zpml_train.run.report import render_report
+
+    report = render_report(
+        [{"epoch": 0, "loss": 1.0}], train_counts={"finite": 3, "fault": 1}, val_counts=None,
+        predictions=None, title="run",
+    )  # fmt: skip
+    audit_page = render_html(audit(site_frame(), group_by=["site"]))
+    for text in (report, audit_page):
+        assert f"<style>{STYLE}</style>" in text
+    assert 'class="dot s6"' in report and 'class="dot s6"' in audit_page  # fault, both pages
