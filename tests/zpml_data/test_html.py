@@ -91,10 +91,10 @@ def test_the_page_shell_escapes_its_text_and_the_mix_counts_every_split():
 def test_the_training_report_and_the_audit_page_share_one_stylesheet():
     from zpml_train.run.report import render_report
 
+    counts = {"finite": 3, "fault": 1}
     report = render_report(
-        [{"epoch": 0, "loss": 1.0}], train_counts={"finite": 3, "fault": 1}, val_counts=None,
-        predictions=None, title="run",
-    )  # fmt: skip
+        [{"epoch": 0}], train_counts=counts, val_counts=None, predictions=None, title="r"
+    )
     audit_page = render_html(audit(site_frame(), group_by=["site"]))
     for text in (report, audit_page):
         assert f"<style>{STYLE}</style>" in text
