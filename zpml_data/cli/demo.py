@@ -16,8 +16,9 @@ def register(subparsers: Subparsers) -> None:
         "demo",
         help="run the whole pipeline on the bundled example data",
         description="Generate the example datasets into OUT, audit, convert, shard and verify "
-        "them, and train a model on each (the gated head on the lab assay, the rational head "
-        "on the poles) when zpml's training package is installed.",
+        "them; when zpml's training package is installed, train a model on each (the gated "
+        "head on the lab assay, the rational head on the poles), evaluate the assay model on "
+        "its validation shards and predict new readings with it.",
     )
     parser.add_argument("out", nargs="?", default="zpml-demo", help="output directory")
     parser.set_defaults(run=run)
