@@ -1,0 +1,54 @@
+"""Run settings and config files: one unknown-key check for both tables, Literal choices."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from zpml_data.errors import ConfigError
+from zpml_train.run.settings import RunSettings, load_run_config
+from zpml_train.training.config import TrainingConfig
+
+
+def test_both_tables_refuse_unknown_keys_by_name_in_the_same_words(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"^f.toml: unknown run settings key\(s\) 'batch'; known"):
+        RunSettings.from_dict({"batch": 3}, where="f.toml")
+    with pytest.raises(ConfigError, match=r"^unknown training config key\(s\) 'epochs'; known"):
+        TrainingConfig.from_dict({"epochs": 3})
+    config = tmp_path / "c.toml"
+    config.write_text("lr = 0.1\n[run]\nseed = 1\n")
+    with pytest.raises(ConfigError, match=r"c.toml: unknown top-level key\(s\) 'lr'"):
+        load_run_config(config)
+
+
+def test_tables_are_read_apart_and_a_flat_file_is_training_settings(tmp_path: Path) -> None:
+    both = tmp_path / "both.yaml"
+    both.write_text("training:\n  max_epochs: 4\nrun:\n  head: gated\n  patience: 3\n")
+    training, run = load_run_config(both)
+    assert training == {"max_epochs": 4} and RunSettings.from_dict(run).patience == 3
+    flat = tmp_path / "flat.toml"
+    flat.write_text("max_epochs = 2\n")
+    assert load_run_config(flat) == ({"max_epochs": 2}, {})
+    assert load_run_config(None) == ({}, {})
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("balance", "label", "balance must be one of 'none', 'status'"),
+        ("q_param", "exp", "q_param must be one of 'none', 'softplus'"),
+        ("head", "tobit", "head must be one of 'auto', 'rational', 'gated'"),
+        ("patience", 0, "patience must be >= 1"),
+        ("hidden", 8, "hidden must be a list of layer widths"),
+    ],
+)
+def test_bad_settings_name_the_field(field: str, value: object, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        RunSettings.from_dict({field: value})
+
+
+def test_defaults() -> None:
+    settings = RunSettings()
+    assert (settings.head, settings.balance, settings.q_param) == ("auto", "none", "none")
+    assert settings.patience == 10 and TrainingConfig().coverage_threshold is None
