@@ -27,8 +27,10 @@ MANIFEST_NAME = "manifest.json"
 QUARANTINE_NAME = "quarantine.parquet"
 FORMAT = "zpml-shards"
 # 2: the inputs are one column of fixed-size binary rows of float32 (1 had a column per feature).
-VERSION = 2
-READABLE_VERSIONS = (2,)
+# 3: adds the categories of one-hot encoded inputs, the columns left out, and the split;
+# a version 2 manifest reads as one without any of them.
+VERSION = 3
+READABLE_VERSIONS = (2, 3)
 
 
 @dataclasses.dataclass

@@ -80,3 +80,18 @@ def test_the_largest_seed_is_taken_by_write_shards_and_the_loader(tmp_path):
 def test_audit_checks_its_skew_threshold(threshold):
     with pytest.raises(ConfigError, match="skew_threshold_pp must be"):
         audit(frame(), skew_threshold_pp=threshold)
+
+
+def test_a_version_2_manifest_still_reads_as_one_without_the_new_fields(tmp_path):
+    import json
+
+    write_shards(frame(), tmp_path / "s")
+    path = tmp_path / "s" / "manifest.json"
+    data = json.loads(path.read_text())
+    assert data["version"] == 3
+    for key in ("categories", "excluded_columns", "split"):
+        del data[key]
+    path.write_text(json.dumps({**data, "version": 2}))
+    manifest = read_manifest(tmp_path / "s")
+    assert (manifest.version, manifest.categories, manifest.split) == (2, {}, None)
+    assert len(list(make_loader(tmp_path / "s", batch_size=100))) == 3
