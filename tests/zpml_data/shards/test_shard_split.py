@@ -93,6 +93,13 @@ def test_the_cli_writes_train_and_val_and_says_so(assay, tmp_path):
     assert manifest["split"] == {"name": "val", "fraction": 0.2, "seed": 2, "by": "site"}
     assert zpml("verify", out / "train").returncode == 0
     assert "split: the val set" in zpml("inspect", out / "val").stdout
+    both = zpml("verify", out)  # a split directory: set by set
+    assert (
+        both.returncode == 0
+        and f"{out}/train: ok" in both.stdout
+        and f"{out}/val: ok" in both.stdout
+    )
+    assert "split: the train set" in zpml("inspect", out).stdout
 
 
 @pytest.mark.parametrize(
