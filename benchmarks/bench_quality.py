@@ -65,7 +65,7 @@ METHODS: dict[str, Method] = {
 }
 # dataset -> (zpml head, baselines, settings of the neural methods)
 PLAN: dict[str, tuple[str, tuple[str, ...], methods.Settings]] = {
-    "assay": ("gated", tuple(METHODS), methods.Settings(epochs=6)),
+    "assay": ("gated", tuple(METHODS), methods.Settings(epochs=8)),
     "survival": ("gated", tuple(METHODS), methods.Settings(epochs=30)),
     "poles": (
         "rational",
