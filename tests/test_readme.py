@@ -131,8 +131,8 @@ def test_the_spec_file_example_loads_as_its_comments_say(tmp_path):
     path = tmp_path / "spec.yaml"
     path.write_text(block(5, "yaml"))
     spec = DatasetSpec.from_file(path)
-    assert spec.targets == (Target("y", "y_status"),)
-    shorthand = DatasetSpec.from_mapping({"value": "y", "status": "y_status"})
+    assert spec.targets == (Target("y", "y_status", censoring="limit"),)
+    shorthand = DatasetSpec.from_mapping({"value": "y", "status": "y_status", "censoring": "limit"})
     assert shorthand.targets == spec.targets  # "or the shorthand"
     assert spec.inputs == ("dose", "temperature") and spec.groups == ("site",)
     assert spec.schema == str(tmp_path / "my-checks.yaml")  # "relative to this file"
