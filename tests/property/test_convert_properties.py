@@ -5,6 +5,7 @@ import csv
 import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
@@ -82,3 +83,35 @@ def test_csv_to_csv_keeps_every_other_columns_text(tmp_path, columns, batch_size
         header, *out = list(csv.reader(file))
     assert header == [*names, "value", "status"]
     assert [row[: len(names)] for row in out] == [row[: len(names)] for row in rows]
+
+
+labels = st.sampled_from(["missing", "fault", "bottom", "domain_invalid"])
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.tuples(st.floats(allow_nan=False, allow_infinity=False), labels), max_size=4))
+def test_every_sentinel_as_typed_reaches_the_policy(items):
+    """`--sentinel -999=missing` and `--sentinel=-999=missing` parse alike, negatives included.
+
+    One number given two labels is refused; the same label twice is one sentinel.
+    """
+    from zpml_data.cli.main import build_parser
+    from zpml_data.convert.policies import parse_sentinels
+    from zpml_data.errors import UsageError
+
+    typed = [f"{number!r}={label}" for number, label in items]
+    spaced = [word for item in typed for word in ("--sentinel", item)]
+    joined = [f"--sentinel={item}" for item in typed]
+    for argv in (spaced, joined):
+        args = build_parser().parse_args(["convert", "src.csv", "dst.parquet", *argv])
+        assert args.sentinel == typed
+    labelled: dict[float, set[str]] = {}
+    for number, label in items:
+        labelled.setdefault(number, set()).add(label)
+    if any(len(names) > 1 for names in labelled.values()):
+        with pytest.raises(UsageError, match="give each number one label"):
+            parse_sentinels(typed)
+    else:
+        parsed = parse_sentinels(typed)
+        expected = {number: names.pop() for number, names in labelled.items()}
+        assert {number: status.label for number, status in parsed.items()} == expected
