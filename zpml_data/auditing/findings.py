@@ -152,7 +152,7 @@ def heap_p_value(point: Neighbours) -> float:
     if not counts.size:
         return 0.0
     others = np.minimum(counts, 3 * max(point.expected, 1.0)).sum()
-    total = int(point.count + others)
+    total = point.count + round(float(others))
     return float(binom.sf(point.count - 1, total, 1.0 / (counts.size + 1)))
 
 

@@ -2,9 +2,11 @@
 
 The first pass (beside the row checks) keeps, per grouping (the whole target
 and every ``--group-by`` column) and group, the censoring limits in use and
-the distinct censoring bounds (a few per group), and over the whole target a
-quantile sketch and the heavy hitters of the finite values. That names the
-candidates: the values a heap or a sentinel could sit on. The second pass
+the distinct censoring bounds with their rows (:mod:`.censoring`: detection
+limits or per-row censoring), over the whole target a quantile sketch and the
+heavy hitters of the finite values, and the evidence of leaking inputs
+(:mod:`.leaks`). That names the candidates: the values a heap or a sentinel
+could sit on. The second pass
 counts the finite rows at each candidate exactly, with the nearest distinct
 values on either side, and fills a histogram per group for the HTML report.
 Both passes keep bounded state, and both give the same totals whatever the
