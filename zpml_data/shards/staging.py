@@ -248,11 +248,11 @@ class Staging:
         exc: BaseException | None,
         traceback: TracebackType | None,
     ) -> None:
-        for entry in self.staging_dir.iterdir():
-            if _STAGED.match(entry.name):
-                entry.unlink(missing_ok=True)
+        doomed = [(self.staging_dir, _STAGED)]
         if exc_type is not None:
-            for directory in self.shard_dirs:
+            doomed += [(directory, _SHARD) for directory in self.shard_dirs]
+        for directory, pattern in doomed:
+            with contextlib.suppress(FileNotFoundError):  # removed under us: nothing to clear
                 for entry in directory.iterdir():
-                    if _SHARD.match(entry.name):
+                    if pattern.match(entry.name):
                         entry.unlink(missing_ok=True)
