@@ -103,6 +103,7 @@ def load_model(path: str | Path, *, device: str | torch.device = "cpu") -> Predi
             f"{where}: the weights do not fit the model it records ({detail}); "
             "the checkpoint is damaged or was edited"
         ) from None
+    _require_usable_weights(model, where)
     training = state.get("config")
     return Predictor(
         model,
@@ -164,11 +165,27 @@ def _read_checkpoint(file: Path) -> dict[str, Any]:
     return state
 
 
+def _require_usable_weights(model: torch.nn.Module, where: str) -> None:
+    """Refuse weights that would decode every row as ⊥: non-finite, or a zero input scale."""
+    bad = [
+        name
+        for name, tensor in model.state_dict().items()
+        if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all())
+    ]
+    scale = getattr(model, "input_scale", None)
+    if isinstance(scale, torch.Tensor) and not bool((scale > 0).all()):
+        bad.append("input_scale (not positive)")
+    if bad:
+        raise ConfigError(
+            f"{where}: the weights are not usable ({', '.join(bad[:5])} not finite or out of "
+            "range); the training diverged or the checkpoint was edited: use another checkpoint"
+        )
+
+
 def _device(device: str | torch.device) -> torch.device:
-    try:
-        torch_device = torch.device(device)
-    except (RuntimeError, TypeError):
-        raise ConfigError(f"device {device!r} is not a torch device (cpu, cuda, cuda:1)") from None
+    from zpml_train.training.config import check_device
+
+    torch_device = torch.device(check_device(device))
     if torch_device.type == "cuda" and not torch.cuda.is_available():
         raise ConfigError(
             f"device {str(device)!r}: this torch sees no CUDA device; predict on 'cpu'"

@@ -96,7 +96,7 @@ class TrainingConfig:
             self.loss_weights = _check_weights(self.loss_weights)
         self._check_runtime_objects()
         if self.device is not None:
-            self.device = _check_device(self.device)
+            self.device = check_device(self.device)
 
     def _check_thresholds(self) -> None:
         self.tau_infer = require_float(
@@ -256,25 +256,31 @@ def _check_weights(weights: Any) -> dict[str, float]:
     return checked
 
 
-def _check_device(device: Any) -> str:
-    """A device string torch parses and this machine can train on (``cuda``: see the trainer)."""
+def check_device(device: Any) -> str:
+    """A device string torch parses and this machine can compute on (``cuda``: see the trainer).
+
+    Raises:
+        ConfigError: Not a device, ``meta``, a device type this torch cannot
+            use, or a CUDA index beyond this machine's devices.
+    """
     import torch
 
     try:
         parsed = torch.device(device)
     except (RuntimeError, TypeError):
         raise ConfigError(
-            f"device must be a torch device such as 'cpu', 'cuda' or 'cuda:0', got {device!r}"
+            f"device must be a torch device such as 'cpu', 'cuda' or 'cuda:0', got {device!r} "
+            "(not a torch device)"
         ) from None
     if parsed.type == "meta":
-        raise ConfigError(f"device {device!r} holds no data and cannot train; use 'cpu' or 'cuda'")
+        raise ConfigError(f"device {device!r} holds no data to compute on; use 'cpu' or 'cuda'")
     if parsed.type not in ("cpu", "cuda"):
         try:
             torch.empty(1, device=parsed)
         except (RuntimeError, AssertionError, ValueError):
             raise ConfigError(
                 f"device {device!r}: this torch {torch.__version__} cannot use "
-                f"{parsed.type} devices here; train on 'cpu' or 'cuda'"
+                f"{parsed.type} devices here; use 'cpu' or 'cuda'"
             ) from None
     count = torch.cuda.device_count() if parsed.type == "cuda" else 0
     if count and parsed.index is not None and parsed.index >= count:
