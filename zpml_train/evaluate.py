@@ -12,6 +12,7 @@ decoded status) and a sample of predictions for the page.
 from __future__ import annotations
 
 import dataclasses
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -175,7 +176,7 @@ def evaluate(
     data: Any,
     *,
     device: str = "cpu",
-    batch_size: int = DEFAULT_BATCH_SIZE,
+    batch_size: int | None = None,
 ) -> Evaluation:
     """Score ``model`` on labelled ``data`` at its ``tau_infer``.
 
@@ -185,7 +186,11 @@ def evaluate(
             the model's inputs, each target's value column and its status
             column (as named in the training data).
         device: Where the model runs (when ``model`` is a path).
-        batch_size: Rows per batch.
+        batch_size: Rows per batch. The loss is averaged per batch, as in
+            training, so the default is the run's own batch size (from the
+            ``config.json`` beside the checkpoint; without one,
+            ``DEFAULT_BATCH_SIZE``): on the run's validation shards that
+            gives the loss the run recorded.
 
     Returns:
         The :class:`Evaluation`.
@@ -196,6 +201,8 @@ def evaluate(
         UsageError, ConfigError, SourceError: Bad model, data or paths (exit 2).
     """
     predictor = model if isinstance(model, Predictor) else load_model(model, device=device)
+    if batch_size is None:
+        batch_size = DEFAULT_BATCH_SIZE if isinstance(model, Predictor) else run_batch_size(model)
     batches = _open_data(predictor, data, batch_size)
     metrics = _metrics(predictor, batches)
     targets = len(predictor.targets)
@@ -231,6 +238,27 @@ def evaluate(
         sample=dict(zip(names, joined, strict=False)),
         sample_names=(predictor.features[0], predictor.targets[0]),
     )
+
+
+def run_batch_size(model: str | Path) -> int:
+    """The training batch size of the run a checkpoint belongs to, else the default.
+
+    Read from the ``config.json`` beside the checkpoint (a run directory's);
+    anything unreadable there gives :data:`DEFAULT_BATCH_SIZE`.
+    """
+    from zpml_data.errors import ZpmlError
+    from zpml_data.io.untrusted import read_untrusted_text
+    from zpml_data.validate import require_positive_int
+
+    path = Path(model)
+    config = (path if path.is_dir() else path.parent) / "config.json"
+    if not config.is_file():
+        return DEFAULT_BATCH_SIZE
+    try:
+        text = read_untrusted_text(config, "run config", UsageError)
+        return require_positive_int("batch_size", json.loads(text)["run"]["batch_size"])
+    except (ZpmlError, ValueError, KeyError, TypeError):
+        return DEFAULT_BATCH_SIZE
 
 
 def _confusion(flat: np.ndarray) -> dict[str, dict[str, int]]:

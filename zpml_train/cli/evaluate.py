@@ -15,7 +15,7 @@ from typing import Any
 
 def register(subparsers: Any) -> None:
     """Add the ``evaluate`` sub-parser to the ``zpml`` command."""
-    from zpml_data.cli.options import add_batch_size
+    from zpml_data.cli.options import MAX_BATCH_ROWS, int_in
 
     parser = subparsers.add_parser(
         "evaluate",
@@ -31,7 +31,13 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--json", metavar="OUT", help="write the results as JSON ('-': stdout)")
     parser.add_argument("--html", metavar="OUT", help="write the evaluation page")
     parser.add_argument("--device", default="cpu", metavar="D", help="cpu, cuda, cuda:1 (cpu)")
-    add_batch_size(parser)
+    parser.add_argument(
+        "--batch-size",
+        type=int_in(1, MAX_BATCH_ROWS),
+        metavar="N",
+        help="rows per batch (default: the run's training batch size, so the loss is "
+        "averaged as in training)",
+    )
     parser.set_defaults(run=run)
 
 
@@ -69,13 +75,12 @@ def evaluate_data(
         json_out: Write the results as JSON here (``"-"``: to stdout, instead of the text).
         html_out: Write the evaluation page here.
         device: Where the model runs.
-        batch_size: Rows per batch (default: the sources' default).
+        batch_size: Rows per batch (default: the run's training batch size).
         echo: Where the text goes.
 
     Returns:
         The results as JSON data (``metrics``, ``confusion``, ``rows``, ``tau_infer``).
     """
-    from zpml_data.io import DEFAULT_BATCH_SIZE
     from zpml_data.io.atomic import atomic_write_text
     from zpml_data.io.guard import check_output_path, refuse_overlap
     from zpml_train.evaluate import evaluate
@@ -87,7 +92,7 @@ def evaluate_data(
         check_output_path(path)
     refuse_overlap([model, data], outputs)
     refuse_inside_inputs([model, data], outputs)
-    evaluation = evaluate(model, data, device=device, batch_size=batch_size or DEFAULT_BATCH_SIZE)
+    evaluation = evaluate(model, data, device=device, batch_size=batch_size)
     results = evaluation.to_dict()
     text = json.dumps(results, indent=2, sort_keys=True) + "\n"
     if json_out is not None and str(json_out) == "-":
