@@ -122,12 +122,12 @@ def _confusion(target: str, table: dict[str, dict[str, int]]) -> str:
 
 
 def _predictions(evaluation: Evaluation) -> str:
-    from zpml_train.run.report import Predictions, _prediction_panels
+    from zpml_train.run.report import Predictions, prediction_panels
 
     sample = evaluation.sample
     if not sample or not len(sample.get("codes", ())):
-        return _prediction_panels(None)
-    return _prediction_panels(
+        return prediction_panels(None)
+    return prediction_panels(
         Predictions(
             np.asarray(sample["inputs"], np.float64),
             np.asarray(sample["targets"], np.float64),

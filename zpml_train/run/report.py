@@ -208,7 +208,7 @@ def render_report(
         sections=[
             _metric_charts(history, epochs),
             card("Status mix", status_mix(splits, "status-mix")),
-            _prediction_panels(predictions),
+            prediction_panels(predictions),
         ],
     )
 
@@ -254,7 +254,7 @@ def _metric_charts(history: Sequence[Mapping[str, Any]], epochs: list[int]) -> s
     )
 
 
-def _prediction_panels(predictions: Predictions | None) -> str:
+def prediction_panels(predictions: Predictions | None) -> str:
     """Predictions against targets and against the first input, coloured by target status."""
     if predictions is None or predictions.codes.size == 0:
         return '<section><h2>Predictions</h2><p class="sub">No rows to predict on.</p></section>'
