@@ -205,9 +205,33 @@ def evaluate(
         batch_size = DEFAULT_BATCH_SIZE if isinstance(model, Predictor) else run_batch_size(model)
     batches = _open_data(predictor, data, batch_size)
     metrics = _metrics(predictor, batches)
+    counts, sample, rows = _decoded_pass(predictor, batches)
+    return Evaluation(
+        model=str(model if not isinstance(model, Predictor) else "<Predictor>"),
+        data=str(data) if isinstance(data, str | Path) else f"<{type(data).__name__}>",
+        tau_infer=predictor.tau_infer,
+        metrics=metrics,
+        confusion={
+            target: _confusion(counts[index]) for index, target in enumerate(predictor.targets)
+        },
+        rows=rows,
+        sample=sample,
+        sample_names=(predictor.features[0], predictor.targets[0]),
+    )
+
+
+def _decoded_pass(
+    predictor: Predictor, batches: Any
+) -> tuple[np.ndarray, dict[str, np.ndarray], int]:
+    """One pass of the predictor: per target, true x decoded counts; the first rows; the rows.
+
+    Returns:
+        ``[T, 7·7]`` counts (true code · 7 + decoded code), the sample of the
+        first :data:`SAMPLE_ROWS` rows (first input, first target), and the rows read.
+    """
     targets = len(predictor.targets)
     counts = np.zeros((targets, _LABELS * _LABELS), np.int64)
-    sample: list[tuple[np.ndarray, ...]] = []
+    parts: list[tuple[np.ndarray, ...]] = []
     rows = kept = 0
     for batch in batches:
         inputs, values, codes = batch[0], batch[1], batch[2]
@@ -219,25 +243,14 @@ def evaluate(
         if kept < SAMPLE_ROWS:
             take = SAMPLE_ROWS - kept
             first = np.asarray(values, dtype=np.float64).reshape(len(inputs), targets)[:take, 0]
-            sample.append(
+            parts.append(
                 (np.asarray(inputs)[:take, 0], first, true[:take, 0], predicted.values[:take, 0])
             )
             kept += len(first)
         rows += len(inputs)
     names = ("inputs", "targets", "codes", "decoded")
-    joined = [np.concatenate(c) if sample else np.array([]) for c in zip(*sample, strict=True)]
-    return Evaluation(
-        model=str(model if not isinstance(model, Predictor) else "<Predictor>"),
-        data=str(data) if isinstance(data, str | Path) else f"<{type(data).__name__}>",
-        tau_infer=predictor.tau_infer,
-        metrics=metrics,
-        confusion={
-            target: _confusion(counts[index]) for index, target in enumerate(predictor.targets)
-        },
-        rows=rows,
-        sample=dict(zip(names, joined, strict=False)),
-        sample_names=(predictor.features[0], predictor.targets[0]),
-    )
+    joined = [np.concatenate(c) for c in zip(*parts, strict=True)] if parts else []
+    return counts, dict(zip(names, joined, strict=False)), rows
 
 
 def run_batch_size(model: str | Path) -> int:
