@@ -31,7 +31,8 @@ def register(subparsers: Any) -> None:
         "--config",
         metavar="FILE",
         help="TOML or YAML: TrainingConfig fields, or tables 'training' and 'run' "
-        "(batch_size, lr, seed, hidden, head, q_param, q_min, balance, num_workers, patience)",
+        "(batch_size, lr, lr_schedule, seed, hidden, head, q_param, q_min, balance, num_workers, "
+        "patience)",
     )
     parser.add_argument("--epochs", type=_count, metavar="N", help="max_epochs (total; 60)")
     parser.add_argument("--batch-size", type=_count, metavar="N", help="rows per batch (128)")

@@ -136,6 +136,19 @@ class RunResult:
     calibrated: dict[str, Any] | None
 
 
+def cosine(optimizer: torch.optim.Optimizer, steps: int) -> torch.optim.lr_scheduler.LambdaLR:
+    """The learning rate along half a cosine from its value to 0 over ``steps`` optimizer steps.
+
+    The step count is in the checkpoint's scheduler state, the length is not: a
+    resumed run with more epochs follows the longer curve from where it is.
+    """
+
+    def factor(step: int) -> float:
+        return 0.5 * (1.0 + math.cos(math.pi * min(step, steps) / max(steps, 1)))
+
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+
+
 def _silent(line: str) -> None:
     """Ranks other than 0 print nothing."""
 
@@ -194,11 +207,14 @@ class _Run:
         values = default_thresholds(mlp, {**run_defaults, **training})
         config = TrainingConfig.from_dict(values, val_loader=val_loader)
         model = distributed.wrap(mlp, torch.device(config.device or "cpu"))
+        optimizer = torch.optim.Adam(model.parameters(), lr=settings.lr)
+        steps = config.max_epochs * math.ceil(len(loader) / config.gradient_accumulation_steps)
         trainer = SCMTrainer(
             model,
-            torch.optim.Adam(model.parameters(), lr=settings.lr),
+            optimizer,
             loss,
             _Progress(loader, progress),
+            scheduler=None if settings.lr_schedule == "constant" else cosine(optimizer, steps),
             config=config,
         )
         trainer.dataset_fingerprint = manifest_fingerprint(shard_dir)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import pytest
@@ -52,3 +53,21 @@ def test_defaults() -> None:
     settings = RunSettings()
     assert (settings.head, settings.balance, settings.q_param) == ("auto", "none", "none")
     assert settings.patience == 10 and TrainingConfig().coverage_threshold is None
+
+
+def test_the_cosine_schedule_falls_from_lr_to_zero_over_its_steps_and_stays() -> None:
+    import torch
+
+    from zpml_train.run.run import cosine
+
+    optimizer = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.2)
+    schedule = cosine(optimizer, 10)
+    rates = []
+    for _ in range(12):
+        rates.append(optimizer.param_groups[0]["lr"])
+        optimizer.step()
+        schedule.step()
+    assert rates[0] == 0.2 and rates[5] == pytest.approx(0.1) and rates[10:] == [0.0, 0.0]
+    assert all(a >= b for a, b in itertools.pairwise(rates))
+    with pytest.raises(ConfigError, match="lr_schedule must be one of 'cosine', 'constant'"):
+        RunSettings.from_dict({"lr_schedule": "step"})
