@@ -328,7 +328,7 @@ def write_shards(
 def write_split_shards(
     source: Any,
     out_dir: str | Path,
-    split: Split,
+    split: Split | float,
     spec: DatasetSpec | None = None,
     **options: Any,
 ) -> dict[str, Manifest]:
@@ -342,7 +342,8 @@ def write_split_shards(
     Args:
         source: See :func:`write_shards`.
         out_dir: The directory of the two sets.
-        split: The validation fraction, the seed and the column to split by.
+        split: The validation fraction, the seed and the column to split by
+            (a bare number: that fraction, seed 0, row by row).
         spec: See :func:`write_shards`.
         **options: The keyword arguments of :func:`write_shards`.
 
@@ -353,6 +354,8 @@ def write_split_shards(
         UsageError: A ``split.by`` column the source lacks, and everything
             :func:`write_shards` raises.
     """
+    if not isinstance(split, Split):
+        split = Split(split)
     engine = {
         "engine": options.pop("engine", "local"),
         "scheduler": options.pop("scheduler", None),

@@ -71,6 +71,14 @@ def test_a_fraction_outside_0_1_is_refused(fraction):
         Split(fraction)
 
 
+def test_a_bare_fraction_is_a_row_split_with_seed_0(assay, tmp_path):
+    manifests = write_split_shards(assay, tmp_path / "out", 0.2)
+    assert manifests["val"].split == {"name": "val", "fraction": 0.2, "seed": 0, "by": None}
+    with pytest.raises(ConfigError, match="split fraction must be between 0 and 1"):
+        write_split_shards(assay, tmp_path / "bad", "0.2")
+    assert not (tmp_path / "bad").exists()
+
+
 def test_a_seed_out_of_range_is_refused():
     with pytest.raises(ConfigError, match=r"split seed must be between 0 and"):
         Split(0.2, seed=-1)
