@@ -156,7 +156,8 @@ def train_shards(
         last = dict(trainer.history[-1]) if trainer.history else {}
         if distributed.is_main():
             if result.best is not None:
-                echo(f"epoch {result.best['epoch']}, the lowest validation loss (best.pt):")
+                which = "validation" if "val_loss" in result.best else "training"
+                echo(f"epoch {result.best['epoch']}, the lowest {which} loss (best.pt):")
             tau = trainer.config.tau_infer
             echo(metrics_table(result.best or {}, result.calibrated, tau_infer=tau))
             files = "report.html, metrics.jsonl, config.json, last.pt, best.pt"

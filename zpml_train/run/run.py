@@ -45,6 +45,7 @@ from zpml_train.run.head_choice import (
 from zpml_train.run.report import collect_predictions, write_report
 from zpml_train.run.settings import RUN_MAX_EPOCHS, RunSettings, load_run_config
 from zpml_train.training import distributed
+from zpml_train.training._checkpoint import read_checkpoint
 from zpml_train.training.config import TrainingConfig
 from zpml_train.training.trainer import Record, SCMTrainer
 
@@ -247,8 +248,9 @@ class _Run:
             assert self.best is not None
             waited = int(record["epoch"]) - int(self.best["epoch"])
             if patience is not None and waited >= patience:
+                which = "validation" if "val_loss" in record else "training"
                 self.echo(
-                    f"stopped early: no lower validation loss for {patience} epoch(s); "
+                    f"stopped early: no lower {which} loss for {patience} epoch(s); "
                     f"best.pt holds epoch {self.best['epoch']}"
                 )
                 break
@@ -274,8 +276,10 @@ class _Run:
         and write config.json and the report."""
         trainer, best = self.trainer, self.best
         if self.best_state is None and (self.run_dir / "best.pt").is_file():  # resumed
-            state = torch.load(self.run_dir / "best.pt", map_location="cpu", weights_only=True)
-            self.best_state = state["model"]
+            path = self.run_dir / "best.pt"
+            self.best_state = read_checkpoint(path, map_location="cpu", dataset=None, force=True)[
+                "model"
+            ]
         if self.best_state is not None:
             distributed.unwrap(trainer.model).load_state_dict(self.best_state)
         tau = None if best is None else best.get("val_tau_calibrated")
