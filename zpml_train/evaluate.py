@@ -22,7 +22,7 @@ import torch
 
 from zpml_data.errors import DataError, UsageError
 from zpml_data.io import DEFAULT_BATCH_SIZE
-from zpml_data.status import STATUS_LABELS
+from zpml_data.status import STATUS_LABELS, Status
 from zpml_train.predict import Predictor, load_model
 
 # Rows of the predictions sample drawn on the page.
@@ -196,7 +196,7 @@ def evaluate(
         The :class:`Evaluation`.
 
     Raises:
-        DataError: The table fails its checks (exit 1).
+        DataError: The table fails its checks, or holds no finite or ⊥ target (exit 1).
         IntegrityError: A shard does not match its manifest (exit 1).
         UsageError, ConfigError, SourceError: Bad model, data or paths (exit 2).
     """
@@ -206,6 +206,7 @@ def evaluate(
     batches = _open_data(predictor, data, batch_size)
     metrics = _metrics(predictor, batches)
     counts, sample, rows = _decoded_pass(predictor, batches)
+    _require_scored_targets(counts, rows, data)
     return Evaluation(
         model=str(model if not isinstance(model, Predictor) else "<Predictor>"),
         data=str(data) if isinstance(data, str | Path) else f"<{type(data).__name__}>",
@@ -251,6 +252,18 @@ def _decoded_pass(
     names = ("inputs", "targets", "codes", "decoded")
     joined = [np.concatenate(c) for c in zip(*parts, strict=True)] if parts else []
     return counts, dict(zip(names, joined, strict=False)), rows
+
+
+def _require_scored_targets(counts: np.ndarray, rows: int, data: Any) -> None:
+    """Refuse data without a finite or ⊥ target: every metric would be empty or trivially 0."""
+    true = counts.reshape(len(counts), _LABELS, _LABELS).sum(axis=2)
+    scored = int(true.sum() - true[:, int(Status.MISSING)].sum())
+    if scored == 0:
+        name = data if isinstance(data, str | Path) else f"<{type(data).__name__}>"
+        what = "no rows" if rows == 0 else f"{rows:,} rows, every target 'missing'"
+        raise DataError(
+            f"{name}: nothing to evaluate ({what}); evaluate on rows with finite or ⊥ targets"
+        )
 
 
 def run_batch_size(model: str | Path) -> int:

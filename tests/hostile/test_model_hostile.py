@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import torch
 
@@ -71,3 +72,28 @@ def test_weights_that_decode_every_row_as_bottom_are_refused(
     out = tmp_path / "p.parquet"
     zpml_fails(2, "the weights are not usable", "predict", edited, table, "--out", out)
     assert not out.exists()
+
+
+@pytest.mark.parametrize(
+    ("rows", "what"), [(0, "no rows"), (40, "40 rows, every target 'missing'")]
+)
+def test_evaluating_on_nothing_to_score_is_refused(
+    model: tuple[Path, Path], tmp_path: Path, rows: int, what: str
+) -> None:
+    checkpoint, table = model
+    frame = pd.read_parquet(table).iloc[:rows].copy()
+    frame["status"] = "missing"
+    data = tmp_path / "unscored.parquet"
+    frame.to_parquet(data)
+    report = tmp_path / "e.json"
+    zpml_fails(
+        1,
+        rf"unscored.parquet: nothing to evaluate \({what}\)",
+        "evaluate",
+        checkpoint,
+        data,
+        "--json",
+        report,
+        inputs=(data,),
+    )
+    assert not report.exists()
