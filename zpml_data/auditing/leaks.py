@@ -148,8 +148,9 @@ class LeakTally:
 
     def _equal(self, i: int) -> dict[str, Any] | None:
         paired, equal = int(self.paired[i]), int(self.equal[i])
-        if paired < MIN_LEAK_ROWS or equal < LEAK_SHARE * paired:
-            return None
+        constant = self.levels[i] is not None and len(self.levels[i] or ()) <= 1
+        if paired < MIN_LEAK_ROWS or equal < LEAK_SHARE * paired or constant:
+            return None  # a constant input says nothing, even where the value is that constant
         return {"evidence": "equals the target", "rows": equal, "of": paired}
 
     def _status(self, i: int) -> dict[str, Any] | None:

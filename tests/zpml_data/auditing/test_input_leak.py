@@ -50,6 +50,12 @@ def test_honest_inputs_are_no_leak():
     assert leak(audit(survival(), spec)) == (0, [])
 
 
+def test_a_constant_input_equal_to_a_mostly_constant_value_is_no_leak():
+    frame = pd.DataFrame({"value": np.zeros(500), "status": "finite", "batch": 0.0})
+    frame.loc[:2, "value"] = [1.0, 2.0, 3.0]
+    assert leak(audit(frame)) == (0, [])
+
+
 def test_a_binary_input_that_is_not_the_status():
     frame = lab_export(1)
     frame["sex"] = np.random.default_rng(1).integers(0, 2, len(frame)).astype(float)
