@@ -21,7 +21,7 @@ import pyarrow.compute as pc
 
 from zpml_data.convert.ledger import ConversionLedger
 from zpml_data.convert.markers import Kind, classify_numbers, parse_text
-from zpml_data.convert.output import ConvertedFile
+from zpml_data.convert.output import ConvertedFile, refuse_nested_in_csv
 from zpml_data.errors import MAX_SHOWN, DataError, IntegrityError, UsageError
 from zpml_data.io import DEFAULT_BATCH_SIZE
 from zpml_data.io.atomic import atomic_path
@@ -361,20 +361,6 @@ def _write_converted(
             )
         ledger_tmp.write_text(
             json.dumps(ledger.to_dict(), indent=2, sort_keys=True) + "\n", encoding="utf-8"
-        )
-
-
-def refuse_nested_in_csv(schema: pa.Schema, sources: list[str]) -> None:
-    """Refuse writing list, struct or map columns to CSV: a cell holds one value.
-
-    Raises:
-        UsageError: Naming the first such column, its type, and the way out.
-    """
-    nested = [f for f in schema if pa.types.is_nested(f.type)]
-    if nested:
-        raise UsageError(
-            f"{', '.join(sources)}: column {nested[0].name!r} holds {nested[0].type}, which a "
-            "CSV cell cannot hold; convert to a .parquet file instead"
         )
 
 

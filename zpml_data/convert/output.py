@@ -12,6 +12,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from pyarrow import csv
 
+from zpml_data.errors import UsageError
 from zpml_data.io.atomic import parquet_writer
 
 
@@ -94,3 +95,17 @@ def _csv_cell(column: pa.Array) -> pa.Array:
     quoted = pc.binary_join_element_wise('"', pc.replace_substring(text, '"', '""'), '"', "")
     must_quote = pc.match_substring_regex(text, '[",\r\n]')
     return pc.fill_null(pc.if_else(must_quote, quoted, text), "")
+
+
+def refuse_nested_in_csv(schema: pa.Schema, sources: list[str]) -> None:
+    """Refuse writing list, struct or map columns to CSV: a cell holds one value.
+
+    Raises:
+        UsageError: Naming the first such column, its type, and the way out.
+    """
+    nested = [f for f in schema if pa.types.is_nested(f.type)]
+    if nested:
+        raise UsageError(
+            f"{', '.join(sources)}: column {nested[0].name!r} holds {nested[0].type}, which a "
+            "CSV cell cannot hold; convert to a .parquet file instead"
+        )
