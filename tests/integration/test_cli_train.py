@@ -212,6 +212,8 @@ def test_censored_data_train_the_gated_head_with_a_calibrated_tau_infer(
     for name in ("censored_bottom_side", "censored_any_side", "domain_invalid_recall"):
         assert name in result.stdout and f"val_{name}" in metrics[-1]
     assert "finite_rmse_latent" in result.stdout
+    cal = f"val @{calibration['tau_infer_calibrated']:.3g} (cal.)"  # the summary's third column
+    assert cal in result.stdout.splitlines()[1], result.stdout
     assert not any("censored_accuracy" in m for m in metrics)
     report = (run / "report.html").read_text()
     assert "calibrated tau_infer" in report and "Censored: on its side" in report
