@@ -89,8 +89,19 @@ def build_model(
 
 
 def default_thresholds(model: ProjectiveMLP, training: Mapping[str, Any]) -> dict[str, Any]:
-    """``training`` with the head's default thresholds for those it does not set."""
-    return {**type(model.head).DEFAULT_THRESHOLDS, **training}
+    """``training`` with the head's default thresholds for those it does not set.
+
+    A training threshold left to the head is raised to a configured
+    ``tau_infer`` above it, so setting ``tau_infer`` alone never breaks
+    ``tau_infer <= tau_train_min <= tau_train_max``.
+    """
+    chosen = {**type(model.head).DEFAULT_THRESHOLDS, **training}
+    tau_infer = training.get("tau_infer")
+    if isinstance(tau_infer, int | float) and not isinstance(tau_infer, bool):
+        for name in ("tau_train_min", "tau_train_max"):
+            if name not in training:
+                chosen[name] = max(chosen[name], tau_infer)
+    return chosen
 
 
 def set_scaling(model: ProjectiveMLP, shard_dir: str | Path, seed: int) -> None:

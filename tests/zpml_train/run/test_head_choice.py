@@ -52,3 +52,13 @@ def test_each_head_brings_its_loss_and_its_thresholds_unless_the_config_sets_the
         "tau_train_max": 0.1,
         "max_epochs": 3,
     }
+
+
+def test_a_configured_tau_infer_alone_lifts_the_head_s_training_thresholds() -> None:
+    settings = RunSettings(hidden=(4,))
+    gated, _ = build_model(choose_head({"fault": 1}), settings, 3, 1)
+    chosen = default_thresholds(gated, {"tau_infer": 0.7})
+    assert chosen == {"tau_infer": 0.7, "tau_train_min": 0.7, "tau_train_max": 0.7}
+    rational, _ = build_model(choose_head({"bottom": 1}), settings, 3, 1)
+    kept = default_thresholds(rational, {"tau_infer": 0.08, "tau_train_max": 0.09})
+    assert kept == {"tau_infer": 0.08, "tau_train_min": 0.08, "tau_train_max": 0.09}
