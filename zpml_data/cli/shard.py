@@ -73,6 +73,7 @@ def register(subparsers: Subparsers) -> None:
     )
     parser.add_argument(
         "--split",
+        action="append",
         metavar="val=F",
         help="write OUT_DIR/train and OUT_DIR/val, a share F (between 0 and 1) of the rows "
         "in val, chosen by a seeded hash",
@@ -95,8 +96,8 @@ def split_from_args(args: argparse.Namespace) -> Split | None:
     """The split of ``--split val=F [--split-seed N] [--split-by COL]``, or ``None``.
 
     Raises:
-        UsageError: ``--split`` not of the form ``val=F``, or ``--split-seed``
-            / ``--split-by`` without ``--split``.
+        UsageError: ``--split`` not of the form ``val=F`` or given more than
+            once, or ``--split-seed`` / ``--split-by`` without ``--split``.
         ConfigError: A fraction outside (0, 1).
     """
     from zpml_data.shards.split import Split
@@ -105,14 +106,20 @@ def split_from_args(args: argparse.Namespace) -> Split | None:
         if args.split_seed is not None or args.split_by is not None:
             raise UsageError("--split-seed and --split-by go with --split val=F; add --split")
         return None
-    name, _, text = args.split.partition("=")
+    if len(args.split) > 1:
+        raise UsageError(
+            f"--split given {len(args.split)} times ({', '.join(map(repr, args.split))}); "
+            "give it once, --split val=F: the rest of the rows go to train"
+        )
+    given = args.split[0]
+    name, _, text = given.partition("=")
     try:
         fraction = float(text)
     except ValueError:
         fraction = None
     if name != "val" or fraction is None:
         raise UsageError(
-            f"--split takes val=F, the share of rows for validation (val=0.2); got {args.split!r}"
+            f"--split takes val=F, the share of rows for validation (val=0.2); got {given!r}"
         )
     return Split(fraction, args.split_seed or 0, args.split_by)
 
