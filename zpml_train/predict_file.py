@@ -2,9 +2,9 @@
 
 Every source column is kept unchanged and in order (or the ``keep`` ones);
 each target adds a value column (float32, NaN where ⊥) and a status column
-(the seven labels). The output is Parquet, or CSV for a ``.csv`` name,
-written to a temporary name and renamed; from CSV to CSV the kept columns
-are the text the user wrote. An existing output is replaced only when it is
+(the seven labels). The output is Parquet (a ``.parquet`` or ``.pq`` name)
+or CSV (a ``.csv`` name), written to a temporary name and renamed; from CSV
+to CSV the kept columns are the text the user wrote. An existing output is replaced only when it is
 a predictions file zpml wrote, never an input.
 """
 
@@ -43,6 +43,9 @@ from zpml_train.predict_io import (
 )
 
 _LABELS = len(STATUS_LABELS)
+
+# The predictions formats by suffix: whether the file is CSV (else Parquet).
+OUTPUT_SUFFIXES = {".parquet": False, ".pq": False, ".csv": True}
 
 
 @dataclass(frozen=True)
@@ -93,7 +96,8 @@ def predict_file(
 
     Raises:
         UsageError: Missing input or ``keep`` columns, an output column that
-            exists in the source, ``out`` equal to or inside an input, or an
+            exists in the source, an ``out`` whose suffix is not one of
+            :data:`OUTPUT_SUFFIXES`, ``out`` equal to or inside an input, or an
             existing ``out`` that zpml did not write.
         SourceError: A source cannot be read or ``out`` written.
         IntegrityError: The file holds another number of rows than were read.
@@ -111,7 +115,7 @@ def predict_file(
         )
     refuse_missing_columns(source.names, names, predictor.inputs)
     path = check_output_path(out)
-    as_csv = path.suffix.lower() == ".csv"
+    as_csv = _is_csv(Path(out), path)
     refuse_overlap(source.names, [path])
     refuse_inside_inputs(sources, [path])
     if path.exists() and not written_by_predict(path, as_csv, added):
@@ -121,6 +125,32 @@ def predict_file(
         )
     with output_lock(path):
         return _write(predictor, source, path, as_csv, kept, pairs, batch_size, progress)
+
+
+def _is_csv(spelled: Path, path: Path) -> bool:
+    """Whether the predictions go to CSV, from the output's suffix (and a link's target's).
+
+    Raises:
+        UsageError: A suffix that names no predictions format, or a link whose
+            target's suffix names another format than its own.
+    """
+    accepted = ", ".join(OUTPUT_SUFFIXES)
+    formats = set()
+    for name in dict.fromkeys([spelled, path]):
+        suffix = name.suffix.lower()
+        if suffix not in OUTPUT_SUFFIXES:
+            said = f"suffix {name.suffix!r}" if name.suffix else "no suffix"
+            raise UsageError(
+                f"output {str(name)!r} has {said}; name the predictions file with one of "
+                f"{accepted} (Parquet, or CSV for .csv)"
+            )
+        formats.add(OUTPUT_SUFFIXES[suffix])
+    if len(formats) > 1:
+        raise UsageError(
+            f"output {str(spelled)!r} links to {str(path)!r}, a file of another format; "
+            "give the target's own name as the output"
+        )
+    return formats.pop()
 
 
 def _kept_columns(names: list[str], keep: Sequence[str] | None, source: Source) -> list[str]:

@@ -8,9 +8,17 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
+import pyarrow.parquet as pq
 import pytest
+import torch
 
+from tests.conftest import run_zpml
 from tests.hostile.conftest import labelled, zpml_fails
+from zpml_train import ProjectiveMLP
+from zpml_train.model.spec import RECORD_KEY, ModelRecord, model_spec
+from zpml_train.training._checkpoint import write_checkpoint
 
 
 @pytest.fixture
@@ -22,6 +30,18 @@ def source(tmp_path: Path) -> Path:
     return path
 
 
+@pytest.fixture(scope="module")
+def model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A run directory whose model reads inputs a, b and predicts y."""
+    run = tmp_path_factory.mktemp("split-predict-hostile") / "run"
+    run.mkdir()
+    torch.manual_seed(0)
+    net = ProjectiveMLP(2, 1, (4,))
+    record = ModelRecord(model_spec(net), ["a", "b"], ["y"], 0.1, 0.1)
+    write_checkpoint(run / "best.pt", {"model": net.state_dict(), RECORD_KEY: record.to_dict()})
+    return run
+
+
 def test_a_second_split_is_a_usage_error_naming_both(source, tmp_path):
     out = tmp_path / "out"
     zpml_fails(2, r"--split given 2 times \('val=0.2', 'val=0.3'\)", "shard", source, out,
@@ -31,3 +51,24 @@ def test_a_second_split_is_a_usage_error_naming_both(source, tmp_path):
     zpml_fails(2, r"--split takes val=F.*got 'test=0.1'", "shard", source, out, "--split",
                "test=0.1", inputs=(source,))  # fmt: skip
     assert not out.exists()
+
+
+def test_a_predictions_name_of_no_known_format_is_refused_naming_the_suffix(model, tmp_path):
+    rows = tmp_path / "rows.parquet"
+    rng = np.random.default_rng(0)
+    pd.DataFrame({"a": rng.normal(size=8), "b": rng.normal(size=8)}).to_parquet(rows)
+    for name, said in [("o.txt", "suffix '.txt'"), ("o.parquet.gz", "suffix '.gz'"),
+                       ("predictions", "no suffix")]:  # fmt: skip
+        zpml_fails(2, rf"{said}; .*\.parquet, \.pq, \.csv", "predict", model, rows, "--out",
+                   tmp_path / name, inputs=(rows, model))  # fmt: skip
+    csv = tmp_path / "kept.csv"
+    csv.write_text("mine\n")
+    (tmp_path / "link.parquet").symlink_to(csv)
+    zpml_fails(2, r"links to .*kept.csv', a file of another format", "predict", model, rows,
+               "--out", tmp_path / "link.parquet", inputs=(rows, model, csv))  # fmt: skip
+    left = sorted(p.name for p in tmp_path.iterdir())
+    assert left == ["kept.csv", "link.parquet", "rows.parquet"]
+    for name in ("o.PQ", "o.csv"):
+        assert run_zpml("predict", model, rows, "--out", tmp_path / name).returncode == 0
+    assert pq.read_table(tmp_path / "o.PQ").num_rows == 8
+    assert pd.read_csv(tmp_path / "o.csv").shape == (8, 4)

@@ -28,7 +28,7 @@ def register(subparsers: Any) -> None:
     parser.add_argument("model", metavar="MODEL", help="run directory (its best.pt) or .pt file")
     parser.add_argument("sources", nargs="+", metavar="SOURCE", help="CSV or Parquet file(s)")
     parser.add_argument(
-        "--out", required=True, metavar="PRED", help="predictions file: .parquet, or .csv"
+        "--out", required=True, metavar="PRED", help="predictions file: .parquet (or .pq), or .csv"
     )
     parser.add_argument(
         "--keep", metavar="COLS", help="comma-separated source columns to keep (default: all)"
