@@ -72,3 +72,17 @@ def test_a_predictions_name_of_no_known_format_is_refused_naming_the_suffix(mode
         assert run_zpml("predict", model, rows, "--out", tmp_path / name).returncode == 0
     assert pq.read_table(tmp_path / "o.PQ").num_rows == 8
     assert pd.read_csv(tmp_path / "o.csv").shape == (8, 4)
+
+
+def test_splitting_by_a_target_column_is_refused_naming_it(source, tmp_path):
+    out = tmp_path / "out"
+    for column, role in [("value", "value"), ("status", "status")]:
+        zpml_fails(2, rf"cannot split by '{column}', the {role} column of target 'value'",
+                   "shard", source, out, "--split", "val=0.2", "--split-by", column,
+                   inputs=(source,))  # fmt: skip
+    renamed = tmp_path / "in" / "renamed.parquet"
+    labelled().rename(columns={"value": "y", "status": "y_label"}).to_parquet(renamed)
+    zpml_fails(2, r"cannot split by 'y_label', the status column of target 'y'", "shard",
+               renamed, out, "--value", "y", "--status", "y_label", "--split", "val=0.2",
+               "--split-by", "y_label", inputs=(source, renamed))  # fmt: skip
+    assert not out.exists()

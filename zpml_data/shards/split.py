@@ -12,13 +12,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyarrow as pa
 
 from zpml_data.errors import ConfigError, UsageError
 from zpml_data.validate import require_seed
+
+if TYPE_CHECKING:
+    from zpml_data.io.sources import Source
+    from zpml_data.spec import ResolvedSpec
 
 TRAIN, VAL = "train", "val"
 SPLIT_NAMES = (TRAIN, VAL)
@@ -78,6 +82,31 @@ def check_split_column(split: Split, schema: pa.Schema, where: str) -> None:
             f"{where}: split column {split.by!r} holds {kind}; --split-by needs a column "
             "of single values (text, numbers, dates)"
         )
+
+
+def check_split(split: Split, source: Source, spec: ResolvedSpec, where: str) -> None:
+    """Refuse a split that cannot be written as asked, before anything is written.
+
+    Args:
+        split: The split.
+        source: The opened source.
+        spec: The spec resolved against the source.
+        where: The source's name, for messages.
+
+    Raises:
+        UsageError: A ``by`` column the source lacks, one of lists or structs,
+            or a target's own value or status column.
+    """
+    check_split_column(split, source.schema, where)
+    for target in spec.targets:
+        roles = dict(zip(("value", "status"), target.columns, strict=False))
+        role = next((role for role, column in roles.items() if column == split.by), None)
+        if role is not None:
+            raise UsageError(
+                f"{where}: cannot split by {split.by!r}, the {role} column of target "
+                f"{target.value!r}; split by a column that groups rows (a site, a batch, "
+                "a subject), not by what is predicted"
+            )
 
 
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
@@ -141,4 +170,11 @@ def split_dirs(path: str | Path) -> dict[str, Path] | None:
     return None
 
 
-__all__ = ["SPLIT_NAMES", "Split", "check_split_column", "in_validation", "split_dirs"]
+__all__ = [
+    "SPLIT_NAMES",
+    "Split",
+    "check_split",
+    "check_split_column",
+    "in_validation",
+    "split_dirs",
+]

@@ -35,7 +35,7 @@ from zpml_data.shards.columns import left_out
 from zpml_data.shards.directory import QuarantineWriter, claim_output
 from zpml_data.shards.inputs import MAX_CATEGORIES, distinct_text
 from zpml_data.shards.manifest import MANIFEST_NAME, Manifest, sha256_file
-from zpml_data.shards.split import SPLIT_NAMES, Split, check_split_column
+from zpml_data.shards.split import SPLIT_NAMES, Split, check_split
 from zpml_data.shards.staging import (
     ShardLayout,
     Staged,
@@ -222,7 +222,7 @@ def _shard(
     resolved = (spec or DatasetSpec()).resolve(opened.schema, where)
     targets = labelled_targets(resolved)
     if split is not None:
-        check_split_column(split, opened.schema, where)
+        check_split(split, opened, resolved, where)
     load_user_schema(resolved.schema)  # a bad schema file is refused before any work
     out = check_output_path(out_dir, directory=True)
     subdirs = SPLIT_NAMES if split is not None else ()
