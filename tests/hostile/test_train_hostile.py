@@ -16,6 +16,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pyarrow as pa
@@ -313,3 +314,53 @@ def test_a_loader_state_from_other_shards_or_beyond_the_epoch_is_refused(
     resumed = make_loader(shards, 50, seed=1)
     resumed.load_state_dict(state)
     assert len(list(resumed)) == 5  # the rest of the epoch, after the batch taken
+
+
+@pytest.fixture(scope="module")
+def slow_shards(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Shards whose first epoch takes long at batch size 4 (interrupted long before its end)."""
+    root = tmp_path_factory.mktemp("slow")
+    rational_poles(100_000, seed=0).to_parquet(root / "big.parquet")
+    assert run_zpml("shard", root / "big.parquet", root / "shards").returncode == 0
+    return root / "shards"
+
+
+def _stop_in_first_epoch(shards: Path, run: Path, how: signal.Signals) -> int:
+    """Start replacing ``run``, stop the process once it wrote its config.json; its exit code."""
+    args = ["train", shards, "--out", run, "--overwrite", "--epochs", "1", "--batch-size", "4"]
+    process = subprocess.Popen(
+        [sys.executable, "-m", "zpml_data.cli", *map(str, args)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        for _ in range(600):  # the new run's config.json: past every check, in its first epoch
+            staged = (run / ".zpml-previous-run").is_dir()
+            if staged and (run / "config.json").is_file() and process.poll() is None:
+                break
+            time.sleep(0.1)
+        assert process.poll() is None, process.stderr.read() if process.stderr else ""
+        process.send_signal(how)
+        _, stderr = process.communicate(timeout=60)
+    finally:
+        process.kill()
+    if how == signal.SIGINT:
+        assert "Traceback" not in stderr and stderr.count("zpml train:") == 1, stderr
+    return process.returncode
+
+
+@pytest.mark.parametrize("how", [signal.SIGINT, signal.SIGKILL])
+def test_a_replacing_run_stopped_in_its_first_epoch_gives_the_previous_run_back(
+    slow_shards: Path, finished_run: Path, tmp_path: Path, how: signal.Signals
+) -> None:
+    run = previous_run(finished_run, tmp_path / "run")
+    before = checksums(run)
+    code = _stop_in_first_epoch(slow_shards, run, how)
+    if how == signal.SIGINT:
+        assert code == 130
+    else:  # killed outright: the next run into the directory puts the previous one back
+        assert code == -signal.SIGKILL
+        zpml_fails(2, "or replace it with --overwrite", "train", slow_shards, "--out", run)
+    assert checksums(run) == before
+    assert sorted(os.listdir(run)) == sorted(os.listdir(finished_run))
