@@ -266,3 +266,17 @@ def test_a_non_finite_loss_stops_the_run_keeping_the_last_good_checkpoint(tmp_pa
     assert "Traceback" not in result.stderr
     assert (run / "last.pt").read_bytes() == good
     assert len(_lines(run / "metrics.jsonl")) == 1
+
+
+def test_a_split_directory_trains_on_train_and_validates_on_val(
+    tmp_path: Path, assay: tuple[Path, Path]
+) -> None:
+    train, val = assay
+    run = tmp_path / "run"
+    result = zpml("train", train.parent, "--out", run, "--epochs", "1")
+    assert result.returncode == 0, result.stderr
+    assert f"training on {train}, validating on {val}" in result.stderr.splitlines()[0]
+    config = json.loads((run / "config.json").read_text())
+    manifests = json.dumps(config)
+    assert str(train) in manifests and str(val) in manifests
+    assert "val_loss" in _lines(run / "metrics.jsonl")[-1]

@@ -25,8 +25,15 @@ def register(subparsers: Any) -> None:
         "configured head cannot emit, a shard failed its checks, or the loss stopped being "
         "finite; 2: usage, configuration or I/O error.",
     )
-    parser.add_argument("shard_dir", metavar="SHARD_DIR", help="training shards (zpml shard)")
-    parser.add_argument("--val", metavar="SHARD_DIR", help="validation shards, once per epoch")
+    parser.add_argument(
+        "shard_dir",
+        metavar="SHARD_DIR",
+        help="training shards (zpml shard); a directory written with --split trains on its "
+        "train/ and validates on its val/",
+    )
+    parser.add_argument(
+        "--val", metavar="SHARD_DIR", help="validation shards, once per epoch (over a split's val/)"
+    )
     parser.add_argument(
         "--config",
         metavar="FILE",
@@ -108,7 +115,7 @@ def train_shards(
     directory's files go to ``echo``.
 
     Args:
-        shard_dir: The training shards.
+        shard_dir: The training shards, or a split directory (its train/ and val/).
         run_dir: The run directory (``--out``).
         val_dir: Validation shards, evaluated once per epoch.
         config: A TOML or YAML config file (see ``zpml train --help``).
@@ -124,6 +131,7 @@ def train_shards(
         The last epoch's metrics (``val_``-prefixed on validation); empty if no epoch ran.
     """
     from zpml_data.io.progress import progress_bar
+    from zpml_data.shards.split import split_dirs
     from zpml_train.run.run import train_run
     from zpml_train.run.settings import RunSettings, load_run_config
     from zpml_train.run.summary import metrics_table
@@ -137,6 +145,12 @@ def train_shards(
             table, key = OPTIONS[option]
             tables[table][key] = value
     settings = RunSettings.from_dict(tables["run"], where=str(config or "options"))
+    sets = split_dirs(shard_dir)
+    if sets is not None:
+        # A directory written by zpml shard --split: train on its train/ set and,
+        # unless validation shards are named, validate on its val/ set.
+        shard_dir, val_dir = sets["train"], val_dir if val_dir is not None else sets["val"]
+        print(f"split directory: training on {shard_dir}, validating on {val_dir}", file=sys.stderr)
     try:
         result = train_run(
             shard_dir,
