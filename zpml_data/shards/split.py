@@ -110,6 +110,8 @@ def check_split(split: Split, source: Source, spec: ResolvedSpec, where: str) ->
 
 
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+# The hash of a null group: what pandas gives a missing text value, so text splits keep theirs.
+_NULL_HASH = np.uint64(0xFFFFFFFFFFFFFFFF)
 
 
 def _mix(x: np.ndarray) -> np.ndarray:
@@ -141,15 +143,25 @@ def in_validation(batch: pa.RecordBatch, row_ids: np.ndarray, split: Split) -> n
 
 
 def _group_hash(column: pa.Array) -> np.ndarray:
-    """A 64-bit hash of each value (nulls hash alike), the same in every batch and process."""
+    """A 64-bit hash of each value (nulls hash alike), the same in every batch and process.
+
+    A value's hash depends on the value alone: nulls are set aside before the
+    values are converted, since numpy would turn the integers of a batch that
+    holds a null into floats, which hash otherwise.
+    """
     import pandas as pd
 
     if pa.types.is_dictionary(column.type):
         column = column.cast(column.type.value_type)
-    values = column.to_numpy(zero_copy_only=False)
+    values = column.drop_null().to_numpy(zero_copy_only=False)
     if values.dtype.kind in "mM":
         values = values.view(np.int64)
-    return np.asarray(pd.util.hash_array(values, categorize=True), dtype=np.uint64)
+    hashed = np.asarray(pd.util.hash_array(values, categorize=True), dtype=np.uint64)
+    if not column.null_count:
+        return hashed
+    out = np.full(len(column), _NULL_HASH, np.uint64)
+    out[column.is_valid().to_numpy(zero_copy_only=False)] = hashed
+    return out
 
 
 def split_dirs(path: str | Path) -> dict[str, Path] | None:
