@@ -61,10 +61,8 @@ def floor_tensors(files: list[Path], into: dict[str, Any] | None = None) -> dict
             tensors[name] = into[name]
             np.concatenate(arrays, out=into[name].numpy())
         else:
-            wide = name in ("orientation_label", "bottom_kind")
-            tensors[name] = torch.from_numpy(
-                np.concatenate(arrays, dtype=np.int64 if wide else None)
-            )
+            wide = np.int64 if name in WIDE else None
+            tensors[name] = torch.from_numpy(np.concatenate(arrays, dtype=wide))
     return tensors
 
 
