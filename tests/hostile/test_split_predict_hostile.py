@@ -86,3 +86,35 @@ def test_splitting_by_a_target_column_is_refused_naming_it(source, tmp_path):
                renamed, out, "--value", "y", "--status", "y_label", "--split", "val=0.2",
                "--split-by", "y_label", inputs=(source, renamed))  # fmt: skip
     assert not out.exists()
+
+
+def test_an_empty_train_split_is_a_data_error_that_leaves_the_output_as_it_was(source, tmp_path):
+    # Seed 6 hashes both sites into val at 0.5, seed 1 one site each, seed 0 both into train.
+    split = ("--split", "val=0.5", "--split-by", "site")
+    out = tmp_path / "out"
+    zpml_fails(1, r"train split would be empty: all 20 rows, in 2 group\(s\) of 'site', hash "
+               r"into val at fraction 0.5 with seed 6; try another --split-seed or a smaller "
+               r"fraction", "shard", source, out, *split, "--split-seed", "6",
+               inputs=(source,))  # fmt: skip
+    assert not out.exists()
+    out.mkdir()
+    zpml_fails(1, r"train split would be empty", "shard", source, out, *split, "--split-seed", "6",
+               inputs=(source,))  # fmt: skip
+    assert list(out.iterdir()) == []
+    assert run_zpml("shard", source, out, *split, "--split-seed", "1").returncode == 0
+    zpml_fails(1, r"train split would be empty", "shard", source, out, *split, "--split-seed", "6",
+               "--overwrite", inputs=(source, out))  # fmt: skip
+    three = tmp_path / "in" / "three.parquet"
+    labelled(3).to_parquet(three)
+    zpml_fails(1, r"train split would be empty: all 3 rows hash into val at fraction 0.5 with "
+               r"seed 18", "shard", three, tmp_path / "rows", "--split", "val=0.5",
+               "--split-seed", "18", inputs=(source, three))  # fmt: skip
+    assert not (tmp_path / "rows").exists()
+
+
+def test_an_empty_val_split_stays_a_warning(source, tmp_path):
+    out = tmp_path / "out"
+    result = run_zpml("shard", source, out, "--split", "val=0.5", "--split-by", "site")
+    assert result.returncode == 0, result.stderr
+    assert "warning: the val split is empty" in result.stderr
+    assert pq.read_table(out / "train" / "part-00000.parquet").num_rows == 20

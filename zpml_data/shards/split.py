@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pyarrow as pa
 
-from zpml_data.errors import ConfigError, UsageError
+from zpml_data.errors import ConfigError, DataError, UsageError
 from zpml_data.validate import require_seed
 
 if TYPE_CHECKING:
@@ -96,6 +96,8 @@ def check_split(split: Split, source: Source, spec: ResolvedSpec, where: str) ->
     Raises:
         UsageError: A ``by`` column the source lacks, one of lists or structs,
             or a target's own value or status column.
+        DataError: Every row (or group) of a source with rows hashes into
+            validation, so the training set would be empty.
     """
     check_split_column(split, source.schema, where)
     for target in spec.targets:
@@ -107,6 +109,41 @@ def check_split(split: Split, source: Source, spec: ResolvedSpec, where: str) ->
                 f"{target.value!r}; split by a column that groups rows (a site, a batch, "
                 "a subject), not by what is predicted"
             )
+    _refuse_empty_train(split, source, where)
+
+
+def _refuse_empty_train(split: Split, source: Source, where: str) -> None:
+    """Refuse a split whose training set would be empty, reading only the ``by`` column.
+
+    A row's split depends on its row id or its group's value alone, so this
+    reading agrees with the writer's; it stops at the first row bound for
+    training, in the first batch but for a source of very few rows or groups.
+    """
+    column = split.by or source.schema.names[0]
+    rows = 0
+    groups: list[pa.Array] = []
+    for part in source.batches([column]):
+        size = part.batch.num_rows
+        if not in_validation(part.batch, np.arange(rows, rows + size), split).all():
+            return
+        if split.by is not None:
+            values = part.batch.column(0)
+            if pa.types.is_dictionary(values.type):
+                values = values.cast(values.type.value_type)
+            groups.append(values.unique())
+        rows += size
+    if not rows:
+        return
+    if split.by is None:
+        what = f"all {rows:,} rows"
+    else:
+        count = len(pa.concat_arrays(groups).unique())
+        what = f"all {rows:,} rows, in {count:,} group(s) of {split.by!r},"
+    raise DataError(
+        f"{where}: the train split would be empty: {what} hash into val at fraction "
+        f"{split.fraction:g} with seed {split.seed}; try another --split-seed or a smaller "
+        "fraction" + (", or split by a column of more groups" if split.by else "")
+    )
 
 
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
