@@ -126,9 +126,17 @@ def zpml(split: Split, seed: int, settings: Settings, head: HeadName) -> tuple[P
     return _prediction(out, thresholds["tau_infer"]), seconds
 
 
-def zpml_train(split: Split, seed: int, settings: Settings) -> tuple[Prediction, float]:
-    """``zpml train TRAIN --val VAL --epochs N --seed S`` on shards of the split, nothing else
-    set; decoded at the run's ``tau_infer`` (calibrated on the validation rows where it can)."""
+def zpml_train(split: Split, seed: int, epochs: int | None = None) -> tuple[Prediction, float]:
+    """``zpml train TRAIN --val VAL --out RUN --seed S`` on shards of the split, nothing else
+    set: the verb's own head choice, thresholds, model size, batch, learning rate and
+    schedule, epochs and patience. Decoded at the run's ``tau_infer`` (calibrated on the
+    validation rows where it can: the same rows it is scored on).
+
+    Args:
+        split: The dataset's split.
+        seed: ``--seed``.
+        epochs: ``--epochs`` as well: only for ``--quick`` and the untimed warm-up.
+    """
     import pandas as pd
 
     from zpml_data import write_shards
@@ -136,6 +144,9 @@ def zpml_train(split: Split, seed: int, settings: Settings) -> tuple[Prediction,
     from zpml_train.cli.train import train_shards
     from zpml_train.predict import load_model
 
+    options: dict[str, int] = {"seed": seed}
+    if epochs is not None:
+        options["epochs"] = epochs
     with tempfile.TemporaryDirectory() as tmp:
         for name, part in (("train", split.train), ("val", split.val)):
             frame = pd.DataFrame(part.x, columns=list(split.inputs))
@@ -148,7 +159,7 @@ def zpml_train(split: Split, seed: int, settings: Settings) -> tuple[Prediction,
                 Path(tmp) / "train",
                 Path(tmp) / "run",
                 val_dir=Path(tmp) / "val",
-                options={"epochs": settings.epochs, "seed": seed},
+                options=options,
                 echo=lambda line: None,
                 progress=False,
             )
