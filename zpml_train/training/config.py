@@ -12,6 +12,7 @@ from zpml_data.io.untrusted import parse_untrusted
 from zpml_data.validate import require_choice, require_float, require_positive_int, require_seed
 from zpml_train.model.policies import GradientPolicy
 
+FLOAT32_TINY = 1.1754943508222875e-38  # the smallest normal float32
 AmpDtype = Literal["auto", "float16", "bfloat16"]
 AMP_DTYPES: tuple[AmpDtype, ...] = ("auto", "float16", "bfloat16")
 
@@ -99,9 +100,16 @@ class TrainingConfig:
             self.device = check_device(self.device)
 
     def _check_thresholds(self) -> None:
+        # Q is decoded in float32 (or bfloat16, of the same range): a smaller
+        # threshold rounds to 0 there, and is refused before training, not after.
         self.tau_infer = require_float(
             "tau_infer", self.tau_infer, minimum=0.0, strict_minimum=True
         )
+        if self.tau_infer < FLOAT32_TINY:
+            raise ConfigError(
+                f"tau_infer={self.tau_infer!r} rounds to 0 in float32; choose tau_infer >= "
+                f"{FLOAT32_TINY!r}"
+            )
         self.tau_train_min = require_float("tau_train_min", self.tau_train_min)
         self.tau_train_max = require_float("tau_train_max", self.tau_train_max)
         if not self.tau_infer <= self.tau_train_min <= self.tau_train_max:
