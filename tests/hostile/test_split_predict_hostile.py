@@ -42,7 +42,7 @@ def model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return run
 
 
-def test_a_second_split_is_a_usage_error_naming_both(source, tmp_path):
+def test_a_second_split_or_split_option_is_a_usage_error_naming_both(source, tmp_path):
     out = tmp_path / "out"
     zpml_fails(2, r"--split given 2 times \('val=0.2', 'val=0.3'\)", "shard", source, out,
                "--split", "val=0.2", "--split", "val=0.3", inputs=(source,))  # fmt: skip
@@ -50,6 +50,10 @@ def test_a_second_split_is_a_usage_error_naming_both(source, tmp_path):
                "--split", "val=0.2", "--split", "test=0.1", inputs=(source,))  # fmt: skip
     zpml_fails(2, r"--split takes val=F.*got 'test=0.1'", "shard", source, out, "--split",
                "test=0.1", inputs=(source,))  # fmt: skip
+    zpml_fails(2, r"--split-by given 2 times \('site', 'x'\)", "shard", source, out, "--split",
+               "val=0.2", "--split-by", "site", "--split-by", "x", inputs=(source,))  # fmt: skip
+    zpml_fails(2, r"--split-seed given 2 times \(1, 2\)", "shard", source, out, "--split",
+               "val=0.2", "--split-seed", "1", "--split-seed", "2", inputs=(source,))  # fmt: skip
     assert not out.exists()
 
 

@@ -79,10 +79,15 @@ def register(subparsers: Subparsers) -> None:
         "in val, chosen by a seeded hash",
     )
     parser.add_argument(
-        "--split-seed", type=seed, metavar="N", help="with --split, seeds the hash (default 0)"
+        "--split-seed",
+        type=seed,
+        action="append",
+        metavar="N",
+        help="with --split, seeds the hash (default 0)",
     )
     parser.add_argument(
         "--split-by",
+        action="append",
         metavar="COL",
         help="with --split, keep each group of COL whole, in one split (for example a site)",
     )
@@ -96,22 +101,22 @@ def split_from_args(args: argparse.Namespace) -> Split | None:
     """The split of ``--split val=F [--split-seed N] [--split-by COL]``, or ``None``.
 
     Raises:
-        UsageError: ``--split`` not of the form ``val=F`` or given more than
-            once, or ``--split-seed`` / ``--split-by`` without ``--split``.
+        UsageError: ``--split`` not of the form ``val=F``, an option of the
+            three given more than once, or ``--split-seed`` / ``--split-by``
+            without ``--split``.
         ConfigError: A fraction outside (0, 1).
     """
     from zpml_data.shards.split import Split
 
-    if args.split is None:
-        if args.split_seed is not None or args.split_by is not None:
+    given, split_seed, by = (
+        _once(args.split, "--split", "val=F: the rest of the rows go to train"),
+        _once(args.split_seed, "--split-seed", "N"),
+        _once(args.split_by, "--split-by", "COL: one column of groups"),
+    )
+    if given is None:
+        if split_seed is not None or by is not None:
             raise UsageError("--split-seed and --split-by go with --split val=F; add --split")
         return None
-    if len(args.split) > 1:
-        raise UsageError(
-            f"--split given {len(args.split)} times ({', '.join(map(repr, args.split))}); "
-            "give it once, --split val=F: the rest of the rows go to train"
-        )
-    given = args.split[0]
     name, _, text = given.partition("=")
     try:
         fraction = float(text)
@@ -121,7 +126,23 @@ def split_from_args(args: argparse.Namespace) -> Split | None:
         raise UsageError(
             f"--split takes val=F, the share of rows for validation (val=0.2); got {given!r}"
         )
-    return Split(fraction, args.split_seed or 0, args.split_by)
+    return Split(fraction, split_seed or 0, by)
+
+
+def _once(values: list[Any] | None, option: str, form: str) -> Any:
+    """The one value of an option given with ``action="append"``, or ``None`` when absent.
+
+    Raises:
+        UsageError: The option was given more than once, naming each value.
+    """
+    if not values:
+        return None
+    if len(values) > 1:
+        raise UsageError(
+            f"{option} given {len(values)} times ({', '.join(map(repr, values))}); "
+            f"give it once, {option} {form}"
+        )
+    return values[0]
 
 
 def _inputs_said(manifest: Manifest) -> list[str]:
