@@ -78,6 +78,11 @@ REFUSALS = {
     "training_seed": (2, "seed must be between 0 and", "[training]\nseed = 100000000000000000000"),
     "device": (2, "device must be a torch device", '[training]\ndevice = "gpu:zero"'),
     "tiny_tau": (2, "tau_infer=1e-300 rounds to 0 in float32", "[training]\ntau_infer = 1e-300"),
+    "huge_tau_train": (
+        2,
+        r"tau_train_max must be <= 3.40.*e\+38, got 1e\+300",
+        "[training]\ntau_train_min = 1\ntau_train_max = 1e300",
+    ),
     "meta_device": (2, "'meta' holds no data to compute on", '[training]\ndevice = "meta"'),
     "device_not_built_in": (2, "cannot use vulkan devices here", '[training]\ndevice = "vulkan"'),
 }

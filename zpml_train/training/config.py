@@ -13,6 +13,7 @@ from zpml_data.validate import require_choice, require_float, require_positive_i
 from zpml_train.model.policies import GradientPolicy
 
 FLOAT32_TINY = 1.1754943508222875e-38  # the smallest normal float32
+FLOAT32_MAX = 3.4028234663852886e38  # the largest finite float32
 AmpDtype = Literal["auto", "float16", "bfloat16"]
 AMP_DTYPES: tuple[AmpDtype, ...] = ("auto", "float16", "bfloat16")
 
@@ -110,8 +111,9 @@ class TrainingConfig:
                 f"tau_infer={self.tau_infer!r} rounds to 0 in float32; choose tau_infer >= "
                 f"{FLOAT32_TINY!r}"
             )
-        self.tau_train_min = require_float("tau_train_min", self.tau_train_min)
-        self.tau_train_max = require_float("tau_train_max", self.tau_train_max)
+        # Training thresholds are drawn in float32: beyond its range they cannot be.
+        self.tau_train_min = require_float("tau_train_min", self.tau_train_min, maximum=FLOAT32_MAX)
+        self.tau_train_max = require_float("tau_train_max", self.tau_train_max, maximum=FLOAT32_MAX)
         if not self.tau_infer <= self.tau_train_min <= self.tau_train_max:
             raise ConfigError(
                 "thresholds must satisfy tau_infer <= tau_train_min <= tau_train_max, got "
