@@ -17,8 +17,6 @@ whose inputs are not all finite numbers gets no prediction: NaN and ``missing``.
 
 from __future__ import annotations
 
-import pickle
-import warnings
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -40,7 +38,7 @@ from zpml_train.predict_io import (
     refuse_missing_columns,
     source_columns,
 )
-from zpml_train.training._checkpoint import CHECKPOINT_FORMAT, CHECKPOINT_VERSION
+from zpml_train.training._checkpoint import CHECKPOINT_FORMAT, CHECKPOINT_VERSION, load_untrusted
 
 READABLE_CHECKPOINT_VERSIONS = (CHECKPOINT_VERSION,)
 BEST_CHECKPOINT = "best.pt"
@@ -131,29 +129,7 @@ def _checkpoint_file(path: Path) -> Path:
 
 def _read_checkpoint(file: Path) -> dict[str, Any]:
     """The checkpoint's contents, read as tensors and plain data only; one-line errors."""
-    try:
-        if file.stat().st_size == 0:
-            raise ConfigError(f"{file}: the file is empty; it is not a zpml checkpoint")
-        with (
-            warnings.catch_warnings()
-        ):  # torch warns about pickle protocols: not the user's business
-            warnings.simplefilter("ignore")
-            state = torch.load(file, map_location="cpu", weights_only=True)
-    except ConfigError:
-        raise
-    except PermissionError as error:
-        raise SourceError(f"cannot read {file}: {error.strerror}") from None
-    except pickle.UnpicklingError as error:
-        if "unsupported global" in str(error).lower():
-            raise ConfigError(
-                f"{file}: holds Python objects that loading would run as code; refused "
-                "(a zpml checkpoint holds only tensors and plain data)"
-            ) from None
-        raise ConfigError(f"{file}: not a zpml checkpoint (not a torch file)") from None
-    except Exception:  # a damaged or crafted file: the unpickler raises anything
-        raise ConfigError(
-            f"{file}: not a readable zpml checkpoint (truncated, damaged or another format)"
-        ) from None
+    state = load_untrusted(file)
     if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
         raise ConfigError(f"{file}: not a zpml checkpoint (no {CHECKPOINT_FORMAT!r} format tag)")
     version = state.get("version")
