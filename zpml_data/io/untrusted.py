@@ -116,7 +116,7 @@ _UntrustedLoader.add_implicit_resolver(
 )
 
 
-def _refuse_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+def refuse_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     """A JSON object, refused when a key is given twice (``json`` keeps the last silently)."""
     data: dict[str, Any] = {}
     for key, value in pairs:
@@ -180,7 +180,7 @@ def parse_untrusted(
         if fmt == "toml":
             data = tomllib.loads(text)
         elif fmt == "json":
-            data = json.loads(text, object_pairs_hook=_refuse_duplicate_keys)
+            data = json.loads(text, object_pairs_hook=refuse_duplicate_keys)
         else:
             data = yaml.load(text, Loader=_UntrustedLoader)
     except (yaml.YAMLError, tomllib.TOMLDecodeError, ValueError) as problem:

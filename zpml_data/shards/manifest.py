@@ -20,7 +20,7 @@ from typing import Any
 import jsonschema
 
 from zpml_data.errors import IntegrityError, SourceError
-from zpml_data.io.untrusted import MAX_MANIFEST_BYTES, read_untrusted_text
+from zpml_data.io.untrusted import MAX_MANIFEST_BYTES, read_untrusted_text, refuse_duplicate_keys
 from zpml_data.status import STATUS_LABELS
 
 MANIFEST_NAME = "manifest.json"
@@ -164,7 +164,7 @@ def read_manifest(directory: str | Path) -> Manifest:
         )
     text = read_untrusted_text(path, "manifest", IntegrityError, MAX_MANIFEST_BYTES)
     try:
-        data = json.loads(text, object_pairs_hook=_refuse_duplicate_keys)
+        data = json.loads(text, object_pairs_hook=refuse_duplicate_keys)
     except ValueError as problem:
         detail = " ".join(str(problem).split())
         raise IntegrityError(f"manifest {str(path)!r} is not valid json: {detail}") from None
@@ -198,16 +198,6 @@ def read_manifest(directory: str | Path) -> Manifest:
     manifest = Manifest.from_dict(data)
     manifest.sha256 = hashlib.sha256(text.encode("utf-8")).hexdigest()  # the bytes parsed
     return manifest
-
-
-def _refuse_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    """A JSON object, refused when a key is given twice (``json`` keeps the last silently)."""
-    data: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in data:
-            raise ValueError(f"key {key!r} is given twice")
-        data[key] = value
-    return data
 
 
 # Files this process has hashed: (path, size, mtime_ns, inode) -> sha256. A
