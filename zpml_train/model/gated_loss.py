@@ -29,10 +29,10 @@ import torch
 from torch import Tensor
 from torch.nn import functional as F
 
-from zpml_data.errors import ConfigError, ShapeError, UsageError
+from zpml_data.errors import ShapeError, UsageError
 from zpml_data.lift import SemanticTargets
-from zpml_data.validate import require_float
 from zpml_train.model.gated import KIND_CLASSES, GatedOutputs
+from zpml_train.model.losses import merge_loss_weights
 
 assert KIND_CLASSES == ("censored", "domain_invalid_or_bottom", "fault")
 
@@ -53,7 +53,9 @@ class GatedLoss:
     """
 
     def __init__(self, loss_weights: Mapping[str, float] | None = None) -> None:
-        self.loss_weights = _merge_weights(loss_weights)
+        self.loss_weights = merge_loss_weights(
+            DEFAULT_GATED_WEIGHTS, loss_weights, DEFAULT_GATED_WEIGHTS, "GatedLoss"
+        )
         self._weights = torch.tensor([self.loss_weights[name] for name in DEFAULT_GATED_WEIGHTS])
         self._last: Tensor | None = None
 
@@ -164,15 +166,3 @@ def _gated_outputs(outputs: Any) -> GatedOutputs:
         f"GatedLoss needs a gated head's outputs, got {type(outputs).__name__}; build the "
         "model with ProjectiveMLP(..., head='gated'), or use SCMTrainingLoss for (P, Q)"
     )
-
-
-def _merge_weights(override: Mapping[str, float] | None) -> dict[str, float]:
-    merged = dict(DEFAULT_GATED_WEIGHTS)
-    for name, weight in (override or {}).items():
-        if name not in DEFAULT_GATED_WEIGHTS:
-            raise ConfigError(
-                f"loss_weights has unknown term {name!r}; GatedLoss weighs "
-                f"{', '.join(map(repr, DEFAULT_GATED_WEIGHTS))}"
-            )
-        merged[name] = require_float(f"loss_weights[{name!r}]", weight, minimum=0.0)
-    return merged

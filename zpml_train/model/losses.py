@@ -262,7 +262,7 @@ class SCMTrainingLoss:
         self.target_coverage = require_float(
             "target_coverage", target_coverage, minimum=0.0, maximum=1.0
         )
-        self.loss_weights = _merge_weights(DEFAULT_LOSS_WEIGHTS, loss_weights)
+        self.loss_weights = merge_loss_weights(DEFAULT_LOSS_WEIGHTS, loss_weights)
         self.last_components: dict[str, Tensor] = {}
 
     def __call__(
@@ -293,7 +293,7 @@ class SCMTrainingLoss:
         weights = (
             self.loss_weights
             if loss_weights is None
-            else _merge_weights(self.loss_weights, loss_weights)
+            else merge_loss_weights(self.loss_weights, loss_weights)
         )
         if semantic_targets is None:
             trained, finite, singular = None, Y_d != 0, Y_d == 0
@@ -313,15 +313,29 @@ class SCMTrainingLoss:
         return total
 
 
-def _merge_weights(
-    base: Mapping[str, float], override: Mapping[str, float] | None
+def merge_loss_weights(
+    base: Mapping[str, float],
+    override: Mapping[str, float] | None,
+    terms: Mapping[str, float] = DEFAULT_LOSS_WEIGHTS,
+    loss: str = "SCMTrainingLoss",
 ) -> dict[str, float]:
+    """``base`` with ``override``'s weights over it; unknown terms and negative weights refused.
+
+    Args:
+        base: The weights to start from.
+        override: Weights by term name, or ``None``.
+        terms: The terms the loss knows (its default weights).
+        loss: The loss's name, for messages.
+
+    Raises:
+        ConfigError: An unknown term or a weight below 0.
+    """
     merged = dict(base)
     for name, weight in (override or {}).items():
-        if name not in DEFAULT_LOSS_WEIGHTS:
+        if name not in terms:
             raise ConfigError(
-                f"loss_weights has unknown term {name!r}; SCMTrainingLoss weighs "
-                f"{', '.join(map(repr, DEFAULT_LOSS_WEIGHTS))}"
+                f"loss_weights has unknown term {name!r}; {loss} weighs "
+                f"{', '.join(map(repr, terms))}"
             )
         merged[name] = require_float(f"loss_weights[{name!r}]", weight, minimum=0.0)
     return merged
