@@ -126,7 +126,7 @@ def zpml(split: Split, seed: int, settings: Settings, head: HeadName) -> tuple[P
     return _prediction(out, thresholds["tau_infer"]), seconds
 
 
-def zpml_train(split: Split, seed: int, epochs: int | None = None) -> tuple[Prediction, float]:
+def zpml_train(split: Split, seed: int, epochs: int | None = None) -> tuple[Prediction, float, int]:
     """``zpml train TRAIN --val VAL --out RUN --seed S`` on shards of the split, nothing else
     set: the verb's own head choice, thresholds, model size, batch, learning rate and
     schedule, epochs and patience. Decoded at the run's ``tau_infer`` (calibrated on the
@@ -136,6 +136,9 @@ def zpml_train(split: Split, seed: int, epochs: int | None = None) -> tuple[Pred
         split: The dataset's split.
         seed: ``--seed``.
         epochs: ``--epochs`` as well: only for ``--quick`` and the untimed warm-up.
+
+    Returns:
+        The prediction, the training CPU seconds and the epochs the run trained.
     """
     import pandas as pd
 
@@ -165,9 +168,10 @@ def zpml_train(split: Split, seed: int, epochs: int | None = None) -> tuple[Pred
             )
         seconds = time.process_time() - start
         predictor = load_model(Path(tmp) / "run" / "best.pt")
+        ran = len((Path(tmp) / "run" / "metrics.jsonl").read_text().splitlines())
     with torch.no_grad():
         out = predictor.model(torch.from_numpy(split.val.x))
-    return _prediction(out, predictor.tau_infer), seconds
+    return _prediction(out, predictor.tau_infer), seconds, ran
 
 
 def _prediction(out: Any, tau: float) -> Prediction:
