@@ -22,7 +22,7 @@ from zpml_data.errors import ConfigError
 from zpml_data.validate import require_choice, require_float, require_positive_int
 from zpml_train.model.gated import GatedHead, GatedOutputs
 from zpml_train.model.policies import gate_bottom_paths
-from zpml_train.model.spec import check_model_size
+from zpml_train.model.size import check_model_size
 
 BottomCapability = Literal["reachable", "unreachable_by_construction"]
 QParam = Literal["none", "softplus"]

@@ -27,14 +27,14 @@ model too large to allocate before allocating it.
 from __future__ import annotations
 
 import dataclasses
-import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
 from torch import nn
 
 from zpml_data.errors import ConfigError
 from zpml_data.validate import require_choice, require_float, require_int
+from zpml_train.model.size import check_model_size
 
 RECORD_KEY = "model_record"
 RECORD_FORMAT = "zpml-model"
@@ -50,9 +50,6 @@ MAX_INPUT_DIM = 1 << 20
 MAX_OUTPUT_DIM = 1 << 16
 MAX_WIDTH = 1 << 16
 MAX_DEPTH = 64
-MAX_PARAMETERS = 1 << 28  # 1 GiB of float32
-# Head outputs per target, an upper bound over the heads (gated: latent, gate, side, 3 kinds).
-_HEAD_OUTPUTS = 8
 MAX_NAMES = MAX_INPUT_DIM
 MAX_NAME_CHARS = 1024
 
@@ -117,7 +114,7 @@ def check_spec(spec: Any, where: str = "model spec") -> dict[str, Any]:
     Raises:
         ConfigError: Not a mapping, unknown or missing keys, an unknown
             architecture or head, a size out of bounds, or a model with more
-            than :data:`MAX_PARAMETERS` parameters.
+            than :data:`zpml_train.model.size.MAX_PARAMETERS` parameters.
     """
     if not isinstance(spec, Mapping):
         raise ConfigError(f"{where}: expected a mapping, got {type(spec).__name__}")
@@ -149,49 +146,6 @@ def check_spec(spec: Any, where: str = "model spec") -> dict[str, Any]:
         "q_param": q_param,
         "q_min": q_min,
     }
-
-
-def check_model_size(
-    input_dim: int, output_dim: int, hidden: Sequence[int], where: str, hint: str = ""
-) -> None:
-    """Refuse a model too large for this machine, before anything of it is allocated.
-
-    Args:
-        input_dim: Input features.
-        output_dim: Targets.
-        hidden: The hidden layers' widths.
-        where: Named in the message.
-        hint: Appended to the message (how to fix it).
-
-    Raises:
-        ConfigError: More than :data:`MAX_PARAMETERS` parameters, or more than
-            fit in half of this machine's memory.
-    """
-    widths = list(hidden)
-    parameters = parameter_count(input_dim, output_dim, widths)
-    if parameters > min(MAX_PARAMETERS, _memory_parameters()):
-        raise ConfigError(
-            f"{where}: a model of {parameters:,} parameters ({input_dim} inputs, hidden "
-            f"{widths}, {output_dim} targets) is too large to load here; it was not built{hint}"
-        )
-
-
-def parameter_count(input_dim: int, output_dim: int, hidden: list[int]) -> int:
-    """An upper bound on the parameters of such a model (weights, biases and buffers)."""
-    count, width = 2 * input_dim, input_dim  # the standardisation buffers
-    for size in hidden:
-        count += (width + 1) * size
-        width = size
-    return count + _HEAD_OUTPUTS * (width + 1) * output_dim
-
-
-def _memory_parameters() -> int:
-    """How many float32 parameters fit in half of this machine's memory (no bound if unknown)."""
-    try:
-        memory = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    except (AttributeError, OSError, ValueError):
-        return MAX_PARAMETERS
-    return max(memory // 8, 1)
 
 
 def build_model(spec: Any, where: str = "model spec") -> nn.Module:
