@@ -25,6 +25,7 @@ from pathlib import Path
 from zpml_data.errors import SourceError, UsageError
 from zpml_data.io.atomic import sync_directory
 from zpml_data.io.guard import check_output_path, output_lock, refuse_overlap
+from zpml_data.shards.split import split_dirs
 from zpml_train.training._checkpoint import CHECKPOINT_FORMAT
 
 RUN_FILES = ("config.json", "metrics.jsonl", "last.pt", "best.pt", "report.html")
@@ -54,13 +55,15 @@ def claim_run_dir(
         overwrite: Replace a previous run there.
 
     Raises:
-        UsageError: The directory is, holds or sits inside one of the inputs;
+        UsageError: The directory is, holds or sits inside one of the inputs
+            (or the split directory an input is a set of);
             is not a directory; is locked by another run; or is not free (see
             :func:`prepare_run_dir`).
         SourceError: The directory cannot be created or written.
     """
     run_dir = Path(run_dir)
     check_output_path(run_dir, directory=True)
+    inputs = [*inputs, *_split_roots(inputs)]
     refuse_overlap(inputs, [run_dir])
     for data in inputs:  # run files inside a shard directory would mix output into data
         if Path(run_dir).resolve().is_relative_to(Path(data).resolve()):
@@ -83,6 +86,12 @@ def claim_run_dir(
         for directory in created:  # deepest first: only what this call made, and only if empty
             with contextlib.suppress(OSError):
                 directory.rmdir()
+
+
+def _split_roots(inputs: list[str | Path]) -> list[Path]:
+    """The split directories (``zpml shard --split``) that inputs are a set of: data too."""
+    parents = {Path(data).absolute().parent for data in inputs}
+    return sorted(root for root in parents if split_dirs(root) is not None)
 
 
 def prepare_run_dir(run_dir: Path, resume: bool, overwrite: bool = False) -> list[str]:

@@ -176,3 +176,17 @@ def test_overwrite_deletes_nothing_unless_every_file_is_a_runs(
     except Stop:
         assert ours
     assert digest(run) == before
+
+
+def test_a_run_inside_the_split_directory_it_trains_on_is_refused(tmp_path: Path) -> None:
+    split = tmp_path / "split"
+    for name in ("train", "val"):
+        (split / name).mkdir(parents=True)
+        (split / name / "manifest.json").write_text("{}")
+    sets = [split / "train", split / "val"]
+    inside = claim_run_dir(split / "run", sets, resume=False, overwrite=False)
+    with pytest.raises(UsageError, match=r"'.*split/run' is inside the input '.*split'"), inside:
+        pass
+    assert sorted(p.name for p in split.iterdir()) == ["train", "val"]
+    with claim_run_dir(tmp_path / "run", sets, resume=False, overwrite=False):
+        pass  # beside it is fine
