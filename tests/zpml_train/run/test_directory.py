@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import os
 import re
 from pathlib import Path
 
@@ -190,3 +191,28 @@ def test_a_run_inside_the_split_directory_it_trains_on_is_refused(tmp_path: Path
     assert sorted(p.name for p in split.iterdir()) == ["train", "val"]
     with claim_run_dir(tmp_path / "run", sets, resume=False, overwrite=False):
         pass  # beside it is fine
+
+
+@pytest.mark.parametrize("epoch_written", [False, True])
+def test_a_resume_killed_in_its_epoch_is_settled_by_the_next_claim(
+    tmp_path: Path, epoch_written: bool
+) -> None:
+    run = tmp_path / "run"
+    write_run(run)
+    before = digest(run)
+    (run / STAGING).mkdir()
+    for name in RUN_FILES:  # as a resume stages them: checkpoints linked, the rest copied
+        if name.endswith(".pt"):
+            os.link(run / name, run / STAGING / name)
+        else:
+            (run / STAGING / name).write_bytes((run / name).read_bytes())
+    (run / "config.json").write_text(json.dumps({"format": RUN_FORMAT, "resumed": True}))
+    if epoch_written:  # the killed resume had replaced last.pt: its run stands
+        write_checkpoint(run / "last.pt", {"model": {"w": torch.ones(2)}, "tag": "resumed"})
+    enter(run, resume=True)
+    assert STAGING not in os.listdir(run)
+    if epoch_written:
+        assert torch.load(run / "last.pt", weights_only=True)["tag"] == "resumed"
+        assert json.loads((run / "config.json").read_text())["resumed"] is True
+    else:
+        assert digest(run) == before
