@@ -151,24 +151,26 @@ def zpml_train(split: Split, seed: int, epochs: int | None = None) -> tuple[Pred
     if epochs is not None:
         options["epochs"] = epochs
     with tempfile.TemporaryDirectory() as tmp:
+        # train/ and val/ make data/ a split directory: the run goes beside it, not in it.
+        data, run = Path(tmp) / "data", Path(tmp) / "run"
         for name, part in (("train", split.train), ("val", split.val)):
             frame = pd.DataFrame(part.x, columns=list(split.inputs))
             frame["value"] = part.values
             frame["status"] = pd.Categorical.from_codes(part.codes, categories=list(STATUS_LABELS))
-            write_shards(frame, Path(tmp) / name)
+            write_shards(frame, data / name)
         start = time.process_time()
         with contextlib.redirect_stderr(io.StringIO()):  # its epoch lines
             train_shards(
-                Path(tmp) / "train",
-                Path(tmp) / "run",
-                val_dir=Path(tmp) / "val",
+                data / "train",
+                run,
+                val_dir=data / "val",
                 options=options,
                 echo=lambda line: None,
                 progress=False,
             )
         seconds = time.process_time() - start
-        predictor = load_model(Path(tmp) / "run" / "best.pt")
-        ran = len((Path(tmp) / "run" / "metrics.jsonl").read_text().splitlines())
+        predictor = load_model(run / "best.pt")
+        ran = len((run / "metrics.jsonl").read_text().splitlines())
     with torch.no_grad():
         out = predictor.model(torch.from_numpy(split.val.x))
     return _prediction(out, predictor.tau_infer), seconds, ran
