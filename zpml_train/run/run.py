@@ -34,7 +34,7 @@ from zpml_train.run._files import (
     plain,
     write_metrics,
 )
-from zpml_train.run.directory import RUN_FILES, claim_run_dir
+from zpml_train.run.directory import RUN_FILES, RUN_FORMAT, claim_run_dir
 from zpml_train.run.head_choice import (
     HeadChoice,
     build_model,
@@ -310,6 +310,7 @@ class _Run:
             return
         trainer, best = self.trainer, self.best
         data = {
+            "format": RUN_FORMAT,  # zpml's signature: --overwrite replaces only signed runs
             "data": {
                 "train": str(self.shard_dir.absolute()),
                 "train_manifest_sha256": trainer.dataset_fingerprint,
