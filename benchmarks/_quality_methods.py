@@ -32,13 +32,15 @@ from zpml_train import Batch, ProjectiveMLP, SCMTrainer, SCMTrainingLoss, Traini
 from zpml_train.model.gated import GatedHead, GatedOutputs
 from zpml_train.model.gated_loss import GatedLoss
 from zpml_train.model.heads import HeadName, RationalHead
+from zpml_train.run.settings import RunSettings
 
 
 @dataclass(frozen=True)
 class Settings:
     """What every neural method shares."""
 
-    hidden: tuple[int, ...] = (32, 32)
+    # zpml train's default backbone: "an MLP of the same size".
+    hidden: tuple[int, ...] = RunSettings().hidden
     batch: int = 128
     lr: float = 1e-2
     epochs: int = 30

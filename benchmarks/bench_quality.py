@@ -30,7 +30,7 @@ method trains on the training rows and is scored on the validation rows:
   ``survival:aft`` on finite rows and censored intervals.
 
 The baselines' neural methods (and the library rows) share ``PLAN``'s
-settings: the backbone size (32×32; 64×64 on the poles), Adam at 1e-2 decayed
+settings: zpml train's default backbone size (64×64), Adam at 1e-2 decayed
 to 0 by a cosine over the run, batch 128, the epochs. Metrics (mean ± sd over
 seeds): finite RMSE of the latent value on every finite row and of the
 decoded value on those that decode finite; censored rows decoded ⊥ on the
@@ -77,7 +77,7 @@ PLAN: dict[str, tuple[str, tuple[str, ...], methods.Settings]] = {
     "poles": (
         "rational",
         (MLP, "HistGradientBoosting"),
-        methods.Settings(epochs=30, hidden=(64, 64)),
+        methods.Settings(epochs=30),
     ),
 }
 # --quick: every neural method's epochs, zpml train's (--epochs) included.
