@@ -10,20 +10,40 @@ from zpml_data.errors import DataError
 class LossWatch:
     """The first training step whose loss was not finite, kept on the device.
 
-    :meth:`note` runs every step and never syncs; :meth:`check` reads one
-    number, at the points where the host reads the metrics anyway.
+    :meth:`note` runs every step and only keeps the loss (no kernel, no sync);
+    every ``flush_every`` steps, and at :meth:`check`, the kept losses are
+    tested together on the device. :meth:`check` reads one number, at the
+    points where the host reads the metrics anyway.
 
     Args:
         device: The training device.
+        flush_every: Steps whose losses are kept before they are tested.
     """
 
-    def __init__(self, device: torch.device) -> None:
+    def __init__(self, device: torch.device, flush_every: int = 64) -> None:
         self.first_bad = torch.zeros((), dtype=torch.float64, device=device)  # 0: none yet
+        self.flush_every = flush_every
+        self._losses: list[torch.Tensor] = []
+        self._first_step = 0  # the step of self._losses[0]; the others follow it one by one
 
     def note(self, loss: torch.Tensor, step: int) -> None:
-        """Remember ``step`` if its loss is not finite and no step was before it."""
-        bad = ~torch.isfinite(loss.detach()) & (self.first_bad == 0)
-        self.first_bad.copy_(torch.where(bad, float(step), self.first_bad))
+        """Keep ``step``'s loss, to be tested with the steps around it."""
+        if self._losses and step != self._first_step + len(self._losses):
+            self._flush()  # not the next step: test what is kept before starting over
+        if not self._losses:
+            self._first_step = step
+        self._losses.append(loss.detach().reshape(()))
+        if len(self._losses) >= self.flush_every:
+            self._flush()
+
+    def _flush(self) -> None:
+        """Remember the first kept step with a non-finite loss, unless an earlier one is known."""
+        if not self._losses:
+            return
+        bad = ~torch.isfinite(torch.stack(self._losses))
+        found = torch.where(bad.any(), bad.int().argmax() + self._first_step, 0)
+        self.first_bad.copy_(torch.where(self.first_bad == 0, found, self.first_bad))
+        self._losses = []
 
     def check(self, epoch: int) -> None:
         """Raise if a step's loss was not finite (one host read), and forget it.
@@ -31,6 +51,7 @@ class LossWatch:
         Raises:
             DataError: Naming the first such step and ``epoch``.
         """
+        self._flush()
         step = int(self.first_bad.item())
         if step:
             self.first_bad.zero_()
