@@ -10,6 +10,7 @@ a predictions file zpml wrote, never an input.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,6 +40,7 @@ from zpml_train.predict_io import (
     prediction_names,
     refuse_inside_inputs,
     refuse_missing_columns,
+    refuse_repeated_sources,
     written_by_predict,
 )
 
@@ -102,7 +104,9 @@ def predict_file(
         SourceError: A source cannot be read or ``out`` written.
         IntegrityError: The file holds another number of rows than were read.
     """
+    _refuse_directory_output(out)
     source = open_source(sources)
+    refuse_repeated_sources(source.names)
     names = source.schema.names
     kept = _kept_columns(names, keep, source)
     pairs = prediction_names(predictor.targets, value_template, status_template)
@@ -125,6 +129,24 @@ def predict_file(
         )
     with output_lock(path):
         return _write(predictor, source, path, as_csv, kept, pairs, batch_size, progress)
+
+
+def _refuse_directory_output(out: str | Path) -> None:
+    """Refuse an ``out`` spelled as a directory (a trailing separator): a file is written.
+
+    ``Path`` drops the separator, so ``pred.parquet/`` would otherwise become a
+    file called ``pred.parquet``; an existing directory is refused by
+    :func:`~zpml_data.io.guard.check_output_path`.
+
+    Raises:
+        UsageError: Naming the output.
+    """
+    spelled = os.fspath(out)
+    if spelled.endswith(tuple({os.sep, "/"})) or Path(spelled).is_dir():
+        raise UsageError(
+            f"output {spelled!r} is a directory; --out names the predictions file to write "
+            "(for example pred.parquet)"
+        )
 
 
 def _is_csv(spelled: Path, path: Path) -> bool:

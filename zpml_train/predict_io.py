@@ -8,6 +8,7 @@ refused naming it.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -69,6 +70,32 @@ def refuse_missing_columns(
             f"{', '.join(files)}: missing {what} column(s) {', '.join(map(repr, missing))}; "
             f"the model reads {', '.join(required)}"
         )
+
+
+def refuse_repeated_sources(files: list[str]) -> None:
+    """Refuse a source read twice: the same file named twice, by link, or through a directory.
+
+    Every row of such a file would be predicted twice, which no one asks for.
+
+    Args:
+        files: The files a source reads (its parts' names), in order.
+
+    Raises:
+        UsageError: Naming the file and both spellings.
+    """
+    seen: dict[tuple[int, int], str] = {}
+    for name in files:
+        try:
+            info = os.stat(name)
+        except OSError:
+            continue  # a table in memory, or a file that vanished: the reader says so
+        first = seen.setdefault((info.st_dev, info.st_ino), name)
+        if first != name or files.count(name) > 1:
+            again = "twice" if first == name else f"as {first!r} and {name!r}"
+            raise UsageError(
+                f"source file {name!r} is given {again}: its rows would be predicted twice; "
+                "name each file once"
+            )
 
 
 def refuse_inside_inputs(inputs: Any, outputs: list[str | Path]) -> None:

@@ -1,0 +1,69 @@
+"""Holes found by attacking ``zpml predict``, ``zpml evaluate`` and the model record.
+
+Each case through the real command: its exit code, one line naming the
+culprit, no traceback, nothing written, every input byte unchanged.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from tests.hostile.conftest import zpml_fails
+from zpml_train import ProjectiveMLP
+from zpml_train.model.spec import RECORD_KEY, ModelRecord, model_spec
+from zpml_train.training._checkpoint import write_checkpoint
+
+
+@pytest.fixture(scope="module")
+def work(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A model over inputs a, b in ``run/``; a 30-row table ``data/rows.parquet``."""
+    root = tmp_path_factory.mktemp("predict-holes")
+    torch.manual_seed(0)
+    model = ProjectiveMLP(2, 1, (4,))
+    record = ModelRecord(model_spec(model), ["a", "b"], ["y"], 0.1, 0.1)
+    (root / "run").mkdir()
+    write_checkpoint(
+        root / "run" / "best.pt", {"model": model.state_dict(), RECORD_KEY: record.to_dict()}
+    )
+    (root / "data").mkdir()
+    rng = np.random.default_rng(0)
+    pd.DataFrame({"a": rng.normal(size=30), "b": rng.normal(size=30)}).to_parquet(
+        root / "data" / "rows.parquet"
+    )
+    return root
+
+
+def _written(root: Path) -> set[Path]:
+    return {p for p in root.rglob("*") if p.is_file()}
+
+
+def test_a_source_given_twice_is_refused_whatever_its_spelling(work, tmp_path):
+    source = work / "data" / "rows.parquet"
+    link = tmp_path / "same.parquet"
+    link.symlink_to(source)
+    before = _written(tmp_path)
+    out = tmp_path / "p.parquet"
+    zpml_fails(2, r"rows\.parquet'? is given twice", "predict", work / "run", source, source,
+               "--out", out, inputs=(work,))  # fmt: skip
+    zpml_fails(2, r"same\.parquet'? is given as .*rows\.parquet", "predict", work / "run", source,
+               link, "--out", out, inputs=(work,))  # fmt: skip
+    os.link(source, tmp_path / "hard.parquet")
+    zpml_fails(2, r"hard\.parquet'? is given as", "predict", work / "run", source,
+               tmp_path / "hard.parquet", "--out", out, inputs=(work,))  # fmt: skip
+    assert _written(tmp_path) == before | {tmp_path / "hard.parquet"}
+
+
+def test_an_output_spelled_or_standing_as_a_directory_is_refused(work, tmp_path):
+    source = work / "data" / "rows.parquet"
+    (tmp_path / "made.parquet").mkdir()
+    for out in (f"{tmp_path / 'pred.parquet'}{os.sep}", tmp_path / "made.parquet"):
+        zpml_fails(2, r"output '.*(pred|made)\.parquet/?' is a directory", "predict",
+                   work / "run", source, "--out", out, inputs=(work,))  # fmt: skip
+    assert not (tmp_path / "pred.parquet").exists()
+    assert list((tmp_path / "made.parquet").iterdir()) == []
