@@ -12,7 +12,9 @@ measures, each in a fresh process:
   ``pyarrow.parquet.write_table`` with the same row-group size.
 
 Goals: zpml at most 2x the baseline's time, and zpml's peak memory (VmHWM)
-flat from the smallest to the largest size. Exits 1 if a goal is missed.
+flat from the smallest to the largest size. Every run, ``--quick`` included,
+checks that each source row is in a shard or in the quarantine. Exits 1 if
+that fails or (not ``--quick``) a goal is missed.
 """
 
 from __future__ import annotations
@@ -28,11 +30,18 @@ from benchmarks.bench_audit import write_dataset
 
 
 def run_zpml(source: Path, out: Path) -> float:
+    import pyarrow.parquet as pq
+
     from zpml_data.shards.writer import write_shards
 
     start = time.perf_counter()
-    write_shards(source, out, overwrite=True, on_error="quarantine")  # the data has bad rows
-    return time.perf_counter() - start
+    manifest = write_shards(source, out, overwrite=True, on_error="quarantine")  # bad rows
+    seconds = time.perf_counter() - start
+    source_rows = pq.ParquetFile(source).metadata.num_rows
+    # Nothing lost: every source row is in a shard or in the quarantine.
+    assert manifest.source_rows == source_rows, (manifest.source_rows, source_rows)
+    assert manifest.rows + manifest.quarantined_rows == source_rows
+    return seconds
 
 
 def run_baseline(shards: Path, out: Path) -> float:
