@@ -67,3 +67,44 @@ def test_an_output_spelled_or_standing_as_a_directory_is_refused(work, tmp_path)
                    work / "run", source, "--out", out, inputs=(work,))  # fmt: skip
     assert not (tmp_path / "pred.parquet").exists()
     assert list((tmp_path / "made.parquet").iterdir()) == []
+
+
+def _checkpoint_with(path: Path, head: str, **record: object) -> Path:
+    """A checkpoint over inputs a, b whose model record has ``record`` written in."""
+    torch.manual_seed(0)
+    model = ProjectiveMLP(2, 1, (4,), head=head)  # type: ignore[arg-type]
+    plain = ModelRecord(model_spec(model), ["a", "b"], ["y"], 0.1, 0.1).to_dict() | record
+    write_checkpoint(path, {"model": model.state_dict(), RECORD_KEY: plain})
+    return path
+
+
+@pytest.mark.parametrize(
+    ("head", "field", "value", "match"),
+    [
+        ("rational", "tau_infer", 1e308, r"beyond float32"),
+        ("rational", "tau_infer_calibrated", float("nan"), r"finite number, got nan"),
+        ("rational", "tau_infer_configured", 0.0, r"must be > 0"),
+        ("rational", "tau_infer", -0.1, r"must be > 0"),
+        ("gated", "tau_infer", 1e308, r"at or above 1"),
+        ("gated", "tau_infer_calibrated", 1.0, r"at or above 1"),
+        ("gated", "tau_infer_configured", float("inf"), r"finite number, got inf"),
+    ],
+)
+def test_a_recorded_threshold_the_head_cannot_decode_at_is_refused(
+    work, tmp_path, head, field, value, match
+):
+    model = _checkpoint_with(tmp_path / "bad.pt", head, **{field: value})
+    source = work / "data" / "rows.parquet"
+    out = tmp_path / "p.parquet"
+    pattern = rf"bad\.pt.*{field}: .*{match}"
+    zpml_fails(2, pattern, "predict", model, source, "--out", out, inputs=(model, work))
+    zpml_fails(2, pattern, "evaluate", model, source, inputs=(model, work))
+    assert _written(tmp_path) == {model}
+
+
+def test_a_threshold_in_range_still_loads(tmp_path):
+    from zpml_train import load_model
+
+    for head, tau in (("rational", 3.0), ("gated", 0.9)):
+        path = _checkpoint_with(tmp_path / f"{head}.pt", head, tau_infer=tau)
+        assert load_model(path).tau_infer == tau

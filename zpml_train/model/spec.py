@@ -214,10 +214,13 @@ class ModelRecord:
                 f"{where}: {len(self.inputs)} inputs and {len(self.targets)} targets, but "
                 f"the model has {self.spec['input_dim']} and {self.spec['output_dim']}"
             )
-        self.tau_infer = _tau("tau_infer", self.tau_infer)
-        self.tau_infer_configured = _tau("tau_infer_configured", self.tau_infer_configured)
+        head = self.spec["head"]
+        self.tau_infer = _tau("tau_infer", self.tau_infer, head)
+        self.tau_infer_configured = _tau("tau_infer_configured", self.tau_infer_configured, head)
         if self.tau_infer_calibrated is not None:
-            self.tau_infer_calibrated = _tau("tau_infer_calibrated", self.tau_infer_calibrated)
+            self.tau_infer_calibrated = _tau(
+                "tau_infer_calibrated", self.tau_infer_calibrated, head
+            )
         if not isinstance(self.categories, Mapping):
             raise ConfigError(f"{where}: categories must be a mapping of column to categories")
         self.categories = {
@@ -300,5 +303,37 @@ def _counts(counts: Any, where: str) -> dict[str, int]:
     }
 
 
-def _tau(name: str, value: Any) -> float:
-    return require_float(name, value, minimum=0.0, strict_minimum=True)
+def _tau(name: str, value: Any, head: str) -> float:
+    """A recorded threshold the record's head can decode at, refused naming the field.
+
+    The rational head takes any finite threshold above 0 that float32 holds
+    (the model decodes in float32: a larger one is infinite there, and every
+    row would decode ⊥); the gated head's capability rule also refuses 1 and above.
+
+    Raises:
+        ConfigError: ``name``: the value and the range it must be in.
+    """
+    from zpml_train.model.heads import check_tau_infer
+
+    try:
+        tau = check_tau_infer(value)
+        if head == "gated":
+            import torch
+
+            from zpml_train.model.gated import GatedHead
+
+            # The head's own rule, on a 1x1 head built without moving the caller's RNG.
+            with torch.random.fork_rng(devices=[]):
+                GatedHead(1, 1).bottom_capability(tau)
+        elif tau > _FLOAT32_MAX:
+            raise ConfigError(
+                f"tau_infer={tau!r} is beyond float32's range ({_FLOAT32_MAX:.4g}), where the "
+                "model decodes: every row would decode ⊥; choose a threshold like 0.05"
+            )
+    except ConfigError as error:
+        raise ConfigError(f"{name}: {error}") from None
+    return tau
+
+
+# The largest float32: a threshold above it is infinite where the model decodes.
+_FLOAT32_MAX = 3.4028234663852886e38
