@@ -46,9 +46,12 @@ def _mix(x: np.ndarray) -> np.ndarray:
 def _row_hash(values: np.ndarray, inputs: np.ndarray) -> np.ndarray:
     """A hash of each row's value and inputs: the sample's priority (content, not position).
 
-    One multiply and shift folds in each input; the finaliser mixes the whole.
+    The value is mixed before the first input is folded in (XOR-ing the raw
+    bits would let rows whose value and first input differ by the same bits
+    collide); one multiply and shift folds in each input; the finaliser mixes
+    the whole.
     """
-    digest = np.ascontiguousarray(values).view(np.uint64).copy()
+    digest = _mix(np.ascontiguousarray(values).view(np.uint64))
     for column in inputs.T:
         digest ^= np.ascontiguousarray(column).view(np.uint64)
         digest *= _MIX1

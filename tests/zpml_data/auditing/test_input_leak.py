@@ -7,7 +7,7 @@ import pandas as pd
 
 from tests.zpml_data.auditing.realistic import lab_export, survival
 from zpml_data import DatasetSpec, audit
-from zpml_data.auditing.leaks import SAMPLE_ROWS, LeakTally
+from zpml_data.auditing.leaks import SAMPLE_ROWS, LeakTally, _row_hash
 from zpml_data.auditing.rendering import render_text
 
 
@@ -82,3 +82,14 @@ def test_the_sample_is_the_same_whatever_the_batches():
     for other in totals[1:]:
         assert np.array_equal(np.sort(other.priority), np.sort(totals[0].priority))
         assert sorted(map(tuple, other.sample)) == sorted(map(tuple, totals[0].sample))
+
+
+def test_the_sample_priority_tells_rows_apart_by_content() -> None:
+    # These two rows collided when the value's raw bits were XOR-ed with the first input's.
+    pair = _row_hash(np.array([0.67, 1.16]), np.array([[-0.9, 3.0], [-1.7, 3.0]]))
+    assert pair[0] != pair[1]
+    rng = np.random.default_rng(0)
+    values = rng.normal(size=100_000).round(2) + 0.0  # + 0.0: no negative zeros
+    inputs = rng.normal(size=(100_000, 3)).round(1) + 0.0
+    distinct_rows = np.unique(np.column_stack([values, inputs]), axis=0).shape[0]
+    assert np.unique(_row_hash(values, inputs)).size == distinct_rows
