@@ -130,7 +130,18 @@ def _open_data(predictor: Predictor, data: Any, batch_size: int) -> Any:
 
 
 def _audit(predictor: Predictor, data: Any, batches: _TableBatches) -> None:
+    """Refuse a table that fails the audit's error checks, or ``input_finite`` as shards do.
+
+    A trainable row (finite or ⊥) whose input is not a finite float32 would be
+    decoded ``missing`` and leave the metrics without a word; ``zpml shard``
+    refuses such rows, and so does evaluation.
+
+    Raises:
+        DataError: Naming the failed checks, and each non-finite input column
+            with its count of trainable rows.
+    """
     from zpml_data import DatasetSpec, audit
+    from zpml_data.checks.rules import SHARD_LEVELS
     from zpml_data.spec import Target
 
     spec = DatasetSpec(
@@ -138,18 +149,40 @@ def _audit(predictor: Predictor, data: Any, batches: _TableBatches) -> None:
         inputs=tuple(predictor.inputs),
     )
     report = audit(batches.source, spec)
-    if report.verdict == "fail":
-        failed = sorted(
-            {
-                c["name"]
-                for c in report.to_dict()["checks"]
-                if c.get("failed") and c["level"] == "error"
-            }
-        )
-        raise DataError(
-            f"{data}: the data fail their checks ({', '.join(failed)}); "
-            f"zpml audit {data} shows the rows; fix them before evaluating"
-        )
+    failed = sorted(
+        {
+            c["name"]
+            for c in report.to_dict()["checks"]
+            if c.get("failed") and "error" in (c["level"], SHARD_LEVELS.get(c["name"]))
+        }
+    )
+    if not failed:
+        return
+    where = ""
+    if "input_finite" in failed:
+        counts = _nonfinite_input_counts(predictor, batches)
+        where = ": " + ", ".join(f"{count:,} in {name!r}" for name, count in counts.items())
+        where = f" (trainable rows with a non-finite input{where})"
+    raise DataError(
+        f"{data}: the data fail their checks ({', '.join(failed)}){where}; "
+        f"zpml audit {data} shows the rows; fix them before evaluating"
+    )
+
+
+def _nonfinite_input_counts(predictor: Predictor, batches: _TableBatches) -> dict[str, int]:
+    """Per input feature, the trainable rows (finite or ⊥ in any target) where it is not finite.
+
+    Counted as the model reads them: after the float32 cast, where 1e39 is inf.
+    """
+    from zpml_data.status import BOTTOM_STATUSES
+
+    trainable = np.array(sorted({int(Status.FINITE), *map(int, BOTTOM_STATUSES)}))
+    counts = np.zeros(len(predictor.features), np.int64)
+    for inputs, _, codes in batches:
+        codes_2d = codes.numpy().reshape(len(inputs), -1)
+        rows = np.isin(codes_2d, trainable).any(axis=1)
+        counts += (~np.isfinite(inputs.numpy()[rows])).sum(axis=0)
+    return {name: int(n) for name, n in zip(predictor.features, counts, strict=True) if n}
 
 
 def _metrics(predictor: Predictor, batches: Any) -> dict[str, float]:

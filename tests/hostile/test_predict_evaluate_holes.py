@@ -108,3 +108,34 @@ def test_a_threshold_in_range_still_loads(tmp_path):
     for head, tau in (("rational", 3.0), ("gated", 0.9)):
         path = _checkpoint_with(tmp_path / f"{head}.pt", head, tau_infer=tau)
         assert load_model(path).tau_infer == tau
+
+
+@pytest.mark.parametrize("bad", [np.nan, 1e39, -np.inf])
+def test_evaluate_refuses_trainable_rows_whose_inputs_are_not_finite(work, tmp_path, bad):
+    rng = np.random.default_rng(1)
+    table = pd.DataFrame(
+        {
+            "a": np.full(12, bad),
+            "b": rng.normal(size=12),
+            "y": rng.normal(size=12),
+            "status": ["finite"] * 10 + ["missing", "bottom"],
+        }
+    )
+    table.loc[10, "y"] = table.loc[11, "y"] = np.nan
+    table.loc[0, "b"] = np.inf
+    data = tmp_path / "labelled.parquet"
+    table.to_parquet(data)
+    zpml_fails(1, r"labelled\.parquet: .*input_finite.*11 in 'a', 1 in 'b'", "evaluate",
+               work / "run", data, "--json", tmp_path / "e.json",
+               inputs=(work, data))  # fmt: skip
+    assert _written(tmp_path) == {data}
+
+
+def test_evaluate_scores_a_table_whose_only_non_finite_inputs_are_on_untrained_rows(work, tmp_path):
+    from zpml_train.evaluate import evaluate
+
+    table = pd.DataFrame(
+        {"a": [0.1, 0.2, np.nan], "b": [0.3, 0.4, np.inf], "y": [1.0, 2.0, np.nan],
+         "status": ["finite", "finite", "missing"]}
+    )  # fmt: skip
+    assert evaluate(work / "run", table).rows == 3
