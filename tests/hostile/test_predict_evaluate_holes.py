@@ -139,3 +139,41 @@ def test_evaluate_scores_a_table_whose_only_non_finite_inputs_are_on_untrained_r
          "status": ["finite", "finite", "missing"]}
     )  # fmt: skip
     assert evaluate(work / "run", table).rows == 3
+
+
+@pytest.fixture(scope="module")
+def split(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A complete split directory ``split/`` (train/ and val/) from 60 labelled rows."""
+    from tests.conftest import run_zpml
+
+    root = tmp_path_factory.mktemp("half-split")
+    rng = np.random.default_rng(2)
+    pd.DataFrame(
+        {"x": rng.normal(size=60), "value": rng.normal(size=60), "status": ["finite"] * 60}
+    ).to_parquet(root / "src.parquet")
+    done = run_zpml("shard", str(root / "src.parquet"), str(root / "split"), "--split", "val=0.25")
+    assert done.returncode == 0, done.stderr
+    return root / "split"
+
+
+@pytest.mark.parametrize(
+    ("remove", "said"),
+    [
+        ("val", r"val/ is missing"),
+        ("val/manifest.json", r"val/ has no manifest"),
+        ("train", r"train/ is missing"),
+    ],
+)
+def test_training_on_a_half_written_split_names_the_missing_set_and_the_fix(
+    split, tmp_path, remove, said
+):
+    import shutil
+
+    half = tmp_path / "half"
+    shutil.copytree(split, half)
+    gone = half / remove
+    shutil.rmtree(gone) if gone.is_dir() else gone.unlink()
+    run = tmp_path / "run"
+    zpml_fails(1, rf"half: a half-written split \({said}\).*zpml shard .*--split .*--overwrite",
+               "train", half, "--out", run, "--epochs", "1", inputs=(half,))  # fmt: skip
+    assert not run.exists()

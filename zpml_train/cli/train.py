@@ -131,7 +131,6 @@ def train_shards(
         The last epoch's metrics (``val_``-prefixed on validation); empty if no epoch ran.
     """
     from zpml_data.io.progress import progress_bar
-    from zpml_data.shards.split import split_dirs
     from zpml_train.run.run import train_run
     from zpml_train.run.settings import RunSettings, load_run_config
     from zpml_train.run.summary import metrics_table
@@ -145,7 +144,7 @@ def train_shards(
             table, key = OPTIONS[option]
             tables[table][key] = value
     settings = RunSettings.from_dict(tables["run"], where=str(config or "options"))
-    sets = split_dirs(shard_dir)
+    sets = _split_sets(shard_dir)
     if sets is not None:
         # A directory written by zpml shard --split: train on its train/ set and,
         # unless validation shards are named, validate on its val/ set.
@@ -179,3 +178,32 @@ def train_shards(
     finally:
         distributed.finish()
     return last
+
+
+def _split_sets(shard_dir: str | Path) -> dict[str, Path] | None:
+    """The split sets of ``shard_dir`` (see :func:`~zpml_data.shards.split.split_dirs`).
+
+    Raises:
+        IntegrityError: A half-written split: ``shard_dir`` holds no manifest
+            of its own and some split sets, but not every one complete.
+    """
+    from zpml_data.errors import IntegrityError
+    from zpml_data.shards.split import SPLIT_NAMES, split_dirs
+
+    sets = split_dirs(shard_dir)
+    root = Path(shard_dir)
+    if sets is not None or (root / "manifest.json").exists():
+        return sets
+    found = [name for name in SPLIT_NAMES if (root / name).is_dir()]
+    if not found:
+        return None
+    lacking = [
+        f"{name}/ is missing" if name not in found else f"{name}/ has no manifest"
+        for name in SPLIT_NAMES
+        if not (root / name / "manifest.json").is_file()
+    ]
+    raise IntegrityError(
+        f"{shard_dir}: a half-written split ({'; '.join(lacking)}): the split was "
+        f"interrupted; write it again with zpml shard SOURCE... {shard_dir} "
+        "--split val=FRACTION --overwrite"
+    )
