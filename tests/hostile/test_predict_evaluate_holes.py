@@ -81,7 +81,8 @@ def _checkpoint_with(path: Path, head: str, **record: object) -> Path:
 @pytest.mark.parametrize(
     ("head", "field", "value", "match"),
     [
-        ("rational", "tau_infer", 1e308, r"beyond float32"),
+        ("rational", "tau_infer", 1e308, r"outside float32"),
+        ("rational", "tau_infer", 1e-40, r"outside float32"),
         ("rational", "tau_infer_calibrated", float("nan"), r"finite number, got nan"),
         ("rational", "tau_infer_configured", 0.0, r"must be > 0"),
         ("rational", "tau_infer", -0.1, r"must be > 0"),

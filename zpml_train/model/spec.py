@@ -306,34 +306,32 @@ def _counts(counts: Any, where: str) -> dict[str, int]:
 def _tau(name: str, value: Any, head: str) -> float:
     """A recorded threshold the record's head can decode at, refused naming the field.
 
-    The rational head takes any finite threshold above 0 that float32 holds
-    (the model decodes in float32: a larger one is infinite there, and every
-    row would decode ⊥); the gated head's capability rule also refuses 1 and above.
+    The model decodes in float32, so the threshold must be a normal float32
+    (a smaller one rounds towards 0, where ``Q == 0`` escapes the ⊥ mask; a
+    larger one is infinite, where every row decodes ⊥); the gated head's
+    capability rule also refuses 1 and above.
 
     Raises:
         ConfigError: ``name``: the value and the range it must be in.
     """
+    import torch
+
     from zpml_train.model.heads import check_tau_infer
 
+    float32 = torch.finfo(torch.float32)
     try:
         tau = check_tau_infer(value)
         if head == "gated":
-            import torch
-
             from zpml_train.model.gated import GatedHead
 
             # The head's own rule, on a 1x1 head built without moving the caller's RNG.
             with torch.random.fork_rng(devices=[]):
                 GatedHead(1, 1).bottom_capability(tau)
-        elif tau > _FLOAT32_MAX:
+        elif not float32.tiny <= tau <= float32.max:
             raise ConfigError(
-                f"tau_infer={tau!r} is beyond float32's range ({_FLOAT32_MAX:.4g}), where the "
-                "model decodes: every row would decode ⊥; choose a threshold like 0.05"
+                f"tau_infer={tau!r} is outside float32's normal range [{float32.tiny:.4g}, "
+                f"{float32.max:.4g}], where the model decodes it; choose a threshold like 0.05"
             )
     except ConfigError as error:
         raise ConfigError(f"{name}: {error}") from None
     return tau
-
-
-# The largest float32: a threshold above it is infinite where the model decodes.
-_FLOAT32_MAX = 3.4028234663852886e38
