@@ -14,7 +14,7 @@ import pyarrow as pa
 import pytest
 import torch
 
-from tests.conftest import assert_targets_equal
+from tests.conftest import DemoRun, assert_targets_equal
 from zpml_data import DatasetSpec, Target
 from zpml_data.auditing.report import AuditReport
 from zpml_data.cli.main import build_parser
@@ -25,8 +25,6 @@ from zpml_data.errors import IntegrityError, UsageError
 ROOT = Path(__file__).parents[1]
 README = (ROOT / "README.md").read_text()
 BLOCKS = re.findall(r"```(\w*)\n(.*?)```", README, re.S)
-BUILTIN_VERBS = ["audit", "convert", "shard", "verify", "inspect", "demo"]
-ALL_VERBS = [*BUILTIN_VERBS, "train", "predict", "evaluate"]
 
 
 def block(index, language):
@@ -120,10 +118,11 @@ def parser_options():
     }
 
 
-def test_the_cli_reference_names_every_verb_and_exactly_the_builtin_options():
+def test_the_cli_reference_names_every_verb_and_exactly_its_options():
     documented, actual = cli_reference(), parser_options()
     assert set(actual) <= set(documented)
-    for verb in ALL_VERBS:
+    assert {"demo", "train", "predict", "evaluate"} <= set(actual)  # the plugins loaded too
+    for verb in actual:
         assert documented[verb] == actual[verb], verb
 
 
@@ -176,3 +175,27 @@ def test_the_dask_commands_name_real_options():
     for line in lines:
         args = parser.parse_args(shlex.split(line)[1:])
         assert (args.engine, args.scheduler) == ("dask", "tcp://scheduler.example:8786")
+
+
+def test_the_check_table_lists_every_check_with_its_level():
+    from zpml_data.checks.rules import CHECK_LEVELS, SHARD_LEVELS
+
+    rows = re.findall(r"^\| `(\w+)` \| ([^|]+) \|", README, re.M)
+    assert [name for name, _ in rows] == list(CHECK_LEVELS)  # every check, in report order
+    for name, level in rows:
+        assert level.split()[0] == CHECK_LEVELS[name].value, name
+        if SHARD_LEVELS[name] != CHECK_LEVELS[name]:
+            assert f"{SHARD_LEVELS[name].value} in `zpml shard`" in level, name
+
+
+def test_the_demo_paragraph_names_what_the_demo_writes(demo: DemoRun):
+    paragraph = README.split("`zpml demo [OUT]` runs", 1)[1].split("\n\n", 1)[0]
+    named = re.findall(r"`OUT/([^`]+)`", paragraph)
+    assert len(named) >= 10
+    assert [path for path in named if not (demo.out / path).exists()] == []
+    assert "zpml_data.demo.run_demo" in paragraph  # the library function it names
+
+
+def test_every_example_is_named():
+    examples = sorted(path.name for path in (ROOT / "examples").iterdir() if path.is_file())
+    assert examples and [name for name in examples if name not in README] == []
