@@ -10,7 +10,6 @@ a predictions file zpml wrote, never an input.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,6 +37,7 @@ from zpml_train.predict_io import (
     WRITTEN_BY_KEY,
     input_matrix,
     prediction_names,
+    refuse_directory_output,
     refuse_inside_inputs,
     refuse_missing_columns,
     refuse_repeated_sources,
@@ -104,7 +104,7 @@ def predict_file(
         SourceError: A source cannot be read or ``out`` written.
         IntegrityError: The file holds another number of rows than were read.
     """
-    _refuse_directory_output(out)
+    refuse_directory_output(out, "--out", "the predictions file")
     source = open_source(sources)
     refuse_repeated_sources(source.names)
     names = source.schema.names
@@ -129,24 +129,6 @@ def predict_file(
         )
     with output_lock(path):
         return _write(predictor, source, path, as_csv, kept, pairs, batch_size, progress)
-
-
-def _refuse_directory_output(out: str | Path) -> None:
-    """Refuse an ``out`` spelled as a directory (a trailing separator): a file is written.
-
-    ``Path`` drops the separator, so ``pred.parquet/`` would otherwise become a
-    file called ``pred.parquet``; an existing directory is refused by
-    :func:`~zpml_data.io.guard.check_output_path`.
-
-    Raises:
-        UsageError: Naming the output.
-    """
-    spelled = os.fspath(out)
-    if spelled.endswith(tuple({os.sep, "/"})) or Path(spelled).is_dir():
-        raise UsageError(
-            f"output {spelled!r} is a directory; --out names the predictions file to write "
-            "(for example pred.parquet)"
-        )
 
 
 def _is_csv(spelled: Path, path: Path) -> bool:

@@ -72,6 +72,25 @@ def refuse_missing_columns(
         )
 
 
+def refuse_directory_output(out: str | Path, option: str, what: str) -> None:
+    """Refuse an output file spelled as a directory (a trailing separator) or standing as one.
+
+    ``Path`` drops a trailing separator, so ``pred.parquet/`` would otherwise
+    become a file called ``pred.parquet``.
+
+    Args:
+        out: The output as the user spelled it.
+        option: The option that named it (``--out``), for the message.
+        what: The file the option names, for the message.
+
+    Raises:
+        UsageError: Naming the output and the option.
+    """
+    spelled = os.fspath(out)
+    if spelled.endswith(tuple({os.sep, "/"})) or Path(spelled).is_dir():
+        raise UsageError(f"output {spelled!r} is a directory; {option} names {what} to write")
+
+
 def refuse_repeated_sources(files: list[str]) -> None:
     """Refuse a source read twice: the same file named twice, by link, or through a directory.
 

@@ -65,7 +65,11 @@ def test_an_output_spelled_or_standing_as_a_directory_is_refused(work, tmp_path)
     for out in (f"{tmp_path / 'pred.parquet'}{os.sep}", tmp_path / "made.parquet"):
         zpml_fails(2, r"output '.*(pred|made)\.parquet/?' is a directory", "predict",
                    work / "run", source, "--out", out, inputs=(work,))  # fmt: skip
-    assert not (tmp_path / "pred.parquet").exists()
+    for option, name in (("--json", "e.json"), ("--html", "e.html")):
+        zpml_fails(2, rf"output '.*{name}/' is a directory; {option} names", "evaluate",
+                   work / "run", source, option, f"{tmp_path / name}{os.sep}",
+                   inputs=(work,))  # fmt: skip
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["made.parquet"]
     assert list((tmp_path / "made.parquet").iterdir()) == []
 
 

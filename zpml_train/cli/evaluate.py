@@ -85,11 +85,14 @@ def evaluate_data(
     from zpml_data.io.guard import check_output_path, refuse_overlap
     from zpml_train.evaluate import evaluate
     from zpml_train.evaluate_page import evaluation_text, write_evaluation_page
-    from zpml_train.predict_io import refuse_inside_inputs
+    from zpml_train.predict_io import refuse_directory_output, refuse_inside_inputs
 
+    named = {"--json": (json_out, "the results file"), "--html": (html_out, "the page")}
+    for option, (path, what) in named.items():
+        if path is not None and str(path) != "-":
+            refuse_directory_output(path, option, what)
+            check_output_path(path)
     outputs = [path for path in (json_out, html_out) if path is not None and str(path) != "-"]
-    for path in outputs:
-        check_output_path(path)
     refuse_overlap([model, data], outputs)
     refuse_inside_inputs([model, data], outputs)
     evaluation = evaluate(model, data, device=device, batch_size=batch_size)
