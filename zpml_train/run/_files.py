@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 from collections.abc import Mapping
@@ -10,15 +9,10 @@ from pathlib import Path
 from typing import Any
 
 from zpml_data.io.atomic import atomic_write_text
-from zpml_data.shards.manifest import MANIFEST_NAME, Manifest
+from zpml_data.shards.manifest import Manifest
 from zpml_train.model.spec import RECORD_KEY, ModelRecord, model_spec
 from zpml_train.training import distributed
 from zpml_train.training.trainer import Record, SCMTrainer
-
-
-def manifest_fingerprint(shard_dir: str | Path) -> str:
-    """The sha256 of a shard directory's manifest: the identity of the data a run trains on."""
-    return hashlib.sha256((Path(shard_dir) / MANIFEST_NAME).read_bytes()).hexdigest()
 
 
 def model_record(manifest: Manifest, trainer: SCMTrainer, calibrated: Any) -> dict[str, Any]:

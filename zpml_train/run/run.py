@@ -29,7 +29,6 @@ from zpml_data.shards.manifest import Manifest
 from zpml_train.data.loader import ShardLoader, make_loader
 from zpml_train.run._files import (
     epoch_line,
-    manifest_fingerprint,
     model_record,
     plain,
     write_metrics,
@@ -164,6 +163,7 @@ class _Run:
     settings: RunSettings
     shard_dir: Path
     val_dir: Path | None
+    val_manifest: Manifest | None = None
     run_dir: Path = Path()
     main: bool = True
     echo: Callable[[str], None] = print
@@ -218,9 +218,10 @@ class _Run:
             scheduler=None if settings.lr_schedule == "constant" else cosine(optimizer, steps),
             config=config,
         )
-        trainer.dataset_fingerprint = manifest_fingerprint(shard_dir)
+        trainer.dataset_fingerprint = manifest.sha256  # the manifest the loader read
         val_path = None if val_dir is None else Path(val_dir)
-        return cls(trainer, manifest, choice, settings, Path(shard_dir), val_path)
+        val_manifest = None if val_loader is None else val_loader.manifest
+        return cls(trainer, manifest, choice, settings, Path(shard_dir), val_path, val_manifest)
 
     # -- the epochs -------------------------------------------------------------------
 
@@ -316,8 +317,8 @@ class _Run:
                 "train_manifest_sha256": trainer.dataset_fingerprint,
                 "val": None if self.val_dir is None else str(self.val_dir.absolute()),
                 "val_manifest_sha256": None
-                if self.val_dir is None
-                else manifest_fingerprint(self.val_dir),
+                if self.val_manifest is None
+                else self.val_manifest.sha256,
             },
             "head": {"head": self.choice.head, "reason": self.choice.reason},
             "run": dataclasses.asdict(self.settings),
