@@ -163,9 +163,10 @@ def _audit(predictor: Predictor, data: Any, batches: _TableBatches) -> None:
         counts = _nonfinite_input_counts(predictor, batches)
         where = ": " + ", ".join(f"{count:,} in {name!r}" for name, count in counts.items())
         where = f" (trainable rows with a non-finite input{where})"
+    name = data if isinstance(data, str | Path) else f"<{type(data).__name__}>"
     raise DataError(
-        f"{data}: the data fail their checks ({', '.join(failed)}){where}; "
-        f"zpml audit {data} shows the rows; fix them before evaluating"
+        f"{name}: the data fail their checks ({', '.join(failed)}){where}; "
+        f"zpml audit {name} shows the rows; fix them before evaluating"
     )
 
 

@@ -15,6 +15,7 @@ import pytest
 import torch
 
 from tests.hostile.conftest import zpml_fails
+from zpml_data.errors import DataError
 from zpml_train import ProjectiveMLP
 from zpml_train.model.spec import RECORD_KEY, ModelRecord, model_spec
 from zpml_train.training._checkpoint import write_checkpoint
@@ -144,6 +145,9 @@ def test_evaluate_scores_a_table_whose_only_non_finite_inputs_are_on_untrained_r
          "status": ["finite", "finite", "missing"]}
     )  # fmt: skip
     assert evaluate(work / "run", table).rows == 3
+    table.loc[0, "a"] = np.nan
+    with pytest.raises(DataError, match=r"^<DataFrame>: .*input_finite.* 1 in 'a'\)"):
+        evaluate(work / "run", table)
 
 
 @pytest.fixture(scope="module")
