@@ -3,7 +3,7 @@
 import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from zpml_data.shards.manifest import read_manifest
@@ -91,26 +91,43 @@ def grouped_tables(draw):
     st.booleans(),
     st.integers(8, 50),
 )
+# One row that hashes into val: the train set would be empty, refused the same way twice.
+@example(
+    frame=pd.DataFrame({"x": [0.0], "site": ["a"], "value": [-1.0], "status": ["finite"]}),
+    fraction=0.5,
+    seed=0,
+    by_site=False,
+    batch_size=8,
+)
 def test_a_split_puts_every_row_in_exactly_one_set_keeps_groups_whole_and_repeats(
     tmp_path, frame, fraction, seed, by_site, batch_size
 ):
+    from zpml_data.errors import DataError
     from zpml_data.shards.split import Split
     from zpml_data.shards.writer import write_split_shards
 
     split = Split(fraction, seed, "site" if by_site else None)
-    written = {}
+    written, refused = {}, []
     for attempt, size in (("one", batch_size), ("two", 64)):  # another batching, same sets
         out = tmp_path / attempt
-        manifests = write_split_shards(
-            frame, out, split, on_error="quarantine", batch_size=size, rows_per_shard=30,
-            overwrite=True,
-        )  # fmt: skip
+        try:
+            manifests = write_split_shards(
+                frame, out, split, on_error="quarantine", batch_size=size, rows_per_shard=30,
+                overwrite=True,
+            )  # fmt: skip
+        except DataError as error:  # every row hashed into val: no training set to write
+            assert "the train split would be empty" in str(error)
+            refused.append(attempt)
+            continue
         written[attempt] = {name: sorted(_row_ids(out / name, m)) for name, m in manifests.items()}
         total = sum(m.source_rows for m in manifests.values())
         assert total == len(frame)
         for name, m in manifests.items():
             assert m.split == {"name": name, "fraction": fraction, "seed": seed, "by": split.by}
             assert m.rows + m.quarantined_rows == m.source_rows
+    if refused:
+        assert refused == ["one", "two"]  # the same refusal, whatever the batching
+        return
     ids = written["one"]
     assert sorted(ids["train"] + ids["val"]) == list(range(len(frame)))  # exactly once
     assert written["one"] == written["two"]  # deterministic, whatever the batch size
