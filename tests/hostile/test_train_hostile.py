@@ -74,6 +74,11 @@ def test_overwrite_never_deletes_a_users_own_files(shards: Path, tmp_path: Path)
 REFUSALS = {
     "capability": (1, "cannot emit ⊥", '[training]\ntau_infer = 1e-6\n[run]\nq_param = "softplus"'),
     "huge_lr": (2, r"lr must be in \(0.0, 10.0\], got 1e\+300", "[run]\nlr = 1e300"),
+    "huge_loss_weight": (
+        2,
+        r"loss_weights\['fit'\] = 1e\+308 is above 1e\+06, the largest loss weight.*lower it",
+        "[training]\nloss_weights = {fit = 1e308}",
+    ),
     "huge_width": (2, "too large to load here; it was not built", "[run]\nhidden = [100000000]"),
     "training_seed": (2, "seed must be between 0 and", "[training]\nseed = 100000000000000000000"),
     "device": (2, "device must be a torch device", '[training]\ndevice = "gpu:zero"'),

@@ -27,6 +27,12 @@ MarginReduction = Literal["population", "conditional"]
 
 # Component weights of SCMTrainingLoss: the reference package's defaults.
 DEFAULT_LOSS_WEIGHTS: dict[str, float] = {"fit": 1.0, "margin": 0.1, "sign": 1.0, "rejection": 0.01}
+# The largest loss weight. Only the weights' ratios shape training (Adam barely
+# sees the loss's overall scale) and the defaults run from 0.01 to 1: a term
+# weighed over 1e6 times a default one leaves the others near float32's
+# resolution (about 7 digits), and a larger weight times a large loss runs out
+# of float32's range (1e308 overflows every loss). Such a weight is a slip.
+MAX_LOSS_WEIGHT = 1e6
 
 
 def _masked_mean(values: Tensor, mask: Tensor | None) -> Tensor:
@@ -328,7 +334,7 @@ def merge_loss_weights(
         loss: The loss's name, for messages.
 
     Raises:
-        ConfigError: An unknown term or a weight below 0.
+        ConfigError: An unknown term or a weight that :func:`require_loss_weight` refuses.
     """
     merged = dict(base)
     for name, weight in (override or {}).items():
@@ -337,5 +343,23 @@ def merge_loss_weights(
                 f"loss_weights has unknown term {name!r}; {loss} weighs "
                 f"{', '.join(map(repr, terms))}"
             )
-        merged[name] = require_float(f"loss_weights[{name!r}]", weight, minimum=0.0)
+        merged[name] = require_loss_weight(name, weight)
     return merged
+
+
+def require_loss_weight(name: str, weight: Any) -> float:
+    """``weight`` for the term ``name`` as a float in ``[0, MAX_LOSS_WEIGHT]``.
+
+    Raises:
+        ConfigError: Not a finite number, below 0, or above :data:`MAX_LOSS_WEIGHT`.
+    """
+    label = f"loss_weights[{name!r}]"
+    checked = require_float(label, weight, minimum=0.0)
+    if checked > MAX_LOSS_WEIGHT:
+        raise ConfigError(
+            f"{label} = {weight!r} is above {MAX_LOSS_WEIGHT:g}, the largest loss weight: "
+            "the weights only set the terms against each other (the defaults are 0.01 to 1) "
+            f"and a larger one overflows float32 or drowns the other terms; lower it to "
+            f"{MAX_LOSS_WEIGHT:g} or less, scaling the other weights by the same factor"
+        )
+    return checked

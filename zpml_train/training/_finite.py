@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import torch
 
 from zpml_data.errors import DataError
@@ -45,8 +47,13 @@ class LossWatch:
         self.first_bad.copy_(torch.where(self.first_bad == 0, found, self.first_bad))
         self._losses = []
 
-    def check(self, epoch: int) -> None:
+    def check(self, epoch: int, loss_weights: Mapping[str, float] | None = None) -> None:
         """Raise if a step's loss was not finite (one host read), and forget it.
+
+        Args:
+            epoch: The epoch, for the message.
+            loss_weights: The weights the loss was given; those above 1 are
+                named as a possible cause.
 
         Raises:
             DataError: Naming the first such step and ``epoch``.
@@ -55,8 +62,13 @@ class LossWatch:
         step = int(self.first_bad.item())
         if step:
             self.first_bad.zero_()
+            # A weight multiplies its term's loss: only one above 1 can push a finite loss over.
+            heavy = {name: w for name, w in (loss_weights or {}).items() if w > 1}
+            weights = ", ".join(f"{name!r}: {w:g}" for name, w in heavy.items())
             raise DataError(
                 f"training stopped: the loss is not finite at step {step} of epoch {epoch} "
                 "(the model's weights are no longer usable); nothing of this epoch is kept. "
-                "Check the inputs for non-finite values, or lower the learning rate"
+                "Check the inputs for non-finite values, "
+                + (f"lower the loss weights above 1 ({weights}), " if heavy else "")
+                + "or lower the learning rate"
             )

@@ -10,6 +10,7 @@ from typing import Any, Literal, Protocol, runtime_checkable
 from zpml_data.errors import ConfigError
 from zpml_data.io.untrusted import parse_untrusted
 from zpml_data.validate import require_choice, require_float, require_positive_int, require_seed
+from zpml_train.model.losses import require_loss_weight
 from zpml_train.model.policies import GradientPolicy
 
 FLOAT32_TINY = 1.1754943508222875e-38  # the smallest normal float32
@@ -262,7 +263,7 @@ def _check_weights(weights: Any) -> dict[str, float]:
     for name, weight in weights.items():
         if not isinstance(name, str) or not name:
             raise ConfigError(f"loss_weights keys must be non-empty strings, got {name!r}")
-        checked[name] = require_float(f"loss_weights[{name!r}]", weight, minimum=0.0)
+        checked[name] = require_loss_weight(name, weight)
     return checked
 
 

@@ -204,7 +204,7 @@ class SCMTrainer:
             self.config.log_hook is not None
             and self.global_step % self.config.log_every_n_steps == 0
         ):
-            self._loss_watch.check(self.current_epoch)
+            self._loss_watch.check(self.current_epoch, self._loss_weights)
             metrics = self._epoch_metrics.read()
             self._emit("train", step=self.global_step, step_loss=float(loss.detach()), **metrics)
         return loss.detach()
@@ -268,7 +268,7 @@ class SCMTrainer:
             self._optimizer_step()
 
     def _end_epoch(self, epoch: int) -> Record:
-        self._loss_watch.check(self.current_epoch)
+        self._loss_watch.check(self.current_epoch, self._loss_weights)
         record: Record = {"epoch": epoch, "step": self.global_step, **self._epoch_metrics.read()}
         val = self.validate()
         if val is not None:

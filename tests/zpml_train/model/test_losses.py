@@ -158,6 +158,9 @@ def test_loss_weights_override_per_call_and_refuse_unknown_terms() -> None:
         loss_fn((P, Q), (Y_n, Y_d), loss_weights={"implicit": 1.0})
     with pytest.raises(ConfigError, match=r"loss_weights\['sign'\] must be >= 0.0, got -2"):
         SCMTrainingLoss({"sign": -2})
+    SCMTrainingLoss({"sign": ours.MAX_LOSS_WEIGHT})  # the bound itself is a weight
+    with pytest.raises(ConfigError, match=r"loss_weights\['fit'\] = 1e\+308 is above 1e\+06"):
+        loss_fn((P, Q), (Y_n, Y_d), loss_weights={"fit": 1e308})
 
 
 def test_outputs_are_matched_to_the_targets_shape() -> None:
