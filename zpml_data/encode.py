@@ -179,6 +179,12 @@ def _encode_arrow(labels: pa.Array | pa.ChunkedArray, *, strict: bool = True) ->
     chunks = labels.chunks if isinstance(labels, pa.ChunkedArray) else [labels]
     if not chunks:
         return np.empty(0, dtype=np.int8)
+    if pa.types.is_floating(labels.type) and not strict:
+        # Integer codes with nulls, as pandas writes them (NaN): whole numbers are codes.
+        numbers = labels.to_numpy(zero_copy_only=False)  # nulls read as NaN
+        with np.errstate(invalid="ignore"):
+            whole = (numbers == np.floor(numbers)) & (numbers >= 0) & (numbers < len(Status))
+        return np.where(whole, numbers, -1).astype(np.int8)
     if pa.types.is_floating(labels.type):
         # Integer codes with nulls, as pandas writes them: whole numbers are codes.
         with contextlib.suppress(pa.ArrowInvalid):

@@ -18,6 +18,7 @@ import dataclasses
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
+import numpy as np
 import pandas as pd
 
 from zpml_data.auditing.report import AuditReport, compare_reports, json_value
@@ -90,12 +91,8 @@ class _Audit:
         """Count and check one batch."""
         for tally in self.targets.values():
             tally.add_counts(part.file, part.batch, *values_and_codes(part.batch, tally.target))
-        checked = check_batch(part, self.spec, user_schema)
-        frame = checked.frame
-        for failure in checked.failures:
-            describe = _describer(
-                part.file, frame, failure.target, self.spec.numeric_inputs, failure.check
-            )
+        for failure in check_batch(part, self.spec, user_schema):
+            describe = _describer(part, failure.target, self.spec.numeric_inputs, failure.check)
             if failure.target is None:
                 check = self.user_checks.setdefault(
                     failure.check, CheckTally(failure.check, failure.level)
@@ -105,7 +102,8 @@ class _Audit:
             tally = self.targets[failure.target]
             tally.checks[failure.check].add(failure.rows, describe)
             if failure.check == "status_known" and isinstance(failure.target, LabelledTarget):
-                labels = frame.loc[failure.rows, failure.target.status].astype(str)
+                status = part.batch.column(failure.target.status)
+                labels = status.take(failure.rows - part.first_row).to_pandas().astype(str)
                 tally.unknown.update(labels.value_counts().to_dict())
 
 
@@ -166,28 +164,33 @@ def _audit_source(
 
 
 def _describer(
-    file: str,
-    frame: pd.DataFrame,
-    target: ResolvedTarget | None,
-    inputs: Sequence[str],
-    check: str,
-) -> Callable[[int], dict[str, Any]]:
-    """A function that turns a failing row label into a JSON-ready example."""
+    part: SourceBatch, target: ResolvedTarget | None, inputs: Sequence[str], check: str
+) -> Callable[[np.ndarray], list[dict[str, Any]]]:
+    """A function that turns failing row labels into JSON-ready examples.
 
-    def describe(row: int) -> dict[str, Any]:
-        example: dict[str, Any] = {"file": file, "row": int(row)}
+    It converts only those rows of the batch to pandas, so a batch with a
+    few failing rows costs a few rows.
+    """
+
+    def describe(rows: np.ndarray) -> list[dict[str, Any]]:
+        frame = part.batch.take(rows - part.first_row).to_pandas()
+        frame.index = rows
+        return [example(frame, int(row)) for row in rows]
+
+    def example(frame: pd.DataFrame, row: int) -> dict[str, Any]:
+        found: dict[str, Any] = {"file": part.file, "row": row}
         if target is not None:
-            example["value"] = json_value(frame.at[row, target.value])
+            found["value"] = json_value(frame.at[row, target.value])
         if isinstance(target, LabelledTarget):
             status = frame.at[row, target.status]
-            example["status"] = None if pd.isna(status) else json_value(status)
+            found["status"] = None if pd.isna(status) else json_value(status)
         if check == "input_finite":
             cells = frame.loc[row, list(inputs)]
             finite = finite_in_float32(cells)
-            example["inputs"] = {
+            found["inputs"] = {
                 c: json_value(v) for (c, v), ok in zip(cells.items(), finite, strict=True) if not ok
             }
-        return example
+        return found
 
     return describe
 

@@ -30,10 +30,14 @@ class CheckTally:
     def __init__(self, name: str, level: Level) -> None:
         self.result = CheckResult(name, level)
 
-    def add(self, failed_rows: np.ndarray, describe: Any) -> None:
+    def add(
+        self, failed_rows: np.ndarray, describe: Callable[[np.ndarray], list[dict[str, Any]]]
+    ) -> None:
+        """Count failing rows; ``describe`` makes examples of the first few while room is left."""
         self.result.failed += len(failed_rows)
         room = MAX_EXAMPLES - len(self.result.examples)
-        self.result.examples += [describe(row) for row in failed_rows[:room]]
+        if room > 0 and len(failed_rows):
+            self.result.examples += describe(failed_rows[:room])
 
     def merge(self, other: CheckTally) -> None:
         """Add the failures counted after these (the first examples stay first)."""
@@ -187,8 +191,8 @@ def values_and_codes(
 
 def _semantic_describer(
     file: str, frame: pd.DataFrame, groups: tuple[str, ...]
-) -> Callable[[int], dict[str, Any]]:
-    """A function that turns a row failing a group-level check into a JSON-ready example."""
+) -> Callable[[np.ndarray], list[dict[str, Any]]]:
+    """A function that turns rows failing a group-level check into JSON-ready examples."""
 
     def describe(row: int) -> dict[str, Any]:
         code = int(frame.at[row, STATUS])
@@ -196,4 +200,4 @@ def _semantic_describer(
         example["status"] = STATUS_LABELS[code] if code >= 0 else None
         return example | {g: str(frame.at[row, group_column(g)]) for g in groups}
 
-    return describe
+    return lambda rows: [describe(row) for row in rows]

@@ -1,18 +1,21 @@
-"""The semantic rules as pandera checks, and the one function that checks a batch.
+"""The row rules as pandera checks, and the one function that checks a batch.
 
 Importing this module registers the checks with pandera. The built-in schema
 (``schemas/status-target.yaml``) validates a frame whose target columns are
-named ``value`` and ``status`` and whose other columns are the inputs; each
-target's columns are renamed to those names before validating. The audit and
-the shard writer both check batches with :func:`check_batch`, so a row the
-audit passes is a row the writer accepts.
+named ``value`` and ``status`` and whose other columns are the inputs; users
+can name the same checks in their own schemas. Each rule is one formula
+(:class:`Rows`) over what it reads of the rows, so :func:`check_batch` runs
+the built-in schema's rules on a record batch without the pandas frame and
+pandera's per-failure report, and gets the rows pandera would fail (a
+property test holds them equal). The audit and the shard writer both check
+batches with :func:`check_batch`, so a row the audit passes is a row the
+writer accepts.
 """
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
 from importlib import resources
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -21,15 +24,18 @@ import numpy as np
 import pandas as pd
 import pandera.errors
 import pandera.pandas as pa
+import pyarrow as pa_arrow
+import pyarrow.compute as pc
 from pandera.extensions import register_check_method
 from pandera.io.pandas_io import deserialize_schema
 
 from zpml_data.checks.levels import Level
+from zpml_data.encode import status_codes_lenient
 from zpml_data.errors import UsageError
 from zpml_data.io.sources import SourceBatch
 from zpml_data.io.untrusted import parse_untrusted
 from zpml_data.spec import LegacyTarget, ResolvedSpec, ResolvedTarget
-from zpml_data.status import BOTTOM_STATUSES, STATUS_LABELS, Status
+from zpml_data.status import BOTTOM_STATUSES, LABEL_TO_CODE, STATUS_LABELS, Status
 
 VALUE, STATUS = "value", "status"
 
@@ -63,6 +69,7 @@ def checks_of(legacy: bool) -> list[str]:
 
 
 _TRAINABLE = [Status.FINITE.label] + [s.label for s in sorted(BOTTOM_STATUSES)]
+_CENSORED = [Status.CENSORED_BELOW.label, Status.CENSORED_ABOVE.label]
 
 
 def status_is(status: pd.Series, labels: list[str]) -> pd.Series:
@@ -73,58 +80,171 @@ def status_is(status: pd.Series, labels: list[str]) -> pd.Series:
     return status.isin(labels)
 
 
-@register_check_method(check_type="vectorized")
-def status_present(status: pd.Series) -> pd.Series:
-    """The status is not null."""
-    return status.notna()
-
-
-@register_check_method(check_type="vectorized")
-def status_known(status: pd.Series) -> pd.Series:
-    """The status is one of the seven labels (or codes 0..6)."""
-    return status_is(status, list(STATUS_LABELS)) | status.isna()
-
-
-def finite_in_float32(values: pd.Series | pd.DataFrame) -> np.ndarray:
+def finite_in_float32(values: pd.Series | pd.DataFrame | np.ndarray) -> np.ndarray:
     """Where values are finite once stored as float32, as shards store them.
 
     A value beyond float32's range (``1e39``) is finite in float64 but becomes
     ``inf`` in a shard, so it is not finite here.
     """
-    array = values.to_numpy(dtype=np.float64, na_value=np.nan)
+    if isinstance(values, np.ndarray):
+        array = values
+    else:
+        array = values.to_numpy(dtype=np.float64, na_value=np.nan)
+    if array.dtype == np.float32:
+        return np.isfinite(array)
     with np.errstate(over="ignore"):
         return np.isfinite(array.astype(np.float32))
+
+
+class Rows:
+    """What the built-in rules read of one target's rows, and the rules themselves.
+
+    Each rule is a method giving a bool per row (True: the row passes), so
+    one formula serves both callers: the pandera checks registered below
+    (the rows of a pandas frame, for the built-in schema and users' schemas)
+    and :func:`check_batch`, which reads a record batch's status codes once
+    and skips pandera's per-failure report (most of an audit's time when
+    every batch has a failing row).
+    """
+
+    def __init__(
+        self,
+        status_in: Callable[[list[str]], np.ndarray],
+        status_null: np.ndarray,
+        values: Callable[[], np.ndarray] | None = None,
+        inputs_finite: Callable[[], np.ndarray] | None = None,
+    ) -> None:
+        self.status_in, self.status_null = status_in, status_null
+        self._values, self._inputs_finite = values, inputs_finite
+
+    @classmethod
+    def of_frame(cls, status: pd.Series, frame: pd.DataFrame | None = None) -> Rows:
+        """The rows of a status column, and of the built-in schema's frame if given."""
+
+        def values() -> np.ndarray:
+            assert frame is not None
+            return frame[VALUE].to_numpy(dtype=np.float64, na_value=np.nan)
+
+        def inputs_finite() -> np.ndarray:
+            assert frame is not None
+            inputs = frame.drop(columns=[VALUE, STATUS])
+            if inputs.shape[1] == 0:
+                return np.ones(len(frame), dtype=bool)
+            return np.asarray(finite_in_float32(inputs).all(axis=1))
+
+        return cls(
+            lambda labels: np.asarray(status_is(status, labels)),
+            status.isna().to_numpy(),
+            values,
+            inputs_finite,
+        )
+
+    @classmethod
+    def of_batch(
+        cls, batch: pa_arrow.RecordBatch, target: ResolvedTarget, inputs: Sequence[str]
+    ) -> Rows:
+        """The rows of one target of a record batch: its status decoded to codes once."""
+        values = functools.cache(lambda: float_column(batch.column(target.value)))
+
+        def inputs_finite() -> np.ndarray:
+            finite = np.ones(batch.num_rows, dtype=bool)
+            for name in inputs:
+                column = batch.column(name)
+                if not (pa_arrow.types.is_integer(column.type) and column.null_count == 0):
+                    finite &= finite_in_float32(float_column(column))
+            return finite
+
+        if isinstance(target, LegacyTarget):
+            return cls.unlabelled(batch.num_rows, values)
+        status = batch.column(target.status)
+
+        def status_in(labels: list[str]) -> np.ndarray:
+            lookup = np.zeros(len(STATUS_LABELS) + 1, dtype=bool)  # the last slot: code -1
+            lookup[[LABEL_TO_CODE[label] for label in labels]] = True
+            return lookup[codes]
+
+        codes = status_codes_lenient(status)
+        null = pc.is_null(status, nan_is_null=True).to_numpy(zero_copy_only=False)
+        return cls(status_in, null, values, inputs_finite)
+
+    @classmethod
+    def unlabelled(cls, rows: int, values: Callable[[], np.ndarray]) -> Rows:
+        """The rows of a value column without a status column (a legacy target)."""
+        nowhere = np.zeros(rows, dtype=bool)
+        return cls(lambda labels: nowhere, nowhere, values)
+
+    def status_present(self) -> np.ndarray:
+        """The status is not null."""
+        return ~self.status_null
+
+    def status_known(self) -> np.ndarray:
+        """The status is one of the seven labels (or codes 0..6)."""
+        return self.status_in(list(STATUS_LABELS)) | self.status_null
+
+    def finite_value(self) -> np.ndarray:
+        """A ``finite`` row has a finite value, within float32's range."""
+        assert self._values is not None
+        return ~self.status_in([Status.FINITE.label]) | finite_in_float32(self._values())
+
+    def censored_bound_present(self) -> np.ndarray:
+        """A censored row carries the bound it was censored at as a finite (float32) value."""
+        assert self._values is not None
+        return ~self.status_in(_CENSORED) | finite_in_float32(self._values())
+
+    def input_finite(self) -> np.ndarray:
+        """A trainable (finite or bottom) row has finite float32 inputs in every other column."""
+        assert self._inputs_finite is not None
+        return ~self.status_in(_TRAINABLE) | self._inputs_finite()
+
+    def legacy_sentinel(self) -> np.ndarray:
+        """Without a status column, a NaN or ±inf value is a legacy sentinel nobody explained."""
+        assert self._values is not None
+        return np.isfinite(self._values())
+
+
+def float_column(column: pa_arrow.Array) -> np.ndarray:
+    """A numeric Arrow column as a numpy float array (float32 kept; nulls read as NaN)."""
+    if not pa_arrow.types.is_float32(column.type):
+        column = column.cast(pa_arrow.float64(), safe=False)
+    return column.to_numpy(zero_copy_only=False)
+
+
+@register_check_method(check_type="vectorized")
+def status_present(status: pd.Series) -> pd.Series:
+    """The status is not null."""
+    return pd.Series(Rows.of_frame(status).status_present(), index=status.index)
+
+
+@register_check_method(check_type="vectorized")
+def status_known(status: pd.Series) -> pd.Series:
+    """The status is one of the seven labels (or codes 0..6)."""
+    return pd.Series(Rows.of_frame(status).status_known(), index=status.index)
 
 
 @register_check_method(check_type="vectorized", supported_types=pd.DataFrame)
 def finite_value(frame: pd.DataFrame) -> pd.Series:
     """A ``finite`` row has a finite value, within float32's range."""
-    finite = status_is(frame[STATUS], [Status.FINITE.label])
-    return ~finite | finite_in_float32(frame[VALUE])
+    return pd.Series(Rows.of_frame(frame[STATUS], frame).finite_value(), index=frame.index)
 
 
 @register_check_method(check_type="vectorized", supported_types=pd.DataFrame)
 def censored_bound_present(frame: pd.DataFrame) -> pd.Series:
     """A censored row carries the bound it was censored at as a finite (float32) value."""
-    censored = status_is(frame[STATUS], [Status.CENSORED_BELOW.label, Status.CENSORED_ABOVE.label])
-    return ~censored | finite_in_float32(frame[VALUE])
+    rows = Rows.of_frame(frame[STATUS], frame)
+    return pd.Series(rows.censored_bound_present(), index=frame.index)
 
 
 @register_check_method(check_type="vectorized", supported_types=pd.DataFrame)
 def input_finite(frame: pd.DataFrame) -> pd.Series:
     """A trainable (finite or bottom) row has finite float32 inputs in every other column."""
-    inputs = frame.drop(columns=[VALUE, STATUS])
-    if inputs.shape[1] == 0:
-        return pd.Series(True, index=frame.index)
-    return ~status_is(frame[STATUS], _TRAINABLE) | finite_in_float32(inputs).all(axis=1)
+    return pd.Series(Rows.of_frame(frame[STATUS], frame).input_finite(), index=frame.index)
 
 
 @register_check_method(check_type="vectorized")
 def legacy_sentinel(value: pd.Series) -> pd.Series:
     """Without a status column, a NaN or ±inf value is a legacy sentinel nobody explained."""
-    return pd.Series(
-        np.isfinite(value.to_numpy(dtype=np.float64, na_value=np.nan)), index=value.index
-    )
+    rows = Rows.unlabelled(len(value), lambda: value.to_numpy(dtype=np.float64, na_value=np.nan))
+    return pd.Series(rows.legacy_sentinel(), index=value.index)
 
 
 def failed_rows(schema: pa.DataFrameSchema, frame: pd.DataFrame) -> dict[str, np.ndarray]:
@@ -143,26 +263,32 @@ def failed_rows(schema: pa.DataFrameSchema, frame: pd.DataFrame) -> dict[str, np
     return {}
 
 
+def rule_names(legacy: bool) -> list[str]:
+    """The rules the built-in schema runs on a labelled (or legacy) target, in its order."""
+    schema = builtin_schema(with_status=not legacy)
+    column = schema.columns[VALUE if legacy else STATUS]
+    return [str(check.name) for check in [*column.checks, *schema.checks]]
+
+
 def check_target(
-    frame: pd.DataFrame, target: ResolvedTarget, inputs: Sequence[str]
+    batch: pa_arrow.RecordBatch, target: ResolvedTarget, inputs: Sequence[str]
 ) -> dict[str, np.ndarray]:
-    """Run the built-in checks on one target of ``frame``; failing row labels per check name.
+    """The built-in rules on one target of a batch: failing row positions per rule name.
 
-    The built-in schema sees a fresh frame of the target's columns named
-    ``value``/``status`` and the inputs named by position, so no user column
-    name (an input called ``value``, a target also listed as an input) can
-    collide with them; a legacy target gets the legacy schema.
+    The rules of the built-in schema (``status-target.yaml``, or
+    ``legacy-target.yaml`` for a target without a status column), each the
+    same :class:`Rows` formula the registered pandera check computes, over
+    the status codes decoded once; so no user column name (an input called
+    ``value``, a target also listed as an input) can collide with the
+    schema's own names.
     """
-
-    def column(name: str) -> pd.Series:
-        return frame.iloc[:, frame.columns.get_loc(name)]
-
-    if isinstance(target, LegacyTarget):
-        checked = pd.DataFrame({VALUE: column(target.value)}, index=frame.index)
-        return failed_rows(builtin_schema(with_status=False), checked)
-    columns = {VALUE: column(target.value), STATUS: column(target.status)}
-    columns |= {f"input {i}": column(name) for i, name in enumerate(inputs)}
-    return failed_rows(builtin_schema(with_status=True), pd.DataFrame(columns, index=frame.index))
+    rows = Rows.of_batch(batch, target, inputs)
+    failed = {}
+    for name in rule_names(isinstance(target, LegacyTarget)):
+        bad = np.flatnonzero(~getattr(rows, name)())
+        if bad.size:
+            failed[name] = bad
+    return failed
 
 
 class Failure(NamedTuple):
@@ -174,22 +300,9 @@ class Failure(NamedTuple):
     rows: np.ndarray  # row labels: data row numbers within the batch's file
 
 
-@dataclass(frozen=True)
-class CheckedBatch:
-    """A record batch as a pandas frame, with every check it failed.
-
-    Attributes:
-        frame: The batch, indexed by data row number within its file.
-        failures: One entry per failed check (and target).
-    """
-
-    frame: pd.DataFrame
-    failures: list[Failure]
-
-
 def check_batch(
     part: SourceBatch, spec: ResolvedSpec, user_schema: pa.DataFrameSchema | None
-) -> CheckedBatch:
+) -> list[Failure]:
     """Check one batch: the built-in rules per target, then the user's schema (error level).
 
     Args:
@@ -198,21 +311,21 @@ def check_batch(
         user_schema: The user's pandera schema (see :func:`load_user_schema`), if any.
 
     Returns:
-        The :class:`CheckedBatch`.
+        One :class:`Failure` per failed check (and target).
     """
-    frame = part.batch.to_pandas()
-    frame.index = pd.RangeIndex(part.first_row, part.first_row + len(frame))
     failures = [
-        Failure(name, CHECK_LEVELS[name], target, rows)
+        Failure(name, CHECK_LEVELS[name], target, rows + part.first_row)
         for target in spec.targets
-        for name, rows in check_target(frame, target, spec.numeric_inputs).items()
+        for name, rows in check_target(part.batch, target, spec.numeric_inputs).items()
     ]
     if user_schema is not None:
+        frame = part.batch.to_pandas()
+        frame.index = pd.RangeIndex(part.first_row, part.first_row + len(frame))
         failures += [
             Failure(name, Level.ERROR, None, rows)
             for name, rows in failed_rows(user_schema, frame).items()
         ]
-    return CheckedBatch(frame, failures)
+    return failures
 
 
 def columns_to_check(

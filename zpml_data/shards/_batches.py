@@ -9,7 +9,7 @@ import numpy as np
 import pyarrow as pa
 
 from zpml_data.checks.levels import Level
-from zpml_data.checks.rules import SHARD_LEVELS, CheckedBatch, check_batch
+from zpml_data.checks.rules import SHARD_LEVELS, Failure, check_batch
 from zpml_data.encode import encode_status
 from zpml_data.errors import DataError, UsageError, first_few
 from zpml_data.io.sources import SourceBatch
@@ -60,7 +60,7 @@ def reject_rows(
 
 
 def reject_reasons(
-    part: SourceBatch, checked: CheckedBatch, targets: tuple[LabelledTarget, ...]
+    part: SourceBatch, failures: list[Failure], targets: tuple[LabelledTarget, ...]
 ) -> np.ndarray:
     """Per row of the batch, the checks it failed that shards refuse, comma-separated ('' for none).
 
@@ -68,7 +68,7 @@ def reject_reasons(
     the audit). With several targets, a target's check is named ``check:value_column``.
     """
     reasons = np.full(part.batch.num_rows, "", dtype=object)
-    for failure in checked.failures:
+    for failure in failures:
         if SHARD_LEVELS.get(failure.check, failure.level) is not Level.ERROR:
             continue
         tag = failure.check
