@@ -54,6 +54,8 @@ class Findings:
     censoring: dict[Grouping, dict[str, Censoring]] = field(default_factory=dict)
     # grouping -> group -> [finite rows below the lower limit, above the upper], from pass 3
     beyond: dict[Grouping, dict[str, list[int]]] = field(default_factory=dict)
+    # False when the second pass saw every group's finite values within its limits
+    beyond_possible: bool = True
 
     def merge_beyond(self, other: Findings) -> None:
         """Add the rows beyond the limits that pass 3 counted over other rows."""
@@ -67,7 +69,7 @@ class Findings:
     @property
     def needs_rows(self) -> bool:
         """Whether a pass over the rows can find anything."""
-        has_limits = any(self.limits.values())
+        has_limits = self.beyond_possible and any(self.limits.values())
         return bool(has_limits or self.heaps or self.sentinels or self.skews or self.leaks)
 
     @property
@@ -198,13 +200,15 @@ def decide(
         for p in tally.sentinel_points
         if p.count > tally.hitters.guaranteed and _stands_out(p)
     ]
+    limits = tally.limits()
     return Findings(
-        tally.limits(),
+        limits,
         heaps,
         sentinels,
         skews(group_counts, threshold_pp),
         leaks=tally.leaks.findings(),
         censoring=tally.censoring_kinds(),
+        beyond_possible=tally.beyond_possible(limits),
     )
 
 

@@ -83,19 +83,20 @@ class LeakTally:
             column = batch.column(name).cast(pa.float64(), safe=False)  # nulls read as NaN
             matrix[:, i] = column.to_numpy(zero_copy_only=False)
             self._add_levels(i, matrix[:, i], codes)
-        every = bool(finite.all())
-        kept, rows = (values, matrix) if every else (values[finite], matrix[finite])
-        self.equal += np.count_nonzero(rows == kept[:, None], axis=0)
-        self.paired += np.count_nonzero(np.isfinite(rows), axis=0)
-        priority = _row_hash(kept, rows)
-        if priority.size > SAMPLE_ROWS:  # only the batch's own bottom-k can enter the sample
+            self.equal[i] += np.count_nonzero((matrix[:, i] == values) & finite)
+            self.paired[i] += np.count_nonzero(np.isfinite(matrix[:, i]) & finite)
+        # Every row's priority (cheaper than gathering the finite rows first); only finite
+        # rows below the sample's largest kept priority, once it is full, can enter it.
+        priority = _row_hash(values, matrix)
+        candidates = finite
+        if self.priority.size == SAMPLE_ROWS:
+            candidates = candidates & (priority < self.priority[-1])
+        chosen = np.flatnonzero(candidates)
+        if chosen.size > SAMPLE_ROWS:  # only the batch's own bottom-k can enter the sample
             # Ties at the k-th priority all stay, in row order, as the stable sort expects.
-            chosen = priority <= np.partition(priority, SAMPLE_ROWS - 1)[SAMPLE_ROWS - 1]
-            priority, kept, rows = priority[chosen], kept[chosen], rows[chosen]
-        if self.priority.size == SAMPLE_ROWS:  # full: only rows that would displace one count
-            chosen = priority < self.priority[-1]
-            priority, kept, rows = priority[chosen], kept[chosen], rows[chosen]
-        self._add_sample(priority, np.column_stack([kept, rows]))
+            kth = np.partition(priority[chosen], SAMPLE_ROWS - 1)[SAMPLE_ROWS - 1]
+            chosen = chosen[priority[chosen] <= kth]
+        self._add_sample(priority[chosen], np.column_stack([values[chosen], matrix[chosen]]))
 
     def _add_levels(self, i: int, column: np.ndarray, codes: np.ndarray) -> None:
         table = self.levels[i]

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 
 from zpml_data.auditing.censoring import Censoring, GroupBounds, batch_bounds
@@ -106,20 +107,31 @@ def _nearest(
     return merged[window], total[window].astype(np.int64)
 
 
-def _distinct_by_group(
-    index: np.ndarray, values: np.ndarray, by_value: np.ndarray
-) -> tuple[np.ndarray, ...]:
-    """Distinct (group, value) pairs sorted by group then value, with their counts.
+class DistinctValues:
+    """A batch's distinct finite values, found by hashing (no sort of the rows).
 
-    ``by_value`` orders the values; a stable sort by group index (a radix
-    sort for up to 32,767 groups) then orders by group, value within group.
+    ``rank`` gives each row's value as its position among the sorted
+    distinct values ``sorted``; a grouping's (group, value) counts are then
+    one bincount (:meth:`by_group`).
     """
-    narrow = np.int16 if index.size == 0 or index.max() < 2**15 else np.int64
-    order = by_value[np.argsort(index[by_value].astype(narrow), kind="stable")]
-    index, values = index[order], values[order]
-    start = np.flatnonzero(np.r_[True, (np.diff(index) != 0) | (np.diff(values) != 0)])
-    counts = np.diff(np.r_[start, index.size])
-    return index[start], values[start], counts
+
+    def __init__(self, values: np.ndarray) -> None:
+        codes, uniques = pd.factorize(values)  # -0.0 and 0.0 are one value, as == says
+        order = np.argsort(uniques)
+        ranks = np.empty(order.size, dtype=np.int64)
+        ranks[order] = np.arange(order.size)
+        self.sorted, self.rank = uniques[order], ranks[codes]
+
+    def by_group(self, index: np.ndarray, groups: int) -> tuple[np.ndarray, ...]:
+        """Distinct (group, value) pairs sorted by group then value, with their counts."""
+        size = self.sorted.size
+        if groups * size <= max(4 * index.size, 2**16):  # a dense table of counts is small
+            table = np.bincount(index * size + self.rank, minlength=groups * size)
+            pairs = np.flatnonzero(table)
+            counts = table[pairs]
+        else:
+            pairs, counts = np.unique(index * size + self.rank, return_counts=True)
+        return pairs // size, self.sorted[pairs % size], counts
 
 
 @dataclass
@@ -136,13 +148,16 @@ class Histogram:
         for key, row in other.counts.items():
             self.counts[key] = self.counts.get(key, 0) + row
 
-    def add(self, keys: list[str], index: np.ndarray, values: np.ndarray) -> None:
-        """Count one batch's finite values of a grouping."""
+    def add(self, keys: list[str], index: np.ndarray, values: np.ndarray, rows: np.ndarray) -> None:
+        """Count one batch's finite values of a grouping: distinct (group, value) with rows."""
         scaled = np.floor((values - self.low) / (self.high - self.low) * BINS)
         slot = np.clip(np.where(values == self.high, BINS - 1, scaled), -1, BINS) + 1
         counts = np.bincount(
-            index * (BINS + 2) + slot.astype(np.int64), minlength=len(keys) * (BINS + 2)
+            index * (BINS + 2) + slot.astype(np.int64),
+            weights=rows,
+            minlength=len(keys) * (BINS + 2),
         ).reshape(len(keys), BINS + 2)
+        counts = counts.astype(np.int64)
         for key, row in zip(keys, counts, strict=True):
             if row.any():
                 self.counts[key] = self.counts.get(key, 0) + row
@@ -166,6 +181,8 @@ class SemanticTally:
         self.points: dict[Grouping, dict[str, list[Neighbours]]] = {}  # heap candidates
         self.sentinel_points: list[Neighbours] = []
         self.histograms: dict[Grouping, Histogram] = {}
+        # Per grouping and group: the lowest and highest finite value (second pass).
+        self.extremes: dict[Grouping, dict[str, tuple[float, float]]] = {}
 
     def add_first(self, batch: pa.RecordBatch, values: np.ndarray, codes: np.ndarray) -> None:
         """First pass: censoring bounds per group; sketch and heavy hitters of finite values."""
@@ -202,6 +219,27 @@ class SemanticTally:
             mine.merge(theirs)
         for grouping, histogram in other.histograms.items():
             self.histograms[grouping].merge(histogram)
+        for grouping, extremes in other.extremes.items():
+            for key, (low, high) in extremes.items():
+                self._widen(grouping, key, low, high)
+
+    def _widen(self, grouping: Grouping, key: str, low: float, high: float) -> None:
+        extremes = self.extremes.setdefault(grouping, {})
+        mine = extremes.get(key, (low, high))
+        extremes[key] = (min(mine[0], low), max(mine[1], high))
+
+    def beyond_possible(self, limits: dict[Grouping, dict[str, tuple[float, float]]]) -> bool:
+        """Whether some group's finite values reach beyond its limits (after the second pass).
+
+        False means no row can fail ``finite_beyond_limit``, so the limits
+        alone ask for no pass over the rows.
+        """
+        return any(
+            low < lower or high > upper
+            for grouping, table in limits.items()
+            for key, (lower, upper) in table.items()
+            for low, high in [self.extremes.get(grouping, {}).get(key, (lower, upper))]
+        )
 
     def sentinel_candidates(self) -> list[float]:
         """Frequent finite values far outside the body (median ± FAR_MADS scaled MADs)."""
@@ -246,25 +284,26 @@ class SemanticTally:
             return low - pad, high + pad
 
     def add_second(self, batch: pa.RecordBatch, values: np.ndarray, codes: np.ndarray) -> None:
-        """Second pass: exact counts around every candidate; the histograms."""
+        """Second pass: exact counts around every candidate; the histograms; the extremes."""
         finite = (codes == Status.FINITE) & np.isfinite(values)
-        by_value = np.argsort(values[finite])
+        distinct = DistinctValues(values[finite])
         for grouping in self.groupings:
             column = None if grouping is None else batch.column(grouping)
             keys, index = group_index(column, batch.num_rows)
-            index, kept = index[finite], values[finite]
+            groups, kept, counts = distinct.by_group(index[finite], len(keys))
             if self.histograms:
-                self.histograms[grouping].add(keys, index, kept)
+                self.histograms[grouping].add(keys, groups, kept, counts)
             points = {key: list(p) for key, p in self.points[grouping].items()}
             if grouping is None:
                 points[WHOLE] = points.get(WHOLE, []) + self.sentinel_points
-            if not kept.size or not any(points.get(key) for key in keys):
-                continue
-            groups, distinct, counts = _distinct_by_group(index, kept, by_value)
+            starts = np.searchsorted(groups, np.arange(len(keys) + 1))
             for g, key in enumerate(keys):
-                lo, hi = np.searchsorted(groups, [g, g + 1])
+                lo, hi = starts[g], starts[g + 1]
+                if lo == hi:
+                    continue
+                self._widen(grouping, key, float(kept[lo]), float(kept[hi - 1]))
                 for point in points.get(key, ()):
-                    point.add(distinct[lo:hi], counts[lo:hi])
+                    point.add(kept[lo:hi], counts[lo:hi])
 
     def limits(self) -> dict[Grouping, dict[str, tuple[float, float]]]:
         """Per grouping and group with detection limits: (lower limit, upper limit).

@@ -139,3 +139,31 @@ def test_a_spec_file_declares_censoring(tmp_path):
     )
     spec = DatasetSpec.from_file(path)
     assert [t.censoring for t in spec.targets] == ["per_row", "limit"]
+
+
+def _findings(frame: pd.DataFrame):
+    """Both passes over one batch of ``frame`` (grouped by site), then the decisions."""
+    import pyarrow as pa
+
+    from zpml_data.auditing.tallies import TargetTally, values_and_codes
+
+    batch = pa.RecordBatch.from_pandas(frame, preserve_index=False)
+    target = DatasetSpec(groups=("site",)).resolve(batch.schema, "frame").targets[0]
+    tally = TargetTally(target, ["site"])
+    tally.add_counts("frame", batch, *values_and_codes(batch, target))
+    assert tally.semantic.plan_second()
+    tally.semantic.add_second(batch, *values_and_codes(batch, target))
+    tally.decide(5.0)
+    assert tally.findings is not None
+    return tally.findings
+
+
+def test_limits_that_no_finite_value_passes_ask_for_no_pass_over_the_rows():
+    frame = lab_export(0)[["value", "status", "site"]]
+    findings = _findings(frame)
+    assert any(findings.limits.values()) and not findings.needs_rows
+    # One finite reading below its own site's limit (but above the others'): a row to find.
+    row = frame.index[frame["site"] == "site-C"][0]
+    frame.loc[row, ["value", "status"]] = [1.8, "finite"]
+    assert _findings(frame).needs_rows
+    assert failed(audit(frame, group_by=["site"])) == {"finite_beyond_limit": 1}
