@@ -17,6 +17,7 @@ BENCHMARKS = [
     "bench_shards",
     "bench_loader",
     "bench_trainer",
+    "bench_gpu",
     "bench_ddp",
     "bench_dask",
     "bench_predict",
@@ -30,13 +31,17 @@ BENCHMARKS = [
 PROMISES = {
     "bench_loader": "the loader's epoch (0 and 2 workers) equals the shards' rows, each once: True",
     "bench_ddp": "each epoch once, every row seen, each rank its share of the steps: yes",
+    "bench_gpu": "each side trained every row once, zpml the rational head at the asked "
+    "precision: yes",
 }
+# Options a quick run adds, so that every path of the script runs.
+OPTIONS = {"bench_gpu": ["--profile"]}
 
 
 @pytest.mark.parametrize("name", BENCHMARKS)
 def test_benchmark_runs_in_quick_mode(name, tmp_path):
     result = subprocess.run(
-        [sys.executable, "-m", f"benchmarks.{name}", "--quick"],
+        [sys.executable, "-m", f"benchmarks.{name}", "--quick", *OPTIONS.get(name, [])],
         capture_output=True,
         text=True,
         cwd=ROOT,
