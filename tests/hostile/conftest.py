@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import re
+import resource
+import signal
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,6 +14,7 @@ import pandas as pd
 import pytest
 
 from tests.conftest import run_zpml
+from zpml_data.datasets import rational_poles
 
 
 def checksums(*roots: Path) -> dict[str, str]:
@@ -57,3 +60,18 @@ def data(tmp_path: Path) -> Iterator[Path]:
         tmp_path / "legacy.csv", index=False
     )
     yield tmp_path
+
+
+@pytest.fixture(scope="module")
+def shards(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Training shards of 300 rational-pole rows (with ⊥ targets)."""
+    root = tmp_path_factory.mktemp("shards")
+    rational_poles(300, seed=0).to_parquet(root / "t.parquet")
+    assert run_zpml("shard", root / "t.parquet", root / "shards").returncode == 0
+    return root / "shards"
+
+
+def limit_file_size(size: int) -> None:
+    """In a child process: writes past ``size`` bytes fail with EFBIG instead of killing it."""
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (size, size))

@@ -11,7 +11,6 @@ import hashlib
 import json
 import os
 import pickle
-import resource
 import shutil
 import signal
 import subprocess
@@ -25,19 +24,10 @@ import pytest
 import torch
 
 from tests.conftest import run_zpml
-from tests.hostile.conftest import checksums, zpml_fails
+from tests.hostile.conftest import checksums, limit_file_size, zpml_fails
 from zpml_data.datasets import rational_poles
 from zpml_data.errors import ConfigError
 from zpml_train import make_loader
-
-
-@pytest.fixture(scope="module")
-def shards(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Training shards of 300 rational-pole rows (with ⊥ targets)."""
-    root = tmp_path_factory.mktemp("shards")
-    rational_poles(300, seed=0).to_parquet(root / "t.parquet")
-    assert run_zpml("shard", root / "t.parquet", root / "shards").returncode == 0
-    return root / "shards"
 
 
 @pytest.fixture(scope="module")
@@ -181,12 +171,6 @@ def test_resume_from_a_damaged_checkpoint_is_one_line(
     assert not any(name.startswith(".") for name in os.listdir(run))
 
 
-def _limited(size: int) -> None:
-    """In the child: writes past ``size`` bytes fail with EFBIG instead of killing it."""
-    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
-    resource.setrlimit(resource.RLIMIT_FSIZE, (size, size))
-
-
 def test_a_checkpoint_that_cannot_be_written_keeps_the_previous_one(
     shards: Path, tmp_path: Path
 ) -> None:
@@ -201,7 +185,7 @@ def test_a_checkpoint_that_cannot_be_written_keeps_the_previous_one(
     before = checksums(run)
     result = subprocess.run(
         [sys.executable, "-m", "zpml_data.cli", *map(str, args), "--epochs", "2", "--resume"],
-        preexec_fn=lambda: _limited((others + checkpoint) // 2),
+        preexec_fn=lambda: limit_file_size((others + checkpoint) // 2),
         capture_output=True,
         text=True,
         check=False,

@@ -1,18 +1,20 @@
-"""What a run writes besides checkpoints' state: metrics lines, epoch lines, the model record."""
+"""What a run writes per epoch: metrics and checkpoints (all or none), a line, the model record."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from zpml_data.io.atomic import atomic_write_text
+from zpml_data.io.atomic import atomic_path
 from zpml_data.shards.manifest import Manifest
 from zpml_train.model.spec import RECORD_KEY, ModelRecord, model_spec
 from zpml_train.training import distributed
-from zpml_train.training.trainer import Record, SCMTrainer
+from zpml_train.training._checkpoint import capture_state, save_checkpoint_file
+from zpml_train.training.trainer import SCMTrainer
 
 
 def model_record(manifest: Manifest, trainer: SCMTrainer, calibrated: Any) -> dict[str, Any]:
@@ -48,10 +50,35 @@ def model_record(manifest: Manifest, trainer: SCMTrainer, calibrated: Any) -> di
     return {RECORD_KEY: record.to_dict()}
 
 
-def write_metrics(run_dir: Path, history: list[Record]) -> None:
-    """Rewrite ``metrics.jsonl`` whole (atomically): a crash never leaves half a line."""
-    lines = [json.dumps(plain(record), sort_keys=True) for record in history]
-    atomic_write_text(run_dir / "metrics.jsonl", "".join(line + "\n" for line in lines))
+def write_epoch_files(
+    run_dir: Path, trainer: SCMTrainer, extra: Mapping[str, Any], *, improved: bool
+) -> None:
+    """Write an epoch's ``metrics.jsonl``, ``last.pt`` and (if ``improved``) ``best.pt``, or none.
+
+    Each file is written whole under a temporary name first (``metrics.jsonl``
+    is rewritten from the history, so a crash never leaves half a line). Only
+    once all are written are they renamed into place (``best.pt``, ``last.pt``,
+    then ``metrics.jsonl``): a failed write (a full disk, ``ulimit -f``) leaves every
+    file of the previous epoch as it was, and ``metrics.jsonl`` never lists an
+    epoch that ``last.pt`` does not hold.
+
+    Args:
+        run_dir: The run directory.
+        trainer: The trainer, after the epoch.
+        extra: Plain data stored in the checkpoints beside the state (the model record).
+        improved: The epoch is the best so far.
+
+    Raises:
+        SourceError: A file cannot be written (named, with the reason).
+    """
+    state = capture_state(trainer, None, extra)
+    lines = [json.dumps(plain(record), sort_keys=True) + "\n" for record in trainer.history]
+    with contextlib.ExitStack() as files:  # renamed in the reverse of the order entered
+        files.enter_context(atomic_path(run_dir / "metrics.jsonl")).write_text(
+            "".join(lines), encoding="utf-8"
+        )
+        for name in ("last.pt", "best.pt") if improved else ("last.pt",):
+            save_checkpoint_file(files.enter_context(atomic_path(run_dir / name)), state)
 
 
 def plain(record: Mapping[str, Any]) -> dict[str, Any]:

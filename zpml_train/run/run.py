@@ -31,7 +31,7 @@ from zpml_train.run._files import (
     epoch_line,
     model_record,
     plain,
-    write_metrics,
+    write_epoch_files,
 )
 from zpml_train.run.directory import RUN_FILES, RUN_FORMAT, claim_run_dir
 from zpml_train.run.head_choice import (
@@ -262,13 +262,9 @@ class _Run:
         self.best_state = copy.deepcopy(distributed.unwrap(self.trainer.model).state_dict())
 
     def _write_epoch(self, improved: bool) -> None:
-        trainer = self.trainer
-        write_metrics(self.run_dir, trainer.history)
-        record = trainer.history[-1]
-        extra = model_record(self.manifest, trainer, record.get("val_tau_calibrated"))
-        trainer.save_checkpoint(self.run_dir / "last.pt", extra=extra)
-        if improved:
-            trainer.save_checkpoint(self.run_dir / "best.pt", extra=extra)
+        calibrated = self.trainer.history[-1].get("val_tau_calibrated")
+        extra = model_record(self.manifest, self.trainer, calibrated)
+        write_epoch_files(self.run_dir, self.trainer, extra, improved=improved)
 
     # -- the end ----------------------------------------------------------------------
 

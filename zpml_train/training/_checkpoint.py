@@ -27,9 +27,16 @@ REQUIRED_KEYS = frozenset(
 
 def write_checkpoint(path: str | Path, state: Mapping[str, Any]) -> None:
     """Write ``state`` with the format and version, atomically (temporary file, then rename)."""
-    payload = {"format": CHECKPOINT_FORMAT, "version": CHECKPOINT_VERSION, **state}
     with atomic_path(path) as tmp:
-        torch.save(payload, tmp)
+        save_checkpoint_file(tmp, state)
+
+
+def save_checkpoint_file(file: Path, state: Mapping[str, Any]) -> None:
+    """Save ``state`` with the format and version to ``file``, as it is.
+
+    The caller makes the write atomic (a temporary file from ``atomic_path``).
+    """
+    torch.save({"format": CHECKPOINT_FORMAT, "version": CHECKPOINT_VERSION, **state}, file)
 
 
 def read_checkpoint(
