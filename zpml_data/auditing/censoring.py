@@ -16,6 +16,7 @@ from typing import Literal
 
 import numpy as np
 
+from zpml_data.auditing.sketches import DistinctValues
 from zpml_data.spec import CensoringMode
 from zpml_data.status import Status
 
@@ -101,30 +102,30 @@ class GroupBounds:
         return np.array([b for b, _ in found]), np.array([n for _, n in found], dtype=np.int64)
 
 
+class CensoredRows:
+    """A batch's censored rows with a finite bound, found once for every grouping."""
+
+    def __init__(self, values: np.ndarray, codes: np.ndarray) -> None:
+        finite = np.isfinite(values)
+        self.below = finite & (codes == Status.CENSORED_BELOW)
+        self.above = finite & (codes == Status.CENSORED_ABOVE)
+        self.rows = self.below | self.above
+        self.values = values
+        self.bounds = DistinctValues(values[self.rows])
+
+
 def batch_bounds(
-    index: np.ndarray, values: np.ndarray, codes: np.ndarray, groups: int
+    index: np.ndarray, censored: CensoredRows, groups: int
 ) -> tuple[np.ndarray, np.ndarray, list[BatchBounds]]:
     """Per group of a batch: lowest below-bound, highest above-bound, distinct bounds with rows."""
-    finite = np.isfinite(values)
-    below = finite & (codes == Status.CENSORED_BELOW)
-    above = finite & (codes == Status.CENSORED_ABOVE)
     lower = np.full(groups, math.inf)
     upper = np.full(groups, -math.inf)
-    np.minimum.at(lower, index[below], values[below])
-    np.maximum.at(upper, index[above], values[above])
-    censored = below | above
-    # Distinct (group, bound) pairs as integers: bounds repeat, so this sorts few values.
-    bounds, which = np.unique(values[censored], return_inverse=True)
-    pairs, rows = np.unique(which * groups + index[censored], return_counts=True)
-    group_of, bound_of = pairs % groups, bounds[pairs // groups]
-    order = np.argsort(group_of, kind="stable")
-    group_of, bound_of, rows = group_of[order], bound_of[order], rows[order]
-    per_group = np.bincount(group_of, minlength=groups)
-    starts = np.concatenate([[0], np.cumsum(per_group)])
+    np.minimum.at(lower, index[censored.below], censored.values[censored.below])
+    np.maximum.at(upper, index[censored.above], censored.values[censored.above])
+    group_of, bound_of, rows = censored.bounds.by_group(index[censored.rows], groups)
+    starts = np.searchsorted(group_of, np.arange(groups + 1))
     distinct: list[BatchBounds] = [
-        (bound_of[starts[g] : starts[g + 1]], rows[starts[g] : starts[g + 1]])
-        if per_group[g] <= MAX_TRACKED
-        else None
-        for g in range(groups)
+        (bound_of[start:stop], rows[start:stop]) if stop - start <= MAX_TRACKED else None
+        for start, stop in zip(starts[:-1].tolist(), starts[1:].tolist(), strict=True)
     ]
     return lower, upper, distinct

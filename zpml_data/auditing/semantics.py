@@ -20,12 +20,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-import pandas as pd
 import pyarrow as pa
 
-from zpml_data.auditing.censoring import Censoring, GroupBounds, batch_bounds
+from zpml_data.auditing.censoring import CensoredRows, Censoring, GroupBounds, batch_bounds
 from zpml_data.auditing.leaks import LeakTally
-from zpml_data.auditing.sketches import HeavyHitters, LogSketch
+from zpml_data.auditing.sketches import DistinctValues, HeavyHitters, LogSketch
 from zpml_data.spec import CensoringMode
 from zpml_data.status import Status
 
@@ -107,33 +106,6 @@ def _nearest(
     return merged[window], total[window].astype(np.int64)
 
 
-class DistinctValues:
-    """A batch's distinct finite values, found by hashing (no sort of the rows).
-
-    ``rank`` gives each row's value as its position among the sorted
-    distinct values ``sorted``; a grouping's (group, value) counts are then
-    one bincount (:meth:`by_group`).
-    """
-
-    def __init__(self, values: np.ndarray) -> None:
-        codes, uniques = pd.factorize(values)  # -0.0 and 0.0 are one value, as == says
-        order = np.argsort(uniques)
-        ranks = np.empty(order.size, dtype=np.int64)
-        ranks[order] = np.arange(order.size)
-        self.sorted, self.rank = uniques[order], ranks[codes]
-
-    def by_group(self, index: np.ndarray, groups: int) -> tuple[np.ndarray, ...]:
-        """Distinct (group, value) pairs sorted by group then value, with their counts."""
-        size = self.sorted.size
-        if groups * size <= max(4 * index.size, 2**16):  # a dense table of counts is small
-            table = np.bincount(index * size + self.rank, minlength=groups * size)
-            pairs = np.flatnonzero(table)
-            counts = table[pairs]
-        else:
-            pairs, counts = np.unique(index * size + self.rank, return_counts=True)
-        return pairs // size, self.sorted[pairs % size], counts
-
-
 @dataclass
 class Histogram:
     """Finite values per group in BINS equal bins over ``[low, high]``, plus those outside."""
@@ -191,10 +163,11 @@ class SemanticTally:
         self.sketch.add(finite)
         self.hitters.add(finite)
         self.leaks.add(batch, values, codes, is_finite)
+        censored = CensoredRows(values, codes)
         for grouping, table in self.bounds.items():
             column = None if grouping is None else batch.column(grouping)
             keys, index = group_index(column, batch.num_rows)
-            lower, upper, distinct = batch_bounds(index, values, codes, len(keys))
+            lower, upper, distinct = batch_bounds(index, censored, len(keys))
             for key, low, high, found in zip(keys, lower, upper, distinct, strict=True):
                 if found is None or found[0].size:
                     table.setdefault(key, GroupBounds()).merge(low, high, found)

@@ -13,6 +13,7 @@ import math
 import sys
 
 import numpy as np
+import pandas as pd
 
 # LogSketch: buckets of relative width 2%, from 1e-12 up to float64's largest value.
 _GAMMA = 1.02
@@ -99,7 +100,8 @@ class HeavyHitters:
     def add(self, values: np.ndarray) -> None:
         """Count a batch of values, then drop all but the ``size`` most frequent."""
         self.total += values.size
-        self._absorb(*np.unique(values, return_counts=True))
+        distinct = DistinctValues(values)
+        self._absorb(distinct.sorted, np.bincount(distinct.rank, minlength=distinct.sorted.size))
 
     def merge(self, other: HeavyHitters) -> None:
         """Add the summary of other rows (of the same ``size``).
@@ -132,3 +134,32 @@ class HeavyHitters:
     def guaranteed(self) -> float:
         """Every value seen more often than this is among :attr:`values`."""
         return self.total / (self.size + 1)
+
+
+class DistinctValues:
+    """A batch's distinct values (none NaN), found by hashing: no sort of the rows.
+
+    ``rank`` gives each row's value as its position among the sorted
+    distinct values ``sorted``; a grouping's (group, value) counts are then
+    one bincount (:meth:`by_group`).
+    """
+
+    def __init__(self, values: np.ndarray) -> None:
+        codes, uniques = pd.factorize(values)  # -0.0 and 0.0 are one value, as == says
+        order = np.argsort(uniques)
+        ranks = np.empty(order.size, dtype=np.int64)
+        ranks[order] = np.arange(order.size)
+        self.sorted, self.rank = uniques[order], ranks[codes]
+
+    def by_group(self, index: np.ndarray, groups: int) -> tuple[np.ndarray, ...]:
+        """Distinct (group, value) pairs sorted by group then value, with their counts."""
+        size = self.sorted.size
+        if not size:
+            return np.empty(0, dtype=np.int64), self.sorted, np.empty(0, dtype=np.int64)
+        if groups * size <= max(4 * index.size, 2**16):  # a dense table of counts is small
+            table = np.bincount(index * size + self.rank, minlength=groups * size)
+            pairs = np.flatnonzero(table)
+            counts = table[pairs]
+        else:
+            pairs, counts = np.unique(index * size + self.rank, return_counts=True)
+        return pairs // size, self.sorted[pairs % size], counts
