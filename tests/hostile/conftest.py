@@ -12,9 +12,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 
 from tests.conftest import run_zpml
 from zpml_data.datasets import rational_poles
+from zpml_train import ProjectiveMLP
+from zpml_train.model.spec import RECORD_KEY, ModelRecord, model_spec
+from zpml_train.training._checkpoint import write_checkpoint
 
 
 def checksums(*roots: Path) -> dict[str, str]:
@@ -75,3 +79,22 @@ def limit_file_size(size: int) -> None:
     """In a child process: writes past ``size`` bytes fail with EFBIG instead of killing it."""
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
     resource.setrlimit(resource.RLIMIT_FSIZE, (size, size))
+
+
+@pytest.fixture(scope="module")
+def work(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A model over inputs a, b in ``run/best.pt``; a 30-row table ``data/rows.parquet``."""
+    root = tmp_path_factory.mktemp("predict")
+    torch.manual_seed(0)
+    model = ProjectiveMLP(2, 1, (4,))
+    record = ModelRecord(model_spec(model), ["a", "b"], ["y"], 0.1, 0.1)
+    (root / "run").mkdir()
+    write_checkpoint(
+        root / "run" / "best.pt", {"model": model.state_dict(), RECORD_KEY: record.to_dict()}
+    )
+    (root / "data").mkdir()
+    rng = np.random.default_rng(0)
+    pd.DataFrame({"a": rng.normal(size=30), "b": rng.normal(size=30)}).to_parquet(
+        root / "data" / "rows.parquet"
+    )
+    return root

@@ -21,25 +21,6 @@ from zpml_train.model.spec import RECORD_KEY, ModelRecord, model_spec
 from zpml_train.training._checkpoint import write_checkpoint
 
 
-@pytest.fixture(scope="module")
-def work(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A model over inputs a, b in ``run/``; a 30-row table ``data/rows.parquet``."""
-    root = tmp_path_factory.mktemp("predict-holes")
-    torch.manual_seed(0)
-    model = ProjectiveMLP(2, 1, (4,))
-    record = ModelRecord(model_spec(model), ["a", "b"], ["y"], 0.1, 0.1)
-    (root / "run").mkdir()
-    write_checkpoint(
-        root / "run" / "best.pt", {"model": model.state_dict(), RECORD_KEY: record.to_dict()}
-    )
-    (root / "data").mkdir()
-    rng = np.random.default_rng(0)
-    pd.DataFrame({"a": rng.normal(size=30), "b": rng.normal(size=30)}).to_parquet(
-        root / "data" / "rows.parquet"
-    )
-    return root
-
-
 def _written(root: Path) -> set[Path]:
     return {p for p in root.rglob("*") if p.is_file()}
 

@@ -10,15 +10,9 @@ import os
 import pickle
 from pathlib import Path
 
-import numpy as np
-import pandas as pd
-import pytest
 import torch
 
 from tests.hostile.conftest import zpml_fails
-from zpml_train import ProjectiveMLP
-from zpml_train.model.spec import RECORD_KEY, ModelRecord, model_spec
-from zpml_train.training._checkpoint import write_checkpoint
 
 
 class _Payload:
@@ -29,25 +23,6 @@ class _Payload:
 
     def __reduce__(self):
         return (os.makedirs, (str(self.marker),))
-
-
-@pytest.fixture(scope="module")
-def work(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A model over inputs a, b; a source table of 50 rows in a directory of its own."""
-    root = tmp_path_factory.mktemp("predict-hostile")
-    torch.manual_seed(0)
-    model = ProjectiveMLP(2, 1, (4,))
-    record = ModelRecord(model_spec(model), ["a", "b"], ["y"], 0.1, 0.1)
-    (root / "run").mkdir()
-    write_checkpoint(
-        root / "run" / "best.pt", {"model": model.state_dict(), RECORD_KEY: record.to_dict()}
-    )
-    (root / "data").mkdir()
-    rng = np.random.default_rng(0)
-    pd.DataFrame({"a": rng.normal(size=50), "b": rng.normal(size=50)}).to_parquet(
-        root / "data" / "rows.parquet"
-    )
-    return root
 
 
 def test_a_checkpoint_that_would_run_code_is_refused_and_its_code_never_runs(work):
