@@ -78,8 +78,8 @@ def test_ctrl_c_exits_130_in_one_line_and_cleans_up(data):
         stderr=subprocess.PIPE,
         text=True,
     )
-    deadline = time.time() + 30
-    while not list((data / "out").glob("part-*.parquet")) and time.time() < deadline:
+    deadline = time.time() + 30  # until phase 2 writes shards (in the run's staging directory)
+    while not list((data / "out").rglob("part-*.parquet")) and time.time() < deadline:
         time.sleep(0.05)
     process.send_signal(signal.SIGINT)
     _, err = process.communicate(timeout=30)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 
 import numpy as np
 import pyarrow as pa
@@ -215,3 +216,33 @@ def test_dask_splits_and_one_hot_inputs_equal_the_local_ones(dataset, client, tm
         for file in files:
             local_bytes = (tmp_path / "local" / name / file).read_bytes()
             assert (tmp_path / "dask" / name / file).read_bytes() == local_bytes
+
+
+def _executing(dask_worker) -> int:
+    return dask_worker.state.executing_count
+
+
+def test_a_task_that_outlives_an_abort_leaves_nothing_behind(client, tmp_path):
+    # A bad row fails the small file's partition at once, while the other worker is
+    # still checking the large file's first batch. Dask cannot stop that task: it
+    # goes on to stage its rows after the run has cleared up and raised.
+    data = tmp_path / "data"
+    data.mkdir()
+    rng = np.random.default_rng(0)
+    for name, rows in (("a", 200_000), ("b", 1_000_000)):
+        status = np.full(rows, "finite", dtype=object)
+        status[3] = "Finite" if name == "a" else "finite"
+        table = pa.table(
+            {"value": rng.normal(size=rows), "status": status, "x": rng.normal(size=rows)}
+        )
+        pq.write_table(table, data / f"{name}.parquet")
+    out = tmp_path / "out"
+    with pytest.raises(DataError, match=r"a\.parquet"):
+        write_shards(data, out, batch_size=1_000_000, engine="dask", scheduler=client)
+    for _ in range(600):  # until the task that ran on has ended; a deadline of a minute
+        if not any(client.run(_executing).values()):
+            break
+        time.sleep(0.1)
+    else:
+        pytest.fail("a cancelled task still ran a minute after the abort")
+    assert list(out.iterdir()) == []  # what a new run into it takes without --overwrite

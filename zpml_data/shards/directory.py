@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import re
+import secrets
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from types import TracebackType
@@ -17,6 +19,30 @@ from zpml_data.io.guard import RUN_MARKER, has_run_marker, output_lock, refuse_o
 from zpml_data.shards.manifest import MANIFEST_NAME, QUARANTINE_NAME, sha256_file
 
 _OWNED = re.compile(r"^(part-\d{5}\.parquet|quarantine\.parquet|manifest\.json|\..+\.tmp)$")
+_STAGING = re.compile(r"^\.zpml-staging-[0-9a-f]{12}\.tmp$")
+# Tries at removing a staging directory: a task that outlived its run may add a
+# file between rmtree's listing and its rmdir, and each try removes what is there.
+_REMOVE_TRIES = 100
+
+
+def new_staging_dir(out_dir: Path) -> Path:
+    """A name of its own for one run's staging directory in ``out_dir`` (not created here)."""
+    return out_dir / f".zpml-staging-{secrets.token_hex(6)}.tmp"
+
+
+def remove_staging_dir(directory: Path) -> None:
+    """Remove a staging directory whole, and what a late task writes into it meanwhile.
+
+    Once it is gone, a task still running (Dask cannot stop one) creates
+    nothing: its files' directory does not exist. If files keep appearing
+    through every try, the directory is left, under a name only zpml gives,
+    for :func:`prepare_out_dir` to clear.
+    """
+    for _ in range(_REMOVE_TRIES):
+        if not directory.exists():
+            return
+        with contextlib.suppress(OSError):  # a file added, or removed, under rmtree
+            shutil.rmtree(directory)
 
 
 class QuarantineWriter:
@@ -68,19 +94,16 @@ def prepare_out_dir(out_dir: Path, overwrite: bool, marked: bool, subdirs: tuple
     alone: a manifest (a complete set, replaced only with ``overwrite``) or
     the run marker (``marked``: an interrupted run, cleared). Files named like
     shards without either may be the user's: they are replaced only with
-    ``overwrite``. Files of other names are never touched. ``subdirs`` (the
-    split sets) are prepared the same way.
+    ``overwrite``. Files of other names, and directories other than the
+    ``subdirs`` (the split sets, prepared the same way) and a run's staging
+    directory (cleared like a file), are never touched.
 
     Raises:
         UsageError: The directory holds files zpml did not write, a shard set
             without ``overwrite``, or shard-like files of unknown origin.
     """
     entries = sorted(e for e in out_dir.iterdir() if e.name != RUN_MARKER)
-    foreign = [
-        e.name
-        for e in entries
-        if not (_OWNED.match(e.name) or (e.name in subdirs and e.is_dir() and not e.is_symlink()))
-    ]
+    foreign = [e.name for e in entries if not _owned(e, subdirs)]
     if foreign:
         raise UsageError(
             f"{out_dir} holds files zpml did not write ({first_few(foreign)}); "
@@ -102,7 +125,17 @@ def prepare_out_dir(out_dir: Path, overwrite: bool, marked: bool, subdirs: tuple
         prepare_out_dir(sub, overwrite, marked, ())
     manifest.unlink(missing_ok=True)  # first: a half-cleared directory must not look complete
     for entry in files:
-        entry.unlink(missing_ok=True)
+        if entry.is_dir() and not entry.is_symlink():  # a run's staging directory (_owned)
+            remove_staging_dir(entry)
+        else:
+            entry.unlink(missing_ok=True)
+
+
+def _owned(entry: Path, subdirs: tuple[str, ...]) -> bool:
+    """A name zpml writes: a directory only as a split set or a run's staging directory."""
+    if entry.is_dir() and not entry.is_symlink():
+        return entry.name in subdirs or bool(_STAGING.match(entry.name))
+    return bool(_OWNED.match(entry.name))
 
 
 @contextlib.contextmanager

@@ -10,13 +10,15 @@ in source order. Phase 2, per shard (:func:`write_job`): read those rows from
 the staging files (memory-mapped), permute them with the seed and the shard
 index, and write the shard. A shard's bytes depend only on its rows and the
 settings, so any process can write any shard, and every engine writes the
-same bytes. :class:`Staging` removes the staging files, and on an error the
-shards written.
+same bytes. Tasks write only inside the run's staging directory;
+:class:`Staging` makes it, moves the finished shards into place and removes
+it, and on an error the shards moved.
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,16 +30,16 @@ import pyarrow as pa
 
 from zpml_data.checks.rules import columns_to_check, load_user_schema
 from zpml_data.engines.runner import Part
-from zpml_data.io.atomic import atomic_path, parquet_writer
+from zpml_data.io.atomic import atomic_path, parquet_writer, sync_directory
 from zpml_data.shards import Compression, OnError
 from zpml_data.shards._batches import labelled_targets, reject_rows, shard_batch
+from zpml_data.shards.directory import remove_staging_dir
 from zpml_data.shards.format import column_2d, shard_name, shard_schema, status_counts
 from zpml_data.shards.inputs import feature_names
 from zpml_data.shards.manifest import RowGroup, ShardFile, sha256_file
 from zpml_data.shards.split import Split, in_validation
 from zpml_data.spec import ResolvedSpec
 
-_STAGED = re.compile(r"^\.stage-\d{5}-\d\.(rows|quarantine)\.tmp$")
 _SHARD = re.compile(r"^part-\d{5}\.parquet$")
 
 
@@ -72,7 +74,7 @@ class StagePlan:
     on_error: OnError
     batch_size: int
     split: Split | None
-    staging_dir: str
+    staging_dir: str  # the run's own (directory.new_staging_dir): tasks write only in it
 
     @property
     def splits(self) -> int:
@@ -86,6 +88,10 @@ class StagePlan:
     def quarantine_file(self, part: int, split: int) -> Path:
         """The staging file of a partition's quarantined rows of one split."""
         return Path(self.staging_dir) / f".stage-{part:05d}-{split}.quarantine.tmp"
+
+    def shards_dir(self, split: int) -> Path:
+        """Where phase 2 writes the shards of one split, before they are moved into place."""
+        return Path(self.staging_dir) / f"set-{split}"
 
 
 @dataclass(frozen=True)
@@ -165,7 +171,7 @@ class ShardJob:
     rows: int = field(default=0)
 
 
-def plan_jobs(plan: StagePlan, staged: list[Staged], split: int, directory: Path) -> list[ShardJob]:
+def plan_jobs(plan: StagePlan, staged: list[Staged], split: int) -> list[ShardJob]:
     """The shards of one split: each one's staged rows, cutting the kept rows in source order."""
     kept = np.array([s.kept[split] for s in staged], dtype=np.int64)
     starts = np.concatenate([[0], np.cumsum(kept)])
@@ -182,7 +188,7 @@ def plan_jobs(plan: StagePlan, staged: list[Staged], split: int, directory: Path
             for s, lo, hi in zip(staged, starts[:-1].tolist(), starts[1:].tolist(), strict=True)
             if lo < last and hi > first
         )
-        jobs.append(ShardJob(str(directory), k, pieces, last - first))
+        jobs.append(ShardJob(str(plan.shards_dir(split)), k, pieces, last - first))
     return jobs
 
 
@@ -230,17 +236,36 @@ def staged_quarantine(plan: StagePlan, staged: list[Staged], split: int) -> Any:
 
 
 class Staging:
-    """The staging files and shards of one run; a context manager.
+    """A run's staging directory and the shards it moves into place; a context manager.
 
-    On exit the staging files are removed; on an error, the shards written too
-    (the shard directories were prepared empty, so every shard file is this run's).
+    The directory is made on entry and removed whole on exit, and tasks write
+    only inside it. Dask cannot stop a task that is running when a run fails:
+    one that writes after the exit finds no directory and creates nothing, so
+    it leaves no stray file for the next run, nor meets a later run's files
+    (their directory has another name). On an error, the shards moved into
+    the shard directories are removed too (those were prepared empty, so
+    every shard file in them is this run's).
+
+    Args:
+        plan: The run's plan, naming its staging directory.
+        shard_dirs: The shard directory of each split.
     """
 
-    def __init__(self, staging_dir: Path, shard_dirs: list[Path]) -> None:
-        self.staging_dir, self.shard_dirs = staging_dir, shard_dirs
+    def __init__(self, plan: StagePlan, shard_dirs: list[Path]) -> None:
+        self.plan, self.shard_dirs = plan, shard_dirs
 
     def __enter__(self) -> Staging:
+        Path(self.plan.staging_dir).mkdir()
+        for split in range(len(self.shard_dirs)):
+            self.plan.shards_dir(split).mkdir()
         return self
+
+    def move_shards(self, split: int, files: list[ShardFile]) -> None:
+        """Move the written shards of one split into its shard directory (renames, fsynced)."""
+        directory = self.shard_dirs[split]
+        for file in files:
+            os.replace(self.plan.shards_dir(split) / file.file, directory / file.file)
+        sync_directory(directory)
 
     def __exit__(
         self,
@@ -248,11 +273,11 @@ class Staging:
         exc: BaseException | None,
         traceback: TracebackType | None,
     ) -> None:
-        doomed = [(self.staging_dir, _STAGED)]
-        if exc_type is not None:
-            doomed += [(directory, _SHARD) for directory in self.shard_dirs]
-        for directory, pattern in doomed:
+        remove_staging_dir(Path(self.plan.staging_dir))
+        if exc_type is None:
+            return
+        for directory in self.shard_dirs:
             with contextlib.suppress(FileNotFoundError):  # removed under us: nothing to clear
                 for entry in directory.iterdir():
-                    if pattern.match(entry.name):
+                    if _SHARD.match(entry.name):
                         entry.unlink(missing_ok=True)

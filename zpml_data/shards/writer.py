@@ -32,7 +32,7 @@ from zpml_data.io.sources import Source, open_source
 from zpml_data.shards import DEFAULT_ROW_GROUP_ROWS, DEFAULT_ROWS_PER_SHARD, Compression, OnError
 from zpml_data.shards._batches import labelled_targets
 from zpml_data.shards.columns import left_out
-from zpml_data.shards.directory import QuarantineWriter, claim_output
+from zpml_data.shards.directory import QuarantineWriter, claim_output, new_staging_dir
 from zpml_data.shards.inputs import MAX_CATEGORIES, distinct_text
 from zpml_data.shards.manifest import MANIFEST_NAME, Manifest, sha256_file
 from zpml_data.shards.split import SPLIT_NAMES, Split, check_split
@@ -188,16 +188,17 @@ def _write_sets(
     runner: Runner, plan: StagePlan, dirs: list[Path]
 ) -> tuple[list[Staged], list[list[Any]], list[QuarantineWriter]]:
     """Both phases on the runner, then each set's quarantine; what each set holds."""
-    with Staging(Path(plan.staging_dir), dirs):
+    with Staging(plan, dirs) as staging:
         staged = runner.map_parts(stage_part, plan, label="check")
-        jobs = [plan_jobs(plan, staged, s, d) for s, d in enumerate(dirs)]
+        jobs = [plan_jobs(plan, staged, s) for s in range(len(dirs))]
         flat = [job for split in jobs for job in split]
         written = runner.map(
             write_job, flat, plan.layout, rows=[j.rows for j in flat], label="shard"
         )
         shards, at = [], 0
-        for split in jobs:
+        for s, split in enumerate(jobs):
             shards.append(written[at : at + len(split)])
+            staging.move_shards(s, shards[-1])
             at += len(split)
         quarantines = []
         for s, directory in enumerate(dirs):
@@ -239,7 +240,8 @@ def _shard(
         )
         sources = [*opened.names, *filter(None, [resolved.schema])]
         with claim_output(out, sources, options.overwrite, subdirs):
-            plan = StagePlan(resolved, layout, options.on_error, size, split, str(out))
+            staging_dir = str(new_staging_dir(out))
+            plan = StagePlan(resolved, layout, options.on_error, size, split, staging_dir)
             dirs = [out / name for name in subdirs] or [out]
             staged, shards, quarantines = _write_sets(runner, plan, dirs)
             excluded = left_out(opened.schema, resolved, split)

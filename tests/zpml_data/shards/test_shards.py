@@ -126,10 +126,18 @@ def test_out_dir_rules(tmp_path):
     with pytest.raises(UsageError, match="without a manifest or a run marker of zpml's"):
         write_shards(source(80), out)
     assert (out / "part-00007.parquet").read_bytes() == b"half"
-    # A killed run leaves its marker: re-running starts clean.
+    # A killed run leaves its marker and staging directory: re-running starts clean.
     (out / ".zpml-run").write_text("zpml run by process 1\n")
+    staged = out / ".zpml-staging-0123456789ab.tmp" / "set-0"
+    staged.mkdir(parents=True)
+    (staged / "part-00000.parquet").write_bytes(b"half")
     write_shards(source(80), out)
     assert sorted(p.name for p in out.iterdir()) == ["manifest.json", "part-00000.parquet"]
+    # A directory of another name is never taken for zpml's, whatever its name.
+    (out / ".cache.tmp").mkdir()
+    with pytest.raises(UsageError, match=r"holds files zpml did not write \(.cache.tmp\)"):
+        write_shards(source(80), out, overwrite=True)
+    assert (out / ".cache.tmp").is_dir()
     (tmp_path / "mine").mkdir()
     (tmp_path / "mine" / "notes.txt").write_text("keep me")
     with pytest.raises(UsageError, match=r"holds files zpml did not write \(notes.txt\)"):
