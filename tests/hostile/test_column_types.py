@@ -68,3 +68,20 @@ def test_shard_honours_the_schema_and_refuses_a_missing_one(data):
         data / "s.yaml",
         inputs=(data / "a.parquet", data / "s.yaml"),
     )
+
+
+def test_a_status_column_of_lists_or_records_is_refused_by_name(data):
+    for name, status in (
+        ("lists", pa.array([["finite"], ["bottom"]])),
+        ("records", pa.array([{"label": "finite"}, {"label": "bottom"}])),
+    ):
+        pq.write_table(pa.table({"value": [1.0, 2.0], "status": status}), data / f"{name}.parquet")
+        for verb in (("audit",), ("shard", data / f"{name}-out")):
+            zpml_fails(
+                2,
+                f"{name}.parquet: status column 'status' holds (list|struct).*one label",
+                *verb[:1],
+                data / f"{name}.parquet",
+                *verb[1:],
+                inputs=(data,),
+            )
