@@ -198,6 +198,7 @@ def test_censored_data_train_the_gated_head_with_a_calibrated_tau_infer(
     assert head_line.startswith("head: gated, for the ") and "censored_below" in head_line
     config = json.loads((run / "config.json").read_text())
     assert config["head"]["head"] == "gated" and config["training"]["tau_infer"] == 0.5
+    assert (config["run"]["batch_size"], config["run"]["lr"]) == (1024, 3e-2)  # the head's
     calibration = config["calibration"]
     metrics = _lines(run / "metrics.jsonl")
     best = min(metrics, key=lambda m: m["val_loss"])
@@ -219,6 +220,18 @@ def test_censored_data_train_the_gated_head_with_a_calibrated_tau_infer(
     assert "calibrated tau_infer" in report and "Censored: on its side" in report
 
 
+def test_a_gated_run_on_a_small_table_trains_epochs_enough_for_the_heads_batches(
+    tmp_path: Path, assay: tuple[Path, Path]
+) -> None:
+    train, val = assay
+    rows = json.loads((train / "manifest.json").read_text())["rows"]
+    assert 2 * 1024 < rows <= 3 * 1024  # 3 batches of 1,024 an epoch
+    result = zpml("train", train, "--val", val, "--out", tmp_path / "run", "--patience", "1")
+    assert result.returncode == 0, result.stderr
+    config = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert config["training"]["max_epochs"] == 43  # ceil(128 / 3): 128 batches, not 8 epochs
+
+
 def test_run_head_overrides_the_status_mix_and_poles_train_the_rational_head(
     tmp_path: Path, assay: tuple[Path, Path], shards: tuple[Path, Path]
 ) -> None:
@@ -230,8 +243,10 @@ def test_run_head_overrides_the_status_mix_and_poles_train_the_rational_head(
     poles = zpml("train", shards[0], "--out", tmp_path / "b", "--epochs", "1")
     assert poles.returncode == 0, poles.stderr
     assert poles.stderr.splitlines()[0].startswith("head: rational, for the ")
-    training = json.loads((tmp_path / "b" / "config.json").read_text())["training"]
+    config = json.loads((tmp_path / "b" / "config.json").read_text())
+    training = config["training"]
     assert (training["tau_infer"], training["tau_train_min"]) == (0.05, 0.05)  # the head's
+    assert (config["run"]["batch_size"], config["run"]["lr"]) == (128, 3e-3)  # and its own
 
 
 def test_patience_stops_after_epochs_without_a_lower_validation_loss(

@@ -41,9 +41,21 @@ def register(subparsers: Any) -> None:
         "(batch_size, lr, lr_schedule, seed, hidden, head, q_param, q_min, balance, num_workers, "
         "patience)",
     )
-    parser.add_argument("--epochs", type=_count, metavar="N", help="max_epochs (total; 60)")
-    parser.add_argument("--batch-size", type=_count, metavar="N", help="rows per batch (128)")
-    parser.add_argument("--lr", type=float, metavar="X", help="Adam learning rate (3e-3)")
+    parser.add_argument(
+        "--epochs",
+        type=_count,
+        metavar="N",
+        help="max_epochs (total; gated head 8, or more to make 128 batches; rational 60)",
+    )
+    parser.add_argument(
+        "--batch-size",
+        type=_count,
+        metavar="N",
+        help="rows per batch (gated head 1024; rational 128)",
+    )
+    parser.add_argument(
+        "--lr", type=float, metavar="X", help="Adam learning rate (gated head 3e-2; rational 3e-3)"
+    )
     parser.add_argument("--device", metavar="D", help="torch device: cpu, cuda, cuda:1")
     parser.add_argument("--seed", type=int, metavar="N", help="shuffle and threshold seed (0)")
     parser.add_argument(

@@ -25,7 +25,7 @@ import torch
 
 from zpml_data.errors import DataError, UsageError
 from zpml_data.io.atomic import atomic_write_text
-from zpml_data.shards.manifest import Manifest
+from zpml_data.shards.manifest import Manifest, read_manifest
 from zpml_train.data.loader import ShardLoader, make_loader
 from zpml_train.run._files import (
     epoch_line,
@@ -42,7 +42,7 @@ from zpml_train.run.head_choice import (
     set_scaling,
 )
 from zpml_train.run.report import collect_predictions, write_report
-from zpml_train.run.settings import RUN_MAX_EPOCHS, RunSettings, load_run_config
+from zpml_train.run.settings import RunSettings, load_run_config
 from zpml_train.training import distributed
 from zpml_train.training._checkpoint import read_checkpoint
 from zpml_train.training.config import TrainingConfig
@@ -183,9 +183,11 @@ class _Run:
     ) -> _Run:
         """Loaders, the head for the data, config, model (in DDP when distributed), trainer."""
         torch.manual_seed(settings.seed)
+        choice = choose_head(read_manifest(Path(shard_dir).absolute()).status_counts, settings.head)
+        settings, head = settings.for_head(choice.head)  # batch_size and lr: set, or the head's
         loader = make_loader(
             shard_dir,
-            settings.batch_size,
+            head.batch_size,
             seed=settings.seed,
             balance="status" if settings.balance == "status" else None,
             num_workers=settings.num_workers,
@@ -198,17 +200,16 @@ class _Run:
             )
         val_loader = None
         if val_dir is not None:
-            val_loader = make_loader(val_dir, settings.batch_size, shuffle=False)
+            val_loader = make_loader(val_dir, head.batch_size, shuffle=False)
             _check_same_columns(manifest, val_loader.manifest, val_dir)
-        choice = choose_head(manifest.status_counts, settings.head)
         mlp, loss = build_model(choice, settings, len(manifest.inputs), len(manifest.targets))
         set_scaling(mlp, shard_dir, settings.seed)
         # The run's seed also seeds the thresholds, unless the training settings name their own.
-        run_defaults = {"seed": settings.seed, "max_epochs": RUN_MAX_EPOCHS}
+        run_defaults = {"seed": settings.seed, "max_epochs": head.max_epochs(len(loader))}
         values = default_thresholds(mlp, {**run_defaults, **training})
         config = TrainingConfig.from_dict(values, val_loader=val_loader)
         model = distributed.wrap(mlp, torch.device(config.device or "cpu"))
-        optimizer = torch.optim.Adam(model.parameters(), lr=settings.lr)
+        optimizer = torch.optim.Adam(model.parameters(), lr=head.lr)
         steps = config.max_epochs * math.ceil(len(loader) / config.gradient_accumulation_steps)
         trainer = SCMTrainer(
             model,

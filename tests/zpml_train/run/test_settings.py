@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from zpml_data.errors import ConfigError
-from zpml_train.run.settings import RunSettings, load_run_config
+from zpml_train.run.settings import HEAD_DEFAULTS, RunSettings, load_run_config
 from zpml_train.training.config import TrainingConfig
 
 
@@ -53,6 +53,20 @@ def test_defaults() -> None:
     settings = RunSettings()
     assert (settings.head, settings.balance, settings.q_param) == ("auto", "none", "none")
     assert settings.patience == 10 and TrainingConfig().coverage_threshold is None
+
+
+def test_batch_size_lr_and_epochs_are_the_heads_unless_the_settings_name_them() -> None:
+    assert (RunSettings().batch_size, RunSettings().lr) == (None, None)  # the head's
+    settings, gated = RunSettings().for_head("gated")
+    assert (settings.batch_size, settings.lr) == (gated.batch_size, gated.lr) == (1024, 3e-2)
+    # The assay's 16,000 rows are 16 batches an epoch: 8 epochs; a survival table of
+    # 302 rows is one batch an epoch: 128 epochs, unless --patience stops it first.
+    assert (gated.max_epochs(16), gated.max_epochs(1), gated.max_epochs(10**6)) == (8, 128, 8)
+    settings, rational = RunSettings().for_head("rational")
+    assert (settings.batch_size, settings.lr, rational.max_epochs(1)) == (128, 3e-3, 60)
+    settings, named = RunSettings(batch_size=64, lr=0.5).for_head("gated")
+    assert (settings.batch_size, settings.lr, named.batch_size, named.lr) == (64, 0.5, 64, 0.5)
+    assert named.max_epochs(3) == HEAD_DEFAULTS["gated"].max_epochs(3) == 43
 
 
 def test_the_cosine_schedule_falls_from_lr_to_zero_over_its_steps_and_stays() -> None:
