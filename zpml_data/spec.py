@@ -246,10 +246,10 @@ class DatasetSpec:
                     f"{where}: value column {target.value!r} holds {kind}, not numbers; "
                     "text such as '<0.006' or 'ND' needs zpml convert first"
                 )
-            status = (
-                schema.field(target.status).type if isinstance(target, LabelledTarget) else None
-            )
-            if status is not None and pa.types.is_nested(status):
+            if not isinstance(target, LabelledTarget):
+                continue
+            status = schema.field(target.status).type
+            if pa.types.is_nested(status):
                 raise UsageError(
                     f"{where}: status column {target.status!r} holds {status}; a status is "
                     "one label (text) or code (integer) per row: flatten the column first"
