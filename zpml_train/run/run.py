@@ -185,12 +185,14 @@ class _Run:
         torch.manual_seed(settings.seed)
         choice = choose_head(read_manifest(Path(shard_dir).absolute()).status_counts, settings.head)
         settings, head = settings.for_head(choice.head)  # batch_size and lr: set, or the head's
+        pin = str(training.get("device") or "").startswith("cuda")  # copies overlap the step
         loader = make_loader(
             shard_dir,
             head.batch_size,
             seed=settings.seed,
             balance="status" if settings.balance == "status" else None,
             num_workers=settings.num_workers,
+            pin_memory=pin,
         )
         manifest = loader.manifest
         if manifest.rows == 0:
@@ -200,7 +202,7 @@ class _Run:
             )
         val_loader = None
         if val_dir is not None:
-            val_loader = make_loader(val_dir, head.batch_size, shuffle=False)
+            val_loader = make_loader(val_dir, head.batch_size, shuffle=False, pin_memory=pin)
             _check_same_columns(manifest, val_loader.manifest, val_dir)
         mlp, loss = build_model(choice, settings, len(manifest.inputs), len(manifest.targets))
         set_scaling(mlp, shard_dir, settings.seed)
