@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import NamedTuple
 
 import torch
@@ -15,17 +16,17 @@ KIND_DOMAIN_INVALID = 1
 
 
 class Step(NamedTuple):
-    """One step's detached outputs and targets, waiting to be counted."""
+    """One step's loss, outputs and targets, waiting to be counted."""
 
     loss: Tensor
     P: Tensor
     Q: Tensor
     targets: SemanticTargets
     tau: float
-    codes: Tensor
-    limits: Tensor
+    values: Tensor | None
+    codes: Tensor | None
     latent: Tensor | None
-    kind: Tensor | None
+    kind_logits: Tensor | None
 
 
 class Cells:
@@ -47,30 +48,37 @@ class Cells:
         self.finite, self.bottom, self.codes, self.limits = finite, bottom, codes, limits
         self.orientation = orientation.to(P.dtype)
         # decode's rule: ⊥ where |Q| < tau or P, Q or P/Q is not finite (NaN counts as ⊥).
-        quotient = P / torch.where(Q == 0, torch.ones_like(Q), Q)
-        self.always_bottom = (
-            ~torch.isfinite(P) | ~torch.isfinite(Q) | (Q == 0) | ~torch.isfinite(quotient)
-        )
+        # 0·P and 0·Q are NaN where P or Q is not finite, else 0: one test covers all three.
+        zero = Q == 0
+        quotient = P / torch.where(zero, 1.0, Q)
+        self.always_bottom = ~torch.isfinite(quotient + 0 * P + 0 * Q) | zero
         self.decoded_bottom = ~(Q.abs() >= tau) | self.always_bottom
         self.quotient = quotient
 
-    def counts(self, latent: Tensor, kind: Tensor) -> Tensor:
-        """The device slots after ``loss_x_rows``, as float64 sums."""
+    def counts(self, latent: Tensor | None, kind: Tensor | None) -> Tensor:
+        """The device slots after ``loss_x_rows``, as float64 sums.
+
+        Args:
+            latent: The latent value of every cell (NaN where none); ``None``
+                when no step had one.
+            kind: The kind class of every cell; ``None`` when no step had one.
+        """
         finite, bottom, pb = self.finite, self.bottom, self.decoded_bottom
-        trained = finite | bottom
-        decoded = finite & ~pb
+        trained, covered = finite | bottom, ~pb
+        decoded = finite & covered
         censored = self.orientation != 0
-        on_side = pb & (torch.sign(torch.nan_to_num(self.P)) == self.orientation)
+        on_side = pb & (torch.sign(self.P) == self.orientation)  # sign(NaN) is no side
         beyond = torch.where(
             self.orientation < 0, self.quotient < self.limits, self.quotient > self.limits
         )
         domain_invalid = self.codes == Status.DOMAIN_INVALID
-        predicted_di = pb & trained & (kind == KIND_DOMAIN_INVALID)
-        has_latent = finite & ~torch.isnan(latent)
+        none = torch.zeros_like(finite)
+        predicted_di = none if kind is None else pb & trained & (kind == KIND_DOMAIN_INVALID)
+        has_latent = none if latent is None else finite & ~torch.isnan(latent)
         masks = torch.stack(
             [
                 ~trained,
-                ~pb,
+                covered,
                 finite,
                 decoded,
                 bottom,
@@ -78,7 +86,7 @@ class Cells:
                 pb & bottom,
                 censored,
                 censored & on_side,
-                censored & (on_side | (~pb & beyond)),
+                censored & (on_side | (covered & beyond)),
                 domain_invalid,
                 domain_invalid & pb,
                 predicted_di,
@@ -86,26 +94,40 @@ class Cells:
                 has_latent,
             ]
         ).flatten(1)
-        latent_error = torch.where(has_latent, latent - self.Y_n, torch.zeros_like(latent))
-        error = torch.where(decoded, self.quotient - self.Y_n, torch.zeros_like(self.P))
+        squares = torch.where(decoded, self.quotient - self.Y_n, 0.0).square()
+        latent_squares = (
+            squares.new_zeros(())
+            if latent is None
+            else torch.where(has_latent, latent - self.Y_n, 0.0).square()
+        )
         return torch.cat(
             [
-                masks.sum(dim=1, dtype=torch.float64),
-                latent_error.square().sum(dtype=torch.float64).reshape(1),
-                error.square().sum(dtype=torch.float64).reshape(1),
+                # Counted in integers: a float64 sum would first copy every mask to float64.
+                masks.sum(dim=1).to(torch.float64),
+                latent_squares.sum(dtype=torch.float64).reshape(1),
+                squares.sum(dtype=torch.float64).reshape(1),
             ]
         )
 
 
-def joined(steps: list[Step], field: str, fill: float) -> Tensor:
-    """One optional output of every step side by side, ``fill`` where a step had none."""
-    parts = [getattr(step, field) for step in steps]
-    return torch.cat(
-        [
-            torch.full_like(step.P, fill) if part is None else part.to(step.P.dtype)
+def joined(
+    parts: Sequence[Tensor | None], steps: Sequence[Step], fill: float, like: Tensor
+) -> Tensor | None:
+    """Per-step tensors side by side on ``like``'s device, shaped like ``like`` (the joined ``P``).
+
+    Each step's part holds one value per cell of its ``P``; ``fill`` where a
+    step had none; ``None`` when no step had one. Joined first and shaped
+    once, so a flush costs a few kernels, not a few per step.
+    """
+    present = [part for part in parts if part is not None]
+    if not present:
+        return None
+    if len(present) < len(parts):
+        present = [
+            (torch.full_like(step.P, fill) if part is None else part.to(like.device)).flatten()
             for step, part in zip(steps, parts, strict=True)
         ]
-    )
+    return torch.cat(present).to(like.device, non_blocking=True).reshape(like.shape)
 
 
 def status_codes(targets: SemanticTargets) -> Tensor:

@@ -156,14 +156,15 @@ class Calibration(NamedTuple):
 class MetricSums:
     """Running per-status sums for one phase (an epoch, a validation pass).
 
-    ``add`` only keeps references to a step's detached outputs and targets;
-    every ``flush_every`` steps (and before a read) the pending steps are
-    counted together, so the per-step cost is an append, not thirty small
-    kernels.
+    ``add`` only keeps references to a step's loss, detached outputs and
+    targets; every ``flush_every`` steps (and before a read) the pending steps
+    are joined and counted together, so the per-step cost is an append, not
+    thirty small kernels.
 
     Args:
         device: Where the sums live: the model's device.
-        flush_every: Steps held before they are counted.
+        flush_every: Steps held before they are counted. Above the trainer's
+            default logging cadence (50), so that its reads set the flushes.
         thresholds: Candidate thresholds for :meth:`calibrate` (ascending);
             ``None``: no calibration histograms.
     """
@@ -171,7 +172,7 @@ class MetricSums:
     def __init__(
         self,
         device: torch.device | str,
-        flush_every: int = 32,
+        flush_every: int = 64,
         thresholds: Tensor | None = None,
     ) -> None:
         self.sums = torch.zeros(len(_DEVICE_SLOTS), dtype=torch.float64, device=device)
@@ -182,6 +183,9 @@ class MetricSums:
         # Cells by how many candidates their |Q| reaches: ⊥ targets, other trained targets.
         self.histograms = torch.zeros((2, bins), dtype=torch.float64, device=device)
         self._pending: list[Step] = []
+        # Every counted step's loss since the reset, one tensor per flush: the summed loss
+        # tells whether one was not finite, these tell which (see first_nonfinite_loss).
+        self._losses: list[Tensor] = []
 
     def reset(self) -> None:
         """Start over (in place, no allocation)."""
@@ -189,6 +193,7 @@ class MetricSums:
         self.histograms.zero_()
         self.host = [0.0] * len(_HOST_SLOTS)
         self._pending.clear()
+        self._losses.clear()
 
     def add(
         self,
@@ -203,14 +208,16 @@ class MetricSums:
         """Add one batch: its loss, its model outputs and its lifted targets (no host sync).
 
         Args:
-            loss: The batch loss, a scalar tensor.
+            loss: The batch loss, a scalar tensor, detached (it is kept until
+                the next flush).
             outputs: The model's ``(P, Q)``, or a named tuple with ``P``, ``Q``
                 and optionally ``latent`` (value units) and ``kind_logits``
                 (``[..., 3]``: censored, domain_invalid-or-bottom, fault).
             targets: The batch's lifted targets, on the sums' device.
             tau: The decoding threshold: ``|Q| < tau`` is ⊥.
-            values: The batch's stored values (the limit on censored cells);
-                without them a censored cell counts as on its side only when ⊥.
+            values: The batch's stored values (the limit on censored cells),
+                one per target cell; without them a censored cell counts as on
+                its side only when ⊥.
             codes: The int8 status codes; without them ``domain_invalid``
                 cannot be told from ``bottom`` and its metrics are NaN.
 
@@ -220,27 +227,19 @@ class MetricSums:
         P, Q = projective_outputs(outputs, targets.Y_n)
         latent = getattr(outputs, "latent", None)
         kind_logits = getattr(outputs, "kind_logits", None)
-        device = P.device
-        limits = (
-            torch.full_like(P, math.nan, dtype=torch.float32)
-            if values is None
-            else values.to(device, non_blocking=True).reshape(P.shape)
-        )
         self._pending.append(
             Step(
-                loss.detach(),
-                P.detach(),
+                loss,
+                P.detach(),  # a graph kept till the flush could hold its activations
                 Q.detach(),
                 targets,
                 tau,
-                status_codes(targets) if codes is None else codes.to(device, non_blocking=True),
-                limits,
-                None if latent is None else latent.detach().reshape(P.shape),
-                None if kind_logits is None else kind_logits.detach().argmax(-1).reshape(P.shape),
+                values,
+                codes,
+                None if latent is None else latent.detach(),
+                None if kind_logits is None else kind_logits.detach(),
             )
         )
-        self.host[0] += P.shape[0]
-        self.host[1] += P.numel()
         if len(self._pending) >= self.flush_every:
             self._flush()
 
@@ -249,6 +248,23 @@ class MetricSums:
         self._flush()
         host = torch.tensor(self.host, dtype=torch.float64).to(self.sums.device)
         return summarise(reduce_sums(torch.cat([self.sums, host])).tolist())
+
+    @property
+    def steps(self) -> int:
+        """Steps added since the reset."""
+        return sum(len(losses) for losses in self._losses) + len(self._pending)
+
+    def first_nonfinite_loss(self) -> int:
+        """Which step added since the reset (from 1) first had a loss that was not finite.
+
+        0 when none had. The ``loss`` of :meth:`read` is not finite exactly
+        when one had, so a caller reads this only then.
+        """
+        self._flush()
+        if not self._losses:
+            return 0
+        bad = torch.nonzero(~torch.isfinite(torch.cat(self._losses))).flatten()
+        return int(bad[0]) + 1 if len(bad) else 0
 
     def calibrate(self) -> Calibration:
         """The candidate threshold with the best ⊥ F1 on the cells added so far.
@@ -281,14 +297,26 @@ class MetricSums:
         """Count the pending steps in one pass over their concatenation."""
         if not self._pending:
             return
-        steps, device = self._pending, self.sums.device
-        self._pending = []
-        rows = torch.tensor([s.P.shape[0] for s in steps])
-        P = torch.cat([s.P for s in steps]).float()
+        steps, self._pending = self._pending, []
+        with torch.no_grad():  # counts need no gradient, whatever the inputs carry
+            self._count(steps)
+
+    def _count(self, steps: list[Step]) -> None:
+        device = self.sums.device
+        rows = [s.P.shape[0] for s in steps]
+        P = torch.cat([s.P for s in steps])
+        dtype, P = P.dtype, P.float()
         Q = torch.cat([s.Q for s in steps]).float()
-        tau = torch.tensor([s.tau for s in steps]).repeat_interleave(rows)
-        tau = tau.to(device, non_blocking=True).view(-1, *([1] * (P.dim() - 1)))
+        self.host[0] += sum(rows)
+        self.host[1] += P.numel()
+        if all(s.tau == steps[0].tau for s in steps):  # the trainer decodes at one tau_infer
+            tau = torch.tensor(steps[0].tau)  # 0-d: broadcasts on any device
+        else:
+            tau = torch.tensor([s.tau for s in steps]).repeat_interleave(torch.tensor(rows))
+            tau = tau.to(device, non_blocking=True).view(-1, *([1] * (P.dim() - 1)))
         targets = [s.targets for s in steps]
+        codes = [status_codes(s.targets) if s.codes is None else s.codes for s in steps]
+        limits = joined([s.values for s in steps], steps, math.nan, P)
         cells = Cells(
             P,
             Q,
@@ -297,14 +325,18 @@ class MetricSums:
             torch.cat([t.mask_finite for t in targets]),
             torch.cat([t.mask_bottom for t in targets]),
             torch.cat([t.orientation_label for t in targets]),
-            torch.cat([s.codes for s in steps]),
-            torch.cat([s.limits for s in steps]).float(),
+            torch.cat(codes).to(device, non_blocking=True),
+            torch.full_like(P, math.nan) if limits is None else limits.float(),
         )
-        latent = joined(steps, "latent", math.nan).float()
-        kind = joined(steps, "kind", -1)
-        losses = torch.stack([s.loss for s in steps]).double()
-        loss_x_rows = losses @ rows.to(device, torch.float64, non_blocking=True)
-        self.sums += torch.cat([loss_x_rows.reshape(1), cells.counts(latent, kind)])
+        latent = joined([s.latent for s in steps], steps, math.nan, P)
+        kinds = [None if s.kind_logits is None else s.kind_logits.argmax(-1) for s in steps]
+        counts = cells.counts(
+            None if latent is None else latent.to(dtype).float(), joined(kinds, steps, -1, P)
+        )
+        losses = torch.stack([s.loss for s in steps]).reshape(len(steps)).double()
+        loss_x_rows = losses @ torch.tensor(rows, dtype=torch.float64).to(device, non_blocking=True)
+        self.sums += torch.cat([loss_x_rows.reshape(1), counts])
+        self._losses.append(losses)
         if self.thresholds is not None:
             self._add_histograms(cells)
 

@@ -45,7 +45,7 @@ from zpml_train.training._checkpoint import (
     restore_state,
     write_checkpoint,
 )
-from zpml_train.training._finite import LossWatch
+from zpml_train.training._finite import loss_not_finite
 from zpml_train.training._protocol import LossProtocol
 from zpml_train.training._thresholds import ThresholdSampler, candidate_thresholds
 from zpml_train.training.config import TrainingConfig
@@ -133,10 +133,8 @@ class SCMTrainer:
         self.coverage_bad_epochs = 0
         self.calibration: Calibration | None = None
         self._epoch_metrics = MetricSums(self.device)
-        self._loss_watch = LossWatch(self.device)
         self._loss_weights = self.config.loss_weights
-        self._group_steps = 0
-        self._group_rows = 0
+        self._group_steps = self._group_rows = 0
         self._train_checked = False
 
     # -- the loop -------------------------------------------------------------------
@@ -184,6 +182,7 @@ class SCMTrainer:
         Returns:
             The batch loss, detached, on the device (reading it syncs).
         """
+        config = self.config
         step = self._prepare(batch, training=True, checked=self._train_checked)
         self.global_step += 1
         tau = self.thresholds.draw()
@@ -192,22 +191,19 @@ class SCMTrainer:
             outputs = self.model(step.inputs)
             loss = self._loss(outputs, step, tau)
         if loss.requires_grad:
-            scale = step.rows if self.config.gradient_accumulation_steps > 1 else 1
+            scale = step.rows if config.gradient_accumulation_steps > 1 else 1
             self.amp.backward(loss * scale if scale != 1 else loss)
-        self._loss_watch.note(loss, self.global_step)
-        self._add_metrics(self._epoch_metrics, loss, outputs, step, self.config.tau_infer)
+        loss = loss.detach()
+        self._epoch_metrics.add(
+            loss, outputs, step.targets, config.tau_infer, values=step.values, codes=step.codes
+        )
         self._group_steps += 1
         self._group_rows += step.rows
-        if self._group_steps == self.config.gradient_accumulation_steps:
+        if self._group_steps == config.gradient_accumulation_steps:
             self._optimizer_step()
-        if (
-            self.config.log_hook is not None
-            and self.global_step % self.config.log_every_n_steps == 0
-        ):
-            self._loss_watch.check(self.current_epoch, self._loss_weights)
-            metrics = self._epoch_metrics.read()
-            self._emit("train", step=self.global_step, step_loss=float(loss.detach()), **metrics)
-        return loss.detach()
+        if config.log_hook is not None and self.global_step % config.log_every_n_steps == 0:
+            self._emit("train", step=self.global_step, step_loss=float(loss), **self._metrics())
+        return loss
 
     def validate(self, tau_infer: float | None = None) -> Record | None:
         """One pass over ``config.val_loader`` without gradients.
@@ -239,7 +235,9 @@ class SCMTrainer:
                     with self.amp.autocast():
                         outputs = self.model(step.inputs)
                         loss = self._loss(outputs, step, tau)
-                    self._add_metrics(sums, loss, outputs, step, tau_infer)
+                    sums.add(
+                        loss, outputs, step.targets, tau_infer, values=step.values, codes=step.codes
+                    )
                     batches += 1
         finally:
             self.model.train(was_training)
@@ -268,8 +266,7 @@ class SCMTrainer:
             self._optimizer_step()
 
     def _end_epoch(self, epoch: int) -> Record:
-        self._loss_watch.check(self.current_epoch, self._loss_weights)
-        record: Record = {"epoch": epoch, "step": self.global_step, **self._epoch_metrics.read()}
+        record: Record = {"epoch": epoch, "step": self.global_step, **self._metrics()}
         val = self.validate()
         if val is not None:
             val_record = {"epoch": epoch, **{f"val_{name}": value for name, value in val.items()}}
@@ -327,11 +324,14 @@ class SCMTrainer:
             self.scheduler.step()
         self._group_steps = self._group_rows = 0
 
-    @staticmethod
-    def _add_metrics(
-        sums: MetricSums, loss: Tensor, outputs: Any, step: TrainingBatch, tau_infer: float
-    ) -> None:
-        sums.add(loss, outputs, step.targets, tau_infer, values=step.values, codes=step.codes)
+    def _metrics(self) -> Record:
+        """The epoch's metrics so far; raises if a step's loss was not finite."""
+        sums, metrics = self._epoch_metrics, self._epoch_metrics.read()
+        # The summed loss is not finite exactly when a step's was; each step was added in order.
+        if not math.isfinite(metrics["loss"]) and (bad := sums.first_nonfinite_loss()):
+            step = self.global_step - sums.steps + bad
+            raise loss_not_finite(step, self.current_epoch, self._loss_weights)
+        return metrics
 
     def _policy(self, tau: float) -> contextlib.AbstractContextManager[Any]:
         policy = self.config.gradient_policy

@@ -96,6 +96,31 @@ def test_latent_values_and_the_kind_output() -> None:
     assert result["domain_invalid_precision"] == 1 / 4  # of rows 3, 4, 7, 8 only 8 is
 
 
+@pytest.mark.parametrize("flush_every", [1, 64])
+def test_steps_with_and_without_the_optional_parts_count_as_each_alone(flush_every: int) -> None:
+    loss, (p, q), targets = _batch()
+    latent = torch.tensor([1.5, 2.5, 5.0] + [100.0] * 8)
+    kind = torch.zeros(11, 3)
+    kind[[3, 4, 7, 8], 1] = 1.0
+    steps = [  # (outputs, keywords): every optional part present, then none, at another tau
+        (GatedOutputs(p, q, latent, q, q, kind, q), {"values": torch.tensor(VALUES)}),
+        ((p.flip(0), q.flip(0)), {"codes": _codes()}),
+        ((p, q), {}),
+    ]
+    together = MetricSums("cpu", flush_every=flush_every)
+    alone = []
+    for tau, (outputs, keywords) in zip((1e-6, 0.5, 1e-6), steps, strict=True):
+        together.add(loss, outputs, targets, tau, **keywords)
+        alone.append(MetricSums("cpu"))
+        alone[-1].add(loss, outputs, targets, tau, **keywords)
+    slots = []
+    for sums in alone:
+        sums.read()  # counts its step
+        slots.append(torch.cat([sums.sums, torch.tensor(sums.host, dtype=torch.float64)]))
+    expected = metrics_module.summarise(torch.stack(slots).sum(dim=0).tolist())
+    assert together.read() == pytest.approx(expected, nan_ok=True)
+
+
 def test_calibration_finds_the_threshold_with_the_best_bottom_f1() -> None:
     codes = torch.tensor([S.BOTTOM, S.BOTTOM, S.FINITE, S.FINITE, S.FINITE], dtype=torch.int8)
     targets = lift_semantic_targets(torch.tensor([NAN, NAN, 1.0, 1.0, 1.0]), codes)
