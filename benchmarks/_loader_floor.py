@@ -5,10 +5,11 @@ Two floors, both with one copy out of Arrow and one gather per batch:
 * whole: every file read with ``read_table``, each column copied into one
   tensor (inputs one ``[N, F]`` float32 tensor), batches gathered in the
   loader's own order, so they are the loader's batches bit for bit;
-* streamed: the loader's work without its machinery (no plan, threads,
-  checks or ``Batch``): the row groups read in file order four at a time
-  (the loader's window), copied once into one reused window buffer, and
-  gathered in a shuffled order within the window.
+* streamed: the loader's work without its machinery (no plan, checks or
+  ``Batch``): the row groups read in file order four at a time (the
+  loader's window), the next window read while this one is gathered, each
+  column gathered once in a shuffled order into one reused window buffer,
+  the batches slices of it.
 """
 
 from __future__ import annotations
@@ -100,33 +101,54 @@ def gather(tensors: dict[str, Any], index: Any) -> dict[str, Any]:
 def stream_epoch(files: list[Path], buffers: dict[str, Any]) -> int:
     """One epoch of the streamed floor; ``buffers`` keeps the window buffers between epochs.
 
+    Each window (WINDOW row groups of a file) is read while the one before
+    is gathered (one background thread, as pyarrow decodes without the
+    GIL), then every column is gathered once, in a shuffled order, out of
+    Arrow's buffers into a reused buffer (the row groups' chunks joined
+    first where a window holds several), and the batches are slices of it.
+
     Returns:
-        The rows of the batches it gathered.
+        The rows of the batches it yielded.
     """
+    import warnings
+    from concurrent.futures import ThreadPoolExecutor
+
     import numpy as np
     import pyarrow.parquet as pq
     import torch
 
-    seen = 0
+    def read(path: Path, groups: list[int]) -> Any:
+        return pq.ParquetFile(path).read_row_groups(groups, columns=list(COLUMNS))
+
+    windows = []
     for path in files:
-        file = pq.ParquetFile(path)
-        groups = range(file.num_row_groups)
-        for start in range(0, len(groups), WINDOW):
-            table = file.read_row_groups(
-                list(groups[start : start + WINDOW]), columns=list(COLUMNS)
-            )
+        count = pq.ParquetFile(path).num_row_groups
+        windows += [(path, list(range(start, min(start + WINDOW, count))))
+                    for start in range(0, count, WINDOW)]  # fmt: skip
+    seen = 0
+    with ThreadPoolExecutor(1) as pool:
+        upcoming = pool.submit(read, *windows[0]) if windows else None
+        for i in range(len(windows)):
+            assert upcoming is not None
+            table = upcoming.result()
+            if i + 1 < len(windows):
+                upcoming = pool.submit(read, *windows[i + 1])
             rows = table.num_rows
+            order = torch.randperm(rows)
             window = {}
             for name in COLUMNS:
                 arrays = _numpy(name, table.column(name).chunks)
+                stored = arrays[0] if len(arrays) == 1 else np.concatenate(arrays)
                 if name not in buffers or len(buffers[name]) < rows:
-                    shape = (rows, *arrays[0].shape[1:])
-                    dtype = np.int64 if name in WIDE else arrays[0].dtype
-                    buffers[name] = torch.from_numpy(np.empty(shape, dtype=dtype))
+                    dtype = np.int64 if name in WIDE else stored.dtype
+                    buffers[name] = torch.from_numpy(np.empty((rows, *stored.shape[1:]), dtype))
                 window[name] = buffers[name][:rows]
-                np.concatenate(arrays, out=window[name].numpy())  # the one copy
-            for index in torch.randperm(rows).split(BATCH):
-                seen += gather(window, index)["inputs"].shape[0]
+                with warnings.catch_warnings():  # only read: Arrow's buffers are not writable
+                    warnings.simplefilter("ignore", UserWarning)
+                    source = torch.from_numpy(stored.astype(window[name].numpy().dtype, copy=False))
+                torch.index_select(source, 0, order, out=window[name])  # the one gather
+            for start in range(0, rows, BATCH):
+                seen += window["inputs"][start : start + BATCH].shape[0]
     return seen
 
 

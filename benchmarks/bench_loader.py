@@ -15,10 +15,14 @@ epoch, so a burst of load on a shared machine does not decide the ratio):
 * floor, whole: the recipe of a read-all floor: ``read_table`` of every column a batch
   carries, each copied once into one tensor (inputs one ``[N, 64]`` float32
   tensor, kept from one epoch to the next as a training run would), then one
-  gather per batch and column in the loader's own order: the same batches;
+  gather per batch and column in the loader's own order: the same batches
+  (the loader beats it: reading everything first moves every byte through
+  memory twice, where a window stays in cache);
 * floor, streamed: the least work done well: the loader's work without its
-  machinery (row groups read four at a time, copied once into one reused
-  window buffer, one shuffled gather per batch; see ``_loader_floor``);
+  machinery (row groups read four at a time, the next window read in a
+  background thread while this one is gathered, each column gathered once
+  in a shuffled order into one reused buffer, batches sliced from it; see
+  ``_loader_floor``);
 * read: a bare ``pyarrow.parquet.read_table`` of the same files, nothing built;
 * by hand: a map-style ``Dataset`` over a pandas frame with
   ``DataLoader(batch_size=4096, shuffle=True)`` (timed on its first 10
