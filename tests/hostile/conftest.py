@@ -6,6 +6,8 @@ import hashlib
 import re
 import resource
 import signal
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -79,6 +81,23 @@ def limit_file_size(size: int) -> None:
     """In a child process: writes past ``size`` bytes fail with EFBIG instead of killing it."""
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
     resource.setrlimit(resource.RLIMIT_FSIZE, (size, size))
+
+
+def checkpoint_write_fails(size: int, *args: object) -> str:
+    """Run ``zpml`` with files limited to ``size`` bytes; assert exit 2 and one line naming
+    ``last.pt`` and the limit, no traceback; return that line."""
+    result = subprocess.run(
+        [sys.executable, "-m", "zpml_data.cli", *map(str, args)],
+        preexec_fn=lambda: limit_file_size(size),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    errors = [line for line in result.stderr.splitlines() if line.startswith("zpml")]
+    assert result.returncode == 2, result.stderr
+    assert len(errors) == 1 and "Traceback" not in result.stderr, result.stderr
+    assert "last.pt" in errors[0] and "file size limit" in errors[0], errors[0]
+    return errors[0]
 
 
 @pytest.fixture(scope="module")

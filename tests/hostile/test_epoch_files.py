@@ -7,14 +7,12 @@ the first epoch's files fit and the second epoch's checkpoint does not.
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import torch
 
 from tests.conftest import run_zpml
-from tests.hostile.conftest import limit_file_size
+from tests.hostile.conftest import checkpoint_write_fails
 
 
 def test_a_failed_checkpoint_write_leaves_metrics_at_the_checkpoints_epoch(
@@ -27,17 +25,7 @@ def test_a_failed_checkpoint_write_leaves_metrics_at_the_checkpoints_epoch(
     limit = (sized / "last.pt").stat().st_size + 64
     run = tmp_path / "run"
     args = ["train", shards, "--out", run, "--epochs", "3"]
-    result = subprocess.run(
-        [sys.executable, "-m", "zpml_data.cli", *map(str, args)],
-        preexec_fn=lambda: limit_file_size(limit),
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    errors = [line for line in result.stderr.splitlines() if line.startswith("zpml")]
-    assert result.returncode == 2, result.stderr
-    assert len(errors) == 1 and "Traceback" not in result.stderr, result.stderr
-    assert "last.pt" in errors[0] and "file size limit" in errors[0], errors[0]
+    checkpoint_write_fails(limit, *args)
     last = torch.load(run / "last.pt", weights_only=True)
     best = torch.load(run / "best.pt", weights_only=True)
     assert last["epoch"] == best["epoch"] == 1  # the second epoch's checkpoint failed
