@@ -10,13 +10,18 @@ from torch import Tensor
 
 from zpml_data.lift import SemanticTargets
 from zpml_data.status import Status
+from zpml_train.model.losses import projective_outputs
 
 # The kind class of domain_invalid (and bottom) targets in a model's kind logits.
 KIND_DOMAIN_INVALID = 1
 
 
 class Step(NamedTuple):
-    """One step's loss, outputs and targets, waiting to be counted."""
+    """One step's loss, outputs and targets, waiting to be counted.
+
+    ``P`` and ``Q`` are detached, as the model returned them: the flush shapes
+    them (:func:`shaped_outputs`).
+    """
 
     loss: Tensor
     P: Tensor
@@ -108,6 +113,24 @@ class Cells:
                 squares.sum(dtype=torch.float64).reshape(1),
             ]
         )
+
+
+def shaped_outputs(steps: Sequence[Step], Y_n: Tensor) -> tuple[Tensor, Tensor]:
+    """The steps' ``P`` and ``Q`` side by side, shaped like their joined targets ``Y_n``.
+
+    Outputs alike from step to step (the usual case) are joined first and
+    checked and shaped once, by :func:`~zpml_train.model.losses.projective_outputs`;
+    others step by step.
+
+    Raises:
+        ShapeError: The outputs do not match the targets' shape.
+    """
+    trailing = steps[0].P.shape[1:]
+    if all(s.P.shape[0] == s.targets.Y_n.shape[0] and s.P.shape[1:] == trailing for s in steps):
+        pair = (torch.cat([s.P for s in steps]), torch.cat([s.Q for s in steps]))
+        return projective_outputs(pair, Y_n)
+    pairs = [projective_outputs((s.P, s.Q), s.targets.Y_n) for s in steps]
+    return torch.cat([P for P, _ in pairs]), torch.cat([Q for _, Q in pairs])
 
 
 def joined(

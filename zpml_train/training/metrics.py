@@ -24,7 +24,7 @@ from torch import Tensor
 
 from zpml_data.lift import SemanticTargets
 from zpml_train.model.losses import projective_outputs
-from zpml_train.training._counting import Cells, Step, joined, status_codes
+from zpml_train.training._counting import Cells, Step, joined, shaped_outputs, status_codes
 from zpml_train.training.distributed import sum_across_ranks
 
 
@@ -222,16 +222,19 @@ class MetricSums:
                 cannot be told from ``bottom`` and its metrics are NaN.
 
         Raises:
-            ShapeError: The outputs do not match the targets' shape.
+            ShapeError: The outputs are not a projective pair; or, when they
+                are counted (at a flush: this call, a read, a calibration),
+                they do not match the targets' shape.
         """
-        P, Q = projective_outputs(outputs, targets.Y_n)
         latent = getattr(outputs, "latent", None)
         kind_logits = getattr(outputs, "kind_logits", None)
+        if not (isinstance(outputs, (tuple, list)) and len(outputs) >= 2):
+            outputs = projective_outputs(outputs, targets.Y_n)  # decoded values: Q = 1
         self._pending.append(
             Step(
                 loss,
-                P.detach(),  # a graph kept till the flush could hold its activations
-                Q.detach(),
+                outputs[0].detach(),  # a graph kept till the flush could hold its activations
+                outputs[1].detach(),
                 targets,
                 tau,
                 values,
@@ -303,10 +306,11 @@ class MetricSums:
 
     def _count(self, steps: list[Step]) -> None:
         device = self.sums.device
+        targets = [s.targets for s in steps]
+        Y_n = torch.cat([t.Y_n for t in targets])
         rows = [s.P.shape[0] for s in steps]
-        P = torch.cat([s.P for s in steps])
-        dtype, P = P.dtype, P.float()
-        Q = torch.cat([s.Q for s in steps]).float()
+        P, Q = shaped_outputs(steps, Y_n)
+        dtype, P, Q = P.dtype, P.float(), Q.float()
         self.host[0] += sum(rows)
         self.host[1] += P.numel()
         if all(s.tau == steps[0].tau for s in steps):  # the trainer decodes at one tau_infer
@@ -314,14 +318,13 @@ class MetricSums:
         else:
             tau = torch.tensor([s.tau for s in steps]).repeat_interleave(torch.tensor(rows))
             tau = tau.to(device, non_blocking=True).view(-1, *([1] * (P.dim() - 1)))
-        targets = [s.targets for s in steps]
         codes = [status_codes(s.targets) if s.codes is None else s.codes for s in steps]
         limits = joined([s.values for s in steps], steps, math.nan, P)
         cells = Cells(
             P,
             Q,
             tau,
-            torch.cat([t.Y_n for t in targets]).float(),
+            Y_n.float(),
             torch.cat([t.mask_finite for t in targets]),
             torch.cat([t.mask_bottom for t in targets]),
             torch.cat([t.orientation_label for t in targets]),

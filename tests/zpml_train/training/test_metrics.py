@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from zpml_data import lift_semantic_targets
+from zpml_data.errors import ShapeError
 from zpml_data.status import Status
 from zpml_train.model.gated import GatedOutputs
 from zpml_train.training import metrics as metrics_module
@@ -183,6 +184,17 @@ def test_two_column_outputs_count_cells() -> None:
     result = sums.read()
     assert result["rows"] == 8 and result["finite_rmse"] == 0.0
     assert result["loss"] == 1.0  # averaged over rows, not cells
+
+
+def test_outputs_that_do_not_fit_the_targets_are_refused() -> None:
+    targets = lift_semantic_targets(torch.ones(4), torch.zeros(4, dtype=torch.int8))
+    with pytest.raises(ShapeError, match="the model returned dict"):
+        MetricSums("cpu").add(torch.tensor(0.0), {"P": torch.ones(4)}, targets, 1e-6)
+    for flush_every in (1, 64):  # shapes are checked when counted
+        sums = MetricSums("cpu", flush_every=flush_every)
+        with pytest.raises(ShapeError, match=r"P \(4, 2\), Q \(4, 2\) do not match targets \(4,\)"):
+            sums.add(torch.tensor(0.0), (torch.ones(4, 2), torch.ones(4, 2)), targets, 1e-6)
+            sums.read()
 
 
 def test_reading_goes_through_the_one_reduction(monkeypatch: pytest.MonkeyPatch) -> None:
