@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from zpml_data.errors import StatusLabelError, UsageError, first_few
 from zpml_data.status import LABEL_TO_CODE, STATUS_LABELS, Status
@@ -175,18 +176,40 @@ def _encode_pandas(labels: Any) -> np.ndarray:
     return _encode_objects(np.asarray(labels, dtype=object))
 
 
+def plain_type(kind: pa.DataType) -> pa.DataType:
+    """The type an extension or run-end-encoded Arrow type stands for (others as they are)."""
+    if isinstance(kind, pa.BaseExtensionType):
+        return plain_type(kind.storage_type)
+    if pa.types.is_run_end_encoded(kind):
+        return plain_type(kind.value_type)
+    return kind
+
+
+def plain_column(column: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
+    """An extension or run-end-encoded Arrow column as the plain column it stands for."""
+    kind = column.type
+    if isinstance(kind, pa.BaseExtensionType):
+        if isinstance(column, pa.ChunkedArray):
+            storage = [chunk.storage for chunk in column.chunks]
+            return plain_column(pa.chunked_array(storage, kind.storage_type))
+        return plain_column(column.storage)
+    if pa.types.is_run_end_encoded(kind):
+        return plain_column(pc.run_end_decode(column))
+    return column
+
+
 def _encode_arrow(labels: pa.Array | pa.ChunkedArray, *, strict: bool = True) -> np.ndarray:
+    labels = plain_column(labels)
     chunks = labels.chunks if isinstance(labels, pa.ChunkedArray) else [labels]
     if not chunks:
         return np.empty(0, dtype=np.int8)
+    # Integer codes with nulls, as pandas writes them (NaN): whole numbers are codes.
     if pa.types.is_floating(labels.type) and not strict:
-        # Integer codes with nulls, as pandas writes them (NaN): whole numbers are codes.
         numbers = labels.to_numpy(zero_copy_only=False)  # nulls read as NaN
         with np.errstate(invalid="ignore"):
             whole = (numbers == np.floor(numbers)) & (numbers >= 0) & (numbers < len(Status))
         return np.where(whole, numbers, -1).astype(np.int8)
-    if pa.types.is_floating(labels.type):
-        # Integer codes with nulls, as pandas writes them: whole numbers are codes.
+    if pa.types.is_floating(labels.type):  # strict: anything else is named as a bad label
         with contextlib.suppress(pa.ArrowInvalid):
             labels = labels.cast(pa.int64())
             chunks = labels.chunks if isinstance(labels, pa.ChunkedArray) else [labels]
@@ -208,8 +231,11 @@ def _encode_arrow(labels: pa.Array | pa.ChunkedArray, *, strict: bool = True) ->
     for chunk in chunks:
         if not pa.types.is_dictionary(chunk.type):
             chunk = chunk.dictionary_encode()
-        # Nulls index -1, which the remap table's trailing sentinel turns into a null.
-        indices = chunk.indices.fill_null(-1) if chunk.null_count else chunk.indices
+        # Nulls index -1, which the remap table's trailing sentinel turns into a null
+        # (int64 first: unsigned indices cannot hold -1).
+        indices = chunk.indices
+        if chunk.null_count:
+            indices = indices.cast(pa.int64()).fill_null(-1)
         numbers = indices.to_numpy(zero_copy_only=False)
         dictionary = chunk.dictionary.to_pylist()
         if _in_code_order(dictionary, numbers):  # as zpml writes it: the indices are the codes

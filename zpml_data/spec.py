@@ -16,6 +16,7 @@ from typing import Any, Literal, get_args
 
 import pyarrow as pa
 
+from zpml_data.encode import plain_type
 from zpml_data.errors import UsageError
 
 DEFAULT_STATUS = "status"
@@ -249,7 +250,7 @@ class DatasetSpec:
             if not isinstance(target, LabelledTarget):
                 continue
             status = schema.field(target.status).type
-            if pa.types.is_nested(status):
+            if pa.types.is_nested(plain_type(status)):
                 raise UsageError(
                     f"{where}: status column {target.status!r} holds {status}; a status is "
                     "one label (text) or code (integer) per row: flatten the column first"
@@ -264,7 +265,7 @@ class DatasetSpec:
                 f"{where}: column {targeted[0]!r} is both a target and an input; "
                 "a model must not see its own target: leave it out of --inputs"
             )
-        nested = [g for g in self.groups if pa.types.is_nested(schema.field(g).type)]
+        nested = [g for g in self.groups if pa.types.is_nested(plain_type(schema.field(g).type))]
         if nested:
             raise UsageError(
                 f"{where}: group column {nested[0]!r} holds {schema.field(nested[0]).type}; "

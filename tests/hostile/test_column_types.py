@@ -85,3 +85,19 @@ def test_a_status_column_of_lists_or_records_is_refused_by_name(data):
                 *verb[1:],
                 inputs=(data,),
             )
+
+
+def test_status_columns_of_extension_types_and_wide_dictionaries_are_checked(data):
+    wide = pa.DictionaryArray.from_arrays(
+        pa.array([0, 1, None], pa.uint64()), pa.array(["finite", "bottom"])
+    )
+    tables = {
+        "json": (pa.array(['"finite"', '"x"', None], pa.json_()), "status_known"),
+        "wide": (wide, "status_present"),
+    }
+    for name, (status, check) in tables.items():
+        source = data / f"{name}.parquet"
+        pq.write_table(pa.table({"value": [1.0, 2.0, 3.0], "status": status}), source)
+        result = run_zpml("audit", source)
+        assert result.returncode == 1 and f"{check} [value]" in result.stdout, result.stderr
+        zpml_fails(1, f"fail .*{check}", "shard", source, data / name, inputs=(data,))

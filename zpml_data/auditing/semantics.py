@@ -25,6 +25,7 @@ import pyarrow as pa
 from zpml_data.auditing.censoring import CensoredRows, Censoring, GroupBounds, batch_bounds
 from zpml_data.auditing.leaks import LeakTally
 from zpml_data.auditing.sketches import DistinctValues, HeavyHitters, LogSketch
+from zpml_data.encode import plain_column
 from zpml_data.spec import CensoringMode
 from zpml_data.status import Status
 
@@ -52,6 +53,7 @@ def group_index(column: pa.Array | None, rows: int) -> tuple[list[str], np.ndarr
     """
     if column is None:
         return [WHOLE], np.zeros(rows, dtype=np.int64)
+    column = plain_column(column)
     encoded = column if pa.types.is_dictionary(column.type) else column.dictionary_encode()
     names = [NULL_GROUP if v is None else str(v) for v in encoded.dictionary.to_pylist()]
     names.append(NULL_GROUP)

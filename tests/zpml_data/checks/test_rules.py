@@ -71,6 +71,12 @@ _STATUS_TYPES = {
         st.one_of(st.sampled_from([0.0, 1.0, 2.0, 3.0, 6.0, 2.5, 7.0, -1.0, np.nan]), st.none()),
     ),
     "booleans": (pa_arrow.bool_(), st.one_of(st.booleans(), st.none())),
+    "views": (pa_arrow.string_view(), st.sampled_from([*STATUS_LABELS, "oops", None])),
+    "wide dictionary": (
+        pa_arrow.dictionary(pa_arrow.uint64(), pa_arrow.string()),
+        st.sampled_from([*STATUS_LABELS, None]),
+    ),
+    "json": (pa_arrow.json_(), st.sampled_from(['"finite"', "finite", "bottom", None])),
 }
 _NUMBERS = st.one_of(
     st.sampled_from([0.0, 1.5, -2.0, np.nan, np.inf, -np.inf, 1e39, -1e39, 3.4e38]), st.none()
