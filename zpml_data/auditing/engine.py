@@ -19,7 +19,6 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
-import pandas as pd
 
 from zpml_data.auditing.report import AuditReport, compare_reports, json_value
 from zpml_data.auditing.semantics import NULL_GROUP as NULL_GROUP  # where the tests look
@@ -28,6 +27,7 @@ from zpml_data.checks.rules import (
     check_batch,
     columns_to_check,
     finite_in_float32,
+    float_column,
     load_user_schema,
 )
 from zpml_data.engines import DEFAULT_SCHEDULER_TIMEOUT_S, Engine
@@ -168,28 +168,28 @@ def _describer(
 ) -> Callable[[np.ndarray], list[dict[str, Any]]]:
     """A function that turns failing row labels into JSON-ready examples.
 
-    It converts only those rows of the batch to pandas, so a batch with a
-    few failing rows costs a few rows.
+    It takes only those rows of the batch, as Python values, so an example
+    reads the same whatever else its batch holds.
     """
 
     def describe(rows: np.ndarray) -> list[dict[str, Any]]:
-        frame = part.batch.take(rows - part.first_row).to_pandas()
-        frame.index = rows
-        return [example(frame, int(row)) for row in rows]
-
-    def example(frame: pd.DataFrame, row: int) -> dict[str, Any]:
-        found: dict[str, Any] = {"file": part.file, "row": row}
+        taken = part.batch.take(rows - part.first_row)
+        found: list[dict[str, Any]] = [{"file": part.file, "row": int(row)} for row in rows]
         if target is not None:
-            found["value"] = json_value(frame.at[row, target.value])
+            for example, value in zip(found, taken.column(target.value).to_pylist(), strict=True):
+                example["value"] = json_value(value)
         if isinstance(target, LabelledTarget):
-            status = frame.at[row, target.status]
-            found["status"] = None if pd.isna(status) else json_value(status)
+            for example, status in zip(found, taken.column(target.status).to_pylist(), strict=True):
+                example["status"] = json_value(status)
         if check == "input_finite":
-            cells = frame.loc[row, list(inputs)]
-            finite = finite_in_float32(cells)
-            found["inputs"] = {
-                c: json_value(v) for (c, v), ok in zip(cells.items(), finite, strict=True) if not ok
-            }
+            for example in found:
+                example["inputs"] = {}
+            for name in inputs:
+                column = taken.column(name)
+                finite = finite_in_float32(float_column(column))
+                for example, value, ok in zip(found, column.to_pylist(), finite, strict=True):
+                    if not ok:
+                        example["inputs"][name] = json_value(value)
         return found
 
     return describe

@@ -21,6 +21,7 @@ import numpy as np
 import pyarrow as pa
 from scipy.stats import spearmanr
 
+from zpml_data.checks.rules import float_column
 from zpml_data.status import STATUS_LABELS
 
 SAMPLE_ROWS = 4096  # finite rows kept for the rank correlation
@@ -80,8 +81,7 @@ class LeakTally:
             return
         matrix = np.empty((batch.num_rows, len(self.inputs)), order="F")  # columns contiguous
         for i, name in enumerate(self.inputs):
-            column = batch.column(name).cast(pa.float64(), safe=False)  # nulls read as NaN
-            matrix[:, i] = column.to_numpy(zero_copy_only=False)
+            matrix[:, i] = float_column(batch.column(name))  # nulls read as NaN
             self._add_levels(i, matrix[:, i], codes)
             self.equal[i] += np.count_nonzero((matrix[:, i] == values) & finite)
             self.paired[i] += np.count_nonzero(np.isfinite(matrix[:, i]) & finite)

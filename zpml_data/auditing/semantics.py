@@ -271,12 +271,15 @@ class SemanticTally:
             points = {key: list(p) for key, p in self.points[grouping].items()}
             if grouping is None:
                 points[WHOLE] = points.get(WHOLE, []) + self.sentinel_points
+            # Only groups with censored rows have limits, so only they need the extremes.
+            bounded = self.bounds[grouping]
             starts = np.searchsorted(groups, np.arange(len(keys) + 1))
-            for g, key in enumerate(keys):
-                lo, hi = starts[g], starts[g + 1]
+            for g in [g for g, key in enumerate(keys) if key in bounded or key in points]:
+                key, lo, hi = keys[g], starts[g], starts[g + 1]
                 if lo == hi:
                     continue
-                self._widen(grouping, key, float(kept[lo]), float(kept[hi - 1]))
+                if key in bounded:
+                    self._widen(grouping, key, float(kept[lo]), float(kept[hi - 1]))
                 for point in points.get(key, ()):
                     point.add(kept[lo:hi], counts[lo:hi])
 

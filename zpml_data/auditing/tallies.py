@@ -14,7 +14,7 @@ from zpml_data.auditing.findings import Findings, decide
 from zpml_data.auditing.report import MAX_EXAMPLES, CheckResult, Level, TargetReport, json_value
 from zpml_data.auditing.semantic_checks import group_column, semantic_failures, semantic_frame
 from zpml_data.auditing.semantics import SemanticTally, group_index
-from zpml_data.checks.rules import CHECK_LEVELS, STATUS, VALUE, checks_of
+from zpml_data.checks.rules import CHECK_LEVELS, STATUS, VALUE, checks_of, float_column
 from zpml_data.encode import status_codes_lenient, suggest_label
 from zpml_data.io.sources import SourceBatch
 from zpml_data.lift import sentinel_codes
@@ -181,8 +181,12 @@ def _add_group_counts(table: dict[str, np.ndarray], column: pa.Array, slots: np.
 def values_and_codes(
     batch: pa.RecordBatch, target: ResolvedTarget
 ) -> tuple[np.ndarray, np.ndarray]:
-    """A target's values as float64, and its status codes (-1: null or not a label)."""
-    values = batch.column(target.value).to_numpy(zero_copy_only=False).astype(np.float64)
+    """A target's values as float64, and its status codes (-1: null or not a label).
+
+    Nulls read as NaN, and -0.0 as 0.0 (equal values, so a limit's sign cannot
+    depend on which of them a batch met first).
+    """
+    values = np.add(float_column(batch.column(target.value)), 0.0, dtype=np.float64)
     if isinstance(target, LegacyTarget):
         # Legacy data: count every row as what the default sentinel policy would make it.
         return values, sentinel_codes(values)

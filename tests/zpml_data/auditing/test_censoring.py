@@ -167,3 +167,15 @@ def test_limits_that_no_finite_value_passes_ask_for_no_pass_over_the_rows():
     frame.loc[row, ["value", "status"]] = [1.8, "finite"]
     assert _findings(frame).needs_rows
     assert failed(audit(frame, group_by=["site"])) == {"finite_beyond_limit": 1}
+
+
+def test_a_limit_at_zero_reads_the_same_whatever_the_batches():
+    # Censored at 0.0, then at -0.0 (the same bound), then finite readings above it.
+    value = np.concatenate([np.zeros(50), -np.zeros(50), np.linspace(1, 5, 300)])
+    status = ["censored_below"] * 100 + ["finite"] * 300
+    frame = pd.DataFrame({"value": value, "status": status})
+    limits = set()
+    for batch_size in (7, 50, 51, 400):
+        [whole] = checks(audit(frame, batch_size=batch_size))["finite_beyond_limit"].details
+        limits.add(repr(whole["lower"]))
+    assert limits == {"0.0"}
