@@ -7,10 +7,12 @@ import jsonschema
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from zpml_data import audit
 from zpml_data.auditing.rendering import render_html, render_text
-from zpml_data.auditing.sketches import HeavyHitters, LogSketch
+from zpml_data.auditing.sketches import DistinctValues, HeavyHitters, LogSketch
 from zpml_data.datasets import assay_dose_response, rational_poles
 
 SCHEMA = json.loads((Path(__file__).parents[2] / "schemas" / "report.schema.json").read_text())
@@ -206,3 +208,23 @@ def test_heavy_hitters_keep_every_value_above_the_guarantee():
         hitters.add(part)
     assert hitters.values.size <= 256
     assert hitters.guaranteed < 400 and -999.0 in hitters.values
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    rows=st.lists(
+        st.tuples(
+            st.integers(0, 3), st.sampled_from([0.0, -0.0, 1.5, -2.0, np.nan, np.inf, 5e-324])
+        )
+    )
+)
+def test_distinct_values_by_group_are_numpys_unique_values_per_group(rows):
+    index = np.array([g for g, _ in rows], dtype=np.int64)
+    values = np.array([v for _, v in rows], dtype=np.float64)
+    group, value, count = DistinctValues(values).by_group(index, 4)
+    for g in range(4):  # numpy's answer: sorted, -0.0 equal to 0.0, one NaN, last
+        want, want_counts = np.unique(values[index == g], return_counts=True)
+        mine = group == g
+        assert np.array_equal(value[mine], want, equal_nan=True)  # == : -0.0 matches 0.0
+        assert count[mine].tolist() == want_counts.tolist()
+    assert np.all(np.diff(group) >= 0)

@@ -109,9 +109,9 @@ class CensoredRows:
         finite = np.isfinite(values)
         self.below = finite & (codes == Status.CENSORED_BELOW)
         self.above = finite & (codes == Status.CENSORED_ABOVE)
-        self.rows = self.below | self.above
+        self.mask = self.below | self.above
         self.values = values
-        self.bounds = DistinctValues(values[self.rows])
+        self.bounds = DistinctValues(values[self.mask])
 
 
 def batch_bounds(
@@ -122,7 +122,7 @@ def batch_bounds(
     upper = np.full(groups, -math.inf)
     np.minimum.at(lower, index[censored.below], censored.values[censored.below])
     np.maximum.at(upper, index[censored.above], censored.values[censored.above])
-    group_of, bound_of, rows = censored.bounds.by_group(index[censored.rows], groups)
+    group_of, bound_of, rows = censored.bounds.by_group(index[censored.mask], groups)
     starts = np.searchsorted(group_of, np.arange(groups + 1))
     distinct: list[BatchBounds] = [
         (bound_of[start:stop], rows[start:stop]) if stop - start <= MAX_TRACKED else None

@@ -122,17 +122,19 @@ class Histogram:
         for key, row in other.counts.items():
             self.counts[key] = self.counts.get(key, 0) + row
 
-    def add(self, keys: list[str], index: np.ndarray, values: np.ndarray, rows: np.ndarray) -> None:
-        """Count one batch's finite values of a grouping: distinct (group, value) with rows."""
+    def add(
+        self, keys: list[str], index: np.ndarray, values: np.ndarray, counts: np.ndarray
+    ) -> None:
+        """Count one batch's finite values of a grouping, given as its distinct (group,
+        value) pairs with how many rows hold each."""
         scaled = np.floor((values - self.low) / (self.high - self.low) * BINS)
         slot = np.clip(np.where(values == self.high, BINS - 1, scaled), -1, BINS) + 1
-        counts = np.bincount(
+        table = np.bincount(
             index * (BINS + 2) + slot.astype(np.int64),
-            weights=rows,
+            weights=counts,
             minlength=len(keys) * (BINS + 2),
         ).reshape(len(keys), BINS + 2)
-        counts = counts.astype(np.int64)
-        for key, row in zip(keys, counts, strict=True):
+        for key, row in zip(keys, table.astype(np.int64), strict=True):
             if row.any():
                 self.counts[key] = self.counts.get(key, 0) + row
 

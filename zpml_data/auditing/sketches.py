@@ -137,22 +137,33 @@ class HeavyHitters:
 
 
 class DistinctValues:
-    """A batch's distinct values (none NaN), found by hashing: no sort of the rows.
+    """One batch's distinct values, found by hashing: no sort of the rows.
 
-    ``rank`` gives each row's value as its position among the sorted
-    distinct values ``sorted``; a grouping's (group, value) counts are then
-    one bincount (:meth:`by_group`).
+    Not a summary of the stream like the classes above, but what the
+    summaries of a batch are counted from. ``rank`` gives each row's value
+    as its position among the sorted distinct values ``sorted`` (NaN last,
+    as :func:`numpy.unique` puts it); a grouping's (group, value) counts are
+    then one bincount (:meth:`by_group`).
     """
 
     def __init__(self, values: np.ndarray) -> None:
-        codes, uniques = pd.factorize(values)  # -0.0 and 0.0 are one value, as == says
+        # -0.0 and 0.0 are one value, as == says; NaN is a value of its own, not -1.
+        codes, uniques = pd.factorize(values, use_na_sentinel=False)
         order = np.argsort(uniques)
         ranks = np.empty(order.size, dtype=np.int64)
         ranks[order] = np.arange(order.size)
         self.sorted, self.rank = uniques[order], ranks[codes]
 
     def by_group(self, index: np.ndarray, groups: int) -> tuple[np.ndarray, ...]:
-        """Distinct (group, value) pairs sorted by group then value, with their counts."""
+        """Distinct (group, value) pairs sorted by group then value, with their counts.
+
+        Args:
+            index: Each row's group, ``0 <= index < groups``.
+            groups: How many groups.
+
+        Returns:
+            ``(group, value, count)``: one entry per pair that occurs.
+        """
         size = self.sorted.size
         if not size:
             return np.empty(0, dtype=np.int64), self.sorted, np.empty(0, dtype=np.int64)

@@ -198,10 +198,13 @@ def _semantic_describer(
 ) -> Callable[[np.ndarray], list[dict[str, Any]]]:
     """A function that turns rows failing a group-level check into JSON-ready examples."""
 
-    def describe(row: int) -> dict[str, Any]:
+    def example(row: int) -> dict[str, Any]:
         code = int(frame.at[row, STATUS])
-        example = {"file": file, "row": int(row), "value": json_value(frame.at[row, VALUE])}
-        example["status"] = STATUS_LABELS[code] if code >= 0 else None
-        return example | {g: str(frame.at[row, group_column(g)]) for g in groups}
+        found = {"file": file, "row": int(row), "value": json_value(frame.at[row, VALUE])}
+        found["status"] = STATUS_LABELS[code] if code >= 0 else None
+        return found | {g: str(frame.at[row, group_column(g)]) for g in groups}
 
-    return lambda rows: [describe(row) for row in rows]
+    def describe(rows: np.ndarray) -> list[dict[str, Any]]:
+        return [example(row) for row in rows]
+
+    return describe

@@ -30,7 +30,7 @@ from pandera.extensions import register_check_method
 from pandera.io.pandas_io import deserialize_schema
 
 from zpml_data.checks.levels import Level
-from zpml_data.encode import status_codes_lenient
+from zpml_data.encode import plain_column, status_codes_lenient
 from zpml_data.errors import UsageError
 from zpml_data.io.sources import SourceBatch
 from zpml_data.io.untrusted import parse_untrusted
@@ -111,66 +111,71 @@ class Rows:
         self,
         status_in: Callable[[list[str]], np.ndarray],
         status_null: np.ndarray,
-        values: Callable[[], np.ndarray] | None = None,
+        values: np.ndarray | None = None,
         inputs_finite: Callable[[], np.ndarray] | None = None,
     ) -> None:
+        """
+        Args:
+            status_in: Per row, whether its status is one of the given labels.
+            status_null: Per row, whether its status is null.
+            values: The value per row as floats (None: the rules of the status only).
+            inputs_finite: Per row, whether every input is finite in float32
+                (a function: only ``input_finite`` pays for it).
+        """
         self.status_in, self.status_null = status_in, status_null
-        self._values, self._inputs_finite = values, inputs_finite
+        self.values, self._inputs_finite = values, inputs_finite
 
     @classmethod
     def of_frame(cls, status: pd.Series, frame: pd.DataFrame | None = None) -> Rows:
         """The rows of a status column, and of the built-in schema's frame if given."""
 
-        def values() -> np.ndarray:
-            assert frame is not None
-            return frame[VALUE].to_numpy(dtype=np.float64, na_value=np.nan)
+        def status_in(labels: list[str]) -> np.ndarray:
+            return np.asarray(status_is(status, labels))
+
+        if frame is None:
+            return cls(status_in, status.isna().to_numpy())
 
         def inputs_finite() -> np.ndarray:
-            assert frame is not None
             inputs = frame.drop(columns=[VALUE, STATUS])
             if inputs.shape[1] == 0:
                 return np.ones(len(frame), dtype=bool)
             return np.asarray(finite_in_float32(inputs).all(axis=1))
 
-        return cls(
-            lambda labels: np.asarray(status_is(status, labels)),
-            status.isna().to_numpy(),
-            values,
-            inputs_finite,
-        )
+        values = frame[VALUE].to_numpy(dtype=np.float64, na_value=np.nan)
+        return cls(status_in, status.isna().to_numpy(), values, inputs_finite)
 
     @classmethod
     def of_batch(
         cls, batch: pa_arrow.RecordBatch, target: ResolvedTarget, inputs: Sequence[str]
     ) -> Rows:
         """The rows of one target of a record batch: its status decoded to codes once."""
-        values = functools.cache(lambda: float_column(batch.column(target.value)))
-
-        def inputs_finite() -> np.ndarray:
-            finite = np.ones(batch.num_rows, dtype=bool)
-            for name in inputs:
-                column = batch.column(name)
-                if not (pa_arrow.types.is_integer(column.type) and column.null_count == 0):
-                    finite &= finite_in_float32(float_column(column))
-            return finite
-
+        values = float_column(batch.column(target.value))
         if isinstance(target, LegacyTarget):
-            return cls.unlabelled(batch.num_rows, values)
-        status = batch.column(target.status)
+            return cls.unlabelled(values)
+        status = plain_column(batch.column(target.status))
+        codes = status_codes_lenient(status)
 
         def status_in(labels: list[str]) -> np.ndarray:
             lookup = np.zeros(len(STATUS_LABELS) + 1, dtype=bool)  # the last slot: code -1
             lookup[[LABEL_TO_CODE[label] for label in labels]] = True
             return lookup[codes]
 
-        codes = status_codes_lenient(status)
+        def inputs_finite() -> np.ndarray:
+            finite = np.ones(batch.num_rows, dtype=bool)
+            for name in inputs:
+                column = batch.column(name)
+                # Every integer fits float32's range (int64's largest is 9.2e18): only nulls fail.
+                if not (pa_arrow.types.is_integer(column.type) and column.null_count == 0):
+                    finite &= finite_in_float32(float_column(column))
+            return finite
+
         null = pc.is_null(status, nan_is_null=True).to_numpy(zero_copy_only=False)
         return cls(status_in, null, values, inputs_finite)
 
     @classmethod
-    def unlabelled(cls, rows: int, values: Callable[[], np.ndarray]) -> Rows:
+    def unlabelled(cls, values: np.ndarray) -> Rows:
         """The rows of a value column without a status column (a legacy target)."""
-        nowhere = np.zeros(rows, dtype=bool)
+        nowhere = np.zeros(len(values), dtype=bool)
         return cls(lambda labels: nowhere, nowhere, values)
 
     def status_present(self) -> np.ndarray:
@@ -183,13 +188,13 @@ class Rows:
 
     def finite_value(self) -> np.ndarray:
         """A ``finite`` row has a finite value, within float32's range."""
-        assert self._values is not None
-        return ~self.status_in([Status.FINITE.label]) | finite_in_float32(self._values())
+        assert self.values is not None
+        return ~self.status_in([Status.FINITE.label]) | finite_in_float32(self.values)
 
     def censored_bound_present(self) -> np.ndarray:
         """A censored row carries the bound it was censored at as a finite (float32) value."""
-        assert self._values is not None
-        return ~self.status_in(_CENSORED) | finite_in_float32(self._values())
+        assert self.values is not None
+        return ~self.status_in(_CENSORED) | finite_in_float32(self.values)
 
     def input_finite(self) -> np.ndarray:
         """A trainable (finite or bottom) row has finite float32 inputs in every other column."""
@@ -198,8 +203,8 @@ class Rows:
 
     def legacy_sentinel(self) -> np.ndarray:
         """Without a status column, a NaN or ±inf value is a legacy sentinel nobody explained."""
-        assert self._values is not None
-        return np.isfinite(self._values())
+        assert self.values is not None
+        return np.isfinite(self.values)
 
 
 def float_column(column: pa_arrow.Array) -> np.ndarray:
@@ -243,7 +248,7 @@ def input_finite(frame: pd.DataFrame) -> pd.Series:
 @register_check_method(check_type="vectorized")
 def legacy_sentinel(value: pd.Series) -> pd.Series:
     """Without a status column, a NaN or ±inf value is a legacy sentinel nobody explained."""
-    rows = Rows.unlabelled(len(value), lambda: value.to_numpy(dtype=np.float64, na_value=np.nan))
+    rows = Rows.unlabelled(value.to_numpy(dtype=np.float64, na_value=np.nan))
     return pd.Series(rows.legacy_sentinel(), index=value.index)
 
 
