@@ -101,11 +101,16 @@ def gather(tensors: dict[str, Any], index: Any) -> dict[str, Any]:
 def stream_epoch(files: list[Path], buffers: dict[str, Any]) -> int:
     """One epoch of the streamed floor; ``buffers`` keeps the window buffers between epochs.
 
-    Each window (WINDOW row groups of a file) is read while the one before
-    is gathered (one background thread, as pyarrow decodes without the
-    GIL), then every column is gathered once, in a shuffled order, out of
-    Arrow's buffers into a reused buffer (the row groups' chunks joined
-    first where a window holds several), and the batches are slices of it.
+    Each window (WINDOW row groups of a file, files opened once) is read
+    while the one before is gathered (one background thread, as pyarrow
+    decodes without the GIL), then every column is gathered once, in a
+    shuffled order, out of Arrow's buffers into a reused buffer (the row
+    groups' chunks joined first where a window holds several; the int8
+    columns widened after, as the loader does), and the batches are slices
+    of it. Unlike the loader's, its windows never span two files and its
+    batches never span two windows (no joins), and it builds no ``Batch``;
+    its read uses Arrow's thread pool (``--threads`` caps it) where the
+    loader reads on two threads of its own.
 
     Returns:
         The rows of the batches it yielded.
@@ -117,12 +122,15 @@ def stream_epoch(files: list[Path], buffers: dict[str, Any]) -> int:
     import pyarrow.parquet as pq
     import torch
 
+    opened: dict[Path, Any] = {}  # each file opened once, as the loader keeps its files open
+
     def read(path: Path, groups: list[int]) -> Any:
-        return pq.ParquetFile(path).read_row_groups(groups, columns=list(COLUMNS))
+        return opened[path].read_row_groups(groups, columns=list(COLUMNS))
 
     windows = []
     for path in files:
-        count = pq.ParquetFile(path).num_row_groups
+        opened[path] = pq.ParquetFile(path)
+        count = opened[path].num_row_groups
         windows += [(path, list(range(start, min(start + WINDOW, count))))
                     for start in range(0, count, WINDOW)]  # fmt: skip
     seen = 0
@@ -140,13 +148,15 @@ def stream_epoch(files: list[Path], buffers: dict[str, Any]) -> int:
                 arrays = _numpy(name, table.column(name).chunks)
                 stored = arrays[0] if len(arrays) == 1 else np.concatenate(arrays)
                 if name not in buffers or len(buffers[name]) < rows:
-                    dtype = np.int64 if name in WIDE else stored.dtype
-                    buffers[name] = torch.from_numpy(np.empty((rows, *stored.shape[1:]), dtype))
+                    shape = (rows, *stored.shape[1:])
+                    buffers[name] = torch.from_numpy(np.empty(shape, dtype=stored.dtype))
                 window[name] = buffers[name][:rows]
                 with warnings.catch_warnings():  # only read: Arrow's buffers are not writable
                     warnings.simplefilter("ignore", UserWarning)
-                    source = torch.from_numpy(stored.astype(window[name].numpy().dtype, copy=False))
+                    source = torch.from_numpy(stored)
                 torch.index_select(source, 0, order, out=window[name])  # the one gather
+                if name in WIDE:  # as the loader: int8 gathered, then widened to a Batch's int64
+                    window[name] = window[name].to(torch.int64)
             for start in range(0, rows, BATCH):
                 seen += window["inputs"][start : start + BATCH].shape[0]
     return seen
